@@ -1,0 +1,262 @@
+"""JSON wire formats: messages, events and the legacy JSON agent/task records.
+
+Compact separators, literal UTF-8, keys in the order of data-model.md so the
+bytes match tinytown 0.10. Unknown fields are ignored on input.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import cattrs
+
+from tinytown.codec.timestamps import json_ts, parse_ts
+from tinytown.errors import CorruptRecordError
+from tinytown.models import (
+    Agent,
+    AgentId,
+    AgentState,
+    AgentType,
+    ConfirmationType,
+    Event,
+    EventType,
+    Message,
+    MessageId,
+    MessageType,
+    Priority,
+    SpawnMode,
+    Task,
+    TaskId,
+    TaskState,
+)
+from tinytown.models.message import AckKind, MessageKind
+
+_KIND_BY_TAG: dict[str, type[Any]] = {getattr(c, "TAG"): c for c in MessageType.ALL}  # noqa: B009
+_ACK_BY_TAG: dict[str, type[Any]] = {getattr(c, "TAG"): c for c in ConfirmationType.ALL}  # noqa: B009
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter()
+    for id_cls in (AgentId, TaskId, MessageId):
+        conv.register_unstructure_hook(id_cls, str)
+        conv.register_structure_hook(id_cls, lambda v, cls: cls.parse(v))
+    conv.register_unstructure_hook(datetime, json_ts)
+    conv.register_structure_hook(datetime, lambda v, _: parse_ts(v))
+
+    def unstructure_ack(ack: Any) -> dict[str, Any]:
+        return {"type": ack.TAG, **conv.unstructure_attrs_asdict(ack)}
+
+    def structure_ack(value: Any, _: Any) -> Any:
+        cls = _ACK_BY_TAG.get(str(value.get("type"))) if isinstance(value, dict) else None
+        if cls is None:
+            raise ValueError(f"unknown confirmation type in {value!r}")
+        return conv.structure_attrs_fromdict(value, cls)
+
+    for ack_cls in ConfirmationType.ALL:
+        conv.register_unstructure_hook(ack_cls, unstructure_ack)
+    conv.register_structure_hook(AckKind, structure_ack)
+    return conv
+
+
+converter = _make_converter()
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def _loads_object(text: str | bytes, what: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise CorruptRecordError(what, f"invalid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise CorruptRecordError(what, "JSON is not an object")
+    return value
+
+
+# --- messages ---------------------------------------------------------------------
+
+
+def message_to_dict(msg: Message) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "id": str(msg.id),
+        "from": str(msg.from_),
+        "to": str(msg.to),
+        "type": msg.kind.TAG,
+    }
+    out.update(converter.unstructure(msg.kind))
+    out["priority"] = msg.priority.value
+    out["created_at"] = json_ts(msg.created_at)
+    out["correlation_id"] = None if msg.correlation_id is None else str(msg.correlation_id)
+    return out
+
+
+def message_to_json(msg: Message) -> str:
+    return _dumps(message_to_dict(msg))
+
+
+def kind_from_dict(data: dict[str, Any]) -> MessageKind:
+    cls = _KIND_BY_TAG.get(data.get("type"))  # type: ignore[arg-type]
+    if cls is None:
+        raise ValueError(f"unknown message type {data.get('type')!r}")
+    kind: MessageKind = converter.structure(data, cls)
+    return kind
+
+
+def message_from_dict(data: dict[str, Any]) -> Message:
+    corr = data.get("correlation_id")
+    return Message(
+        id=MessageId.parse(data["id"]),
+        from_=AgentId.parse(data["from"]),
+        to=AgentId.parse(data["to"]),
+        kind=kind_from_dict(data),
+        priority=Priority(data.get("priority", "normal")),
+        created_at=parse_ts(data["created_at"]),
+        correlation_id=None if corr is None else MessageId.parse(corr),
+    )
+
+
+def message_from_json(text: str | bytes, where: str = "message") -> Message:
+    """Decode a message; any defect raises CorruptRecordError naming ``where``."""
+    data = _loads_object(text, where)
+    try:
+        return message_from_dict(data)
+    except Exception as exc:  # every decoding defect is the same kind of corruption
+        raise CorruptRecordError(where, f"{type(exc).__name__}: {exc}") from None
+
+
+# --- events -------------------------------------------------------------------------
+
+_EVENT_OPTIONAL_HEAD = ("agent_id", "task_id", "mission_id", "old_state", "new_state")
+_EVENT_OPTIONAL_TAIL = ("parent_agent_id", "child_agent_id", "scope", "spawn_mode")
+
+
+def event_to_json(event: Event) -> str:
+    out: dict[str, Any] = {"event_type": event.event_type.value}
+    for name in _EVENT_OPTIONAL_HEAD:
+        value = getattr(event, name)
+        if value is not None:
+            out[name] = str(value)
+    out["message"] = event.message
+    out["timestamp"] = json_ts(event.timestamp)
+    for name in _EVENT_OPTIONAL_TAIL:
+        value = getattr(event, name)
+        if value is not None:
+            out[name] = str(value)
+    return _dumps(out)
+
+
+def event_from_json(text: str | bytes, where: str = "event") -> Event:
+    data = _loads_object(text, where)
+    try:
+        return converter.structure(
+            {**data, "event_type": EventType(data["event_type"])}, Event
+        )
+    except Exception as exc:
+        raise CorruptRecordError(where, f"{type(exc).__name__}: {exc}") from None
+
+
+# --- legacy JSON records (old string storage, JSON APIs) -----------------------------
+
+
+def agent_to_json(agent: Agent) -> str:
+    def opt(v: object) -> str | None:
+        return None if v is None else str(v)
+
+    return _dumps(
+        {
+            "id": str(agent.id),
+            "name": agent.name,
+            "nickname": agent.nickname,
+            "role_id": agent.role_id,
+            "parent_agent_id": opt(agent.parent_agent_id),
+            "spawn_mode": agent.spawn_mode.value,
+            "agent_type": agent.agent_type.value,
+            "state": agent.state.value,
+            "cli": agent.cli,
+            "current_task": opt(agent.current_task),
+            "created_at": json_ts(agent.created_at),
+            "last_heartbeat": json_ts(agent.last_heartbeat),
+            "tasks_completed": agent.tasks_completed,
+            "rounds_completed": agent.rounds_completed,
+            "last_active_at": json_ts(agent.last_active_at),
+        }
+    )
+
+
+def agent_from_json(text: str | bytes, where: str = "agent") -> Agent:
+    data = _loads_object(text, where)
+    try:
+        now = datetime.now(UTC)
+        created = parse_ts(data["created_at"])
+        parent = data.get("parent_agent_id")
+        task = data.get("current_task")
+        active = data.get("last_active_at")
+        return Agent(
+            id=AgentId.parse(data["id"]),
+            name=data["name"],
+            nickname=data.get("nickname"),
+            role_id=data.get("role_id"),
+            parent_agent_id=None if parent is None else AgentId.parse(parent),
+            spawn_mode=SpawnMode(data.get("spawn_mode", "fresh")),
+            agent_type=AgentType(data.get("agent_type", "worker")),
+            state=AgentState(data.get("state", "starting")),
+            cli=data["cli"],
+            current_task=None if task is None else TaskId.parse(task),
+            created_at=created,
+            last_heartbeat=parse_ts(data["last_heartbeat"]),
+            tasks_completed=int(data.get("tasks_completed", 0)),
+            rounds_completed=int(data.get("rounds_completed", 0)),
+            last_active_at=now if active is None else parse_ts(active),
+        )
+    except Exception as exc:
+        raise CorruptRecordError(where, f"{type(exc).__name__}: {exc}") from None
+
+
+def task_to_json(task: Task) -> str:
+    def ts(v: datetime | None) -> str | None:
+        return None if v is None else json_ts(v)
+
+    return _dumps(
+        {
+            "id": str(task.id),
+            "description": task.description,
+            "state": task.state.value,
+            "assigned_to": None if task.assigned_to is None else str(task.assigned_to),
+            "created_at": json_ts(task.created_at),
+            "updated_at": json_ts(task.updated_at),
+            "started_at": ts(task.started_at),
+            "completed_at": ts(task.completed_at),
+            "result": task.result,
+            "parent_id": None if task.parent_id is None else str(task.parent_id),
+            "tags": list(task.tags),
+        }
+    )
+
+
+def task_from_json(text: str | bytes, where: str = "task") -> Task:
+    data = _loads_object(text, where)
+    try:
+        state = data.get("state", "pending")
+        return Task(
+            id=TaskId.parse(data["id"]),
+            description=data["description"],
+            state=TaskState.RUNNING if state == "in_flight" else TaskState(state),
+            assigned_to=_opt(data.get("assigned_to"), AgentId.parse),
+            created_at=parse_ts(data["created_at"]),
+            updated_at=parse_ts(data["updated_at"]),
+            started_at=_opt(data.get("started_at"), parse_ts),
+            completed_at=_opt(data.get("completed_at"), parse_ts),
+            result=data.get("result"),
+            parent_id=_opt(data.get("parent_id"), TaskId.parse),
+            tags=[str(t) for t in data.get("tags", [])],
+        )
+    except Exception as exc:
+        raise CorruptRecordError(where, f"{type(exc).__name__}: {exc}") from None
+
+
+def _opt(value: Any, parse: Any) -> Any:
+    return None if value is None else parse(value)

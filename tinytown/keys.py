@@ -1,0 +1,141 @@
+"""Every Redis key tinytown uses. No other module spells a key.
+
+``<town>`` is the town name verbatim; ``<id>`` a lowercase hyphenated UUID.
+
+=========================================  ==========  ============================================
+Key                                        Type        Contents
+=========================================  ==========  ============================================
+``tt:<town>:agent:<agent_id>``             hash        agent record
+``tt:<town>:inbox:<agent_id>``             list        message JSON; head = next to process
+``tt:<town>:urgent:<agent_id>``            list        urgent message JSON (LPUSH / LPOP)
+``tt:<town>:processing:<agent_id>``        list        (ours) messages taken by the runtime,
+                                                       not yet acknowledged
+``tt:<town>:activity:<agent_id>``          list        activity lines, newest first, 10 kept,
+                                                       EXPIRE 3600 s
+``tt:<town>:stop:<agent_id>``              string      ``"1"`` EX 3600: stop at next round
+``tt:<town>:task:<task_id>``               hash        task record
+``tt:<town>:backlog``                      list        task ids, FIFO
+``tt:<town>:broadcast``                    pub/sub     message JSON
+``tt:<town>:events``                       stream      town events, MAXLEN ~ 1000
+``tt:<town>:events:agent:<agent_id>``      stream      agent events, MAXLEN ~ 100
+``tt:<town>:events:mission:<mission_id>``  stream      mission events, MAXLEN ~ 500
+``tt:<town>:docket:tasks``                 stream      optional stream dispatch
+``tt:<town>:docket:events``                stream      task life-cycle log
+``tt:<town>:runtime:<host>``               string      (ours) runtime liveness: pid, EX 30 s
+``tt:<town>:runtime:<host>:control``       list        (ours) commands for that host's runtime
+``tt:<town>:mission:<mission_id>``         string      MissionRun JSON
+``tt:<town>:mission:<mission_id>:work``    hash        work items
+``tt:<town>:mission:<mission_id>:watch``   hash        watch items
+``tt:<town>:mission:<mission_id>:events``  list        mission log lines
+``tt:<town>:mission:active``               set         active mission ids
+``tt:agent:<id>`` … ``tt:backlog``          (legacy)    pre-isolation keys, read by ``tt migrate``
+=========================================  ==========  ============================================
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import attrs
+
+ACTIVITY_KEEP: Final = 10
+ACTIVITY_TTL_S: Final = 3600
+STOP_TTL_S: Final = 3600
+EVENTS_MAXLEN: Final = 1000
+AGENT_EVENTS_MAXLEN: Final = 100
+MISSION_EVENTS_MAXLEN: Final = 500
+
+LEGACY_ID_KINDS: Final = ("agent", "inbox", "urgent", "task", "activity", "stop")
+LEGACY_BACKLOG: Final = "tt:backlog"
+LEGACY_BROADCAST: Final = "tt:broadcast"
+
+
+def legacy_pattern(kind: str) -> str:
+    """``tt:<kind>:*`` — pre-isolation keys of one kind."""
+    return f"tt:{kind}:*"
+
+
+@attrs.frozen
+class Keys:
+    """Key builder for one town; ids are passed as anything whose ``str`` is the UUID."""
+
+    town: str
+    prefix: str = attrs.field(init=False)
+
+    @prefix.default
+    def _prefix(self) -> str:
+        return f"tt:{self.town}:"
+
+    def agent(self, agent_id: object) -> str:
+        return f"{self.prefix}agent:{agent_id}"
+
+    def inbox(self, agent_id: object) -> str:
+        return f"{self.prefix}inbox:{agent_id}"
+
+    def urgent(self, agent_id: object) -> str:
+        return f"{self.prefix}urgent:{agent_id}"
+
+    def processing(self, agent_id: object) -> str:
+        return f"{self.prefix}processing:{agent_id}"
+
+    def activity(self, agent_id: object) -> str:
+        return f"{self.prefix}activity:{agent_id}"
+
+    def stop(self, agent_id: object) -> str:
+        return f"{self.prefix}stop:{agent_id}"
+
+    def task(self, task_id: object) -> str:
+        return f"{self.prefix}task:{task_id}"
+
+    @property
+    def backlog(self) -> str:
+        return f"{self.prefix}backlog"
+
+    @property
+    def broadcast(self) -> str:
+        return f"{self.prefix}broadcast"
+
+    @property
+    def events(self) -> str:
+        return f"{self.prefix}events"
+
+    def agent_events(self, agent_id: object) -> str:
+        return f"{self.prefix}events:agent:{agent_id}"
+
+    def mission_events_stream(self, mission_id: object) -> str:
+        return f"{self.prefix}events:mission:{mission_id}"
+
+    @property
+    def docket_tasks(self) -> str:
+        return f"{self.prefix}docket:tasks"
+
+    @property
+    def docket_events(self) -> str:
+        return f"{self.prefix}docket:events"
+
+    def runtime(self, host: str) -> str:
+        return f"{self.prefix}runtime:{host}"
+
+    def runtime_control(self, host: str) -> str:
+        return f"{self.prefix}runtime:{host}:control"
+
+    def mission(self, mission_id: object) -> str:
+        return f"{self.prefix}mission:{mission_id}"
+
+    # --- scan patterns ---------------------------------------------------------
+
+    @property
+    def all_pattern(self) -> str:
+        return f"{self.prefix}*"
+
+    def pattern(self, kind: str) -> str:
+        """``tt:<town>:<kind>:*`` for kind in agent, inbox, urgent, processing, stop, task…"""
+        return f"{self.prefix}{kind}:*"
+
+    def id_from_key(self, key: str, kind: str) -> str:
+        """The trailing id of ``tt:<town>:<kind>:<id>``."""
+        return key[len(self.prefix) + len(kind) + 1 :]
+
+    def migrated(self, legacy_key: str) -> str:
+        """Map a pre-isolation key (``tt:<kind>:<id>`` or ``tt:backlog``) into this town."""
+        return f"{self.prefix}{legacy_key[3:]}"

@@ -1,0 +1,57 @@
+"""The data model: attrs classes without I/O. Imports nothing from tinytown but ``errors``."""
+
+from tinytown.models.agent import (
+    BUILTIN_ROLES,
+    RESERVED_NAMES,
+    Agent,
+    validate_agent_name,
+)
+from tinytown.models.enums import AgentState, AgentType, EventType, Priority, SpawnMode, TaskState
+from tinytown.models.event import Event
+from tinytown.models.ids import SUPERVISOR, AgentId, MessageId, TaskId
+from tinytown.models.message import (
+    AckKind,
+    Category,
+    ConfirmationType,
+    Message,
+    MessageKind,
+    MessageType,
+    classify,
+    compact_summary,
+    is_actionable,
+    is_informational_or_confirmation,
+    summarize,
+)
+from tinytown.models.nicknames import nickname_for
+from tinytown.models.task import Task
+
+__all__ = [
+    "BUILTIN_ROLES",
+    "RESERVED_NAMES",
+    "SUPERVISOR",
+    "AckKind",
+    "Agent",
+    "AgentId",
+    "AgentState",
+    "AgentType",
+    "Category",
+    "ConfirmationType",
+    "Event",
+    "EventType",
+    "Message",
+    "MessageId",
+    "MessageKind",
+    "MessageType",
+    "Priority",
+    "SpawnMode",
+    "Task",
+    "TaskId",
+    "TaskState",
+    "classify",
+    "compact_summary",
+    "is_actionable",
+    "is_informational_or_confirmation",
+    "nickname_for",
+    "summarize",
+    "validate_agent_name",
+]
