@@ -1,0 +1,22 @@
+"""The ``tt`` command line: a thin adapter over :mod:`tinytown.services`.
+
+Commands are registered lazily (import paths), so ``tt --help`` imports no
+Redis or Trio code. One module per command group under ``tinytown.cli.commands``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point of ``tt``."""
+    from tinytown.cli.app import build_app
+    from tinytown.cli.context import extract_global_options
+
+    args = extract_global_options(list(sys.argv[1:] if argv is None else argv))
+    app = build_app()
+    try:
+        app(args)
+    except SystemExit:
+        raise

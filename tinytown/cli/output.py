@@ -1,0 +1,27 @@
+"""Printing: plain message lines on stdout, errors on stderr, ``--json`` documents."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+def say(text: str = "") -> None:
+    """One or more lines of human output on stdout."""
+    sys.stdout.write(text + "\n")
+
+
+def warn(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def error_line(text: str) -> None:
+    """The one-line error shown for a failed command."""
+    first = text.strip().splitlines()[0] if text.strip() else "unknown error"
+    sys.stderr.write(f"Error: {first}\n")
+
+
+def emit_json(document: Any) -> None:
+    """One JSON document on stdout, for scripts (``--json``)."""
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")

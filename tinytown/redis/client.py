@@ -1,0 +1,311 @@
+"""The Trio-native Redis client: commands, pipelines, transactions.
+
+Usage::
+
+    async with open_redis("unix:///tmp/redis.sock") as redis:
+        await redis.execute("SET", "k", "v")
+        values = await redis.pipeline().cmd("GET", "k").cmd("INCR", "n").execute()
+        async with redis.watch("balance") as tx:
+            balance = int(await tx.execute("GET", "balance") or 0)
+            await tx.pipeline(transaction=True).cmd("SET", "balance", balance + 1).execute()
+
+Commands are plain argument lists (``execute("HSET", key, field, value)``);
+replies are decoded as described in :class:`~tinytown.redis.connection.Connection`
+and error replies are raised as :class:`~tinytown.errors.ResponseError`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any, Final, Protocol
+
+import trio
+
+from tinytown.errors import ConnectionLostError, ResponseError, WatchError
+from tinytown.redis.connection import (
+    CommandArg,
+    Connection,
+    open_connection,
+    pack_command,
+    specialize,
+)
+from tinytown.redis.pool import ConnectionPool
+from tinytown.redis.pubsub import PubSub
+from tinytown.redis.url import ConnectionSettings, parse_url
+
+_MULTI: Final = pack_command(("MULTI",))
+_EXEC: Final = pack_command(("EXEC",))
+
+
+class _Requester(Protocol):
+    async def _request_many(self, packed: bytes, count: int, transaction: bool) -> list[Any]: ...
+
+
+def _settle(replies: list[Any], raise_on_error: bool) -> list[Any]:
+    """Specialize error replies in place; raise the first one if asked to."""
+    for index, reply in enumerate(replies):
+        if isinstance(reply, ResponseError):
+            replies[index] = error = specialize(reply)
+            if raise_on_error:
+                error.add_note(f"(reply #{index} of a pipeline of {len(replies)} commands)")
+                raise error
+    return replies
+
+
+class Pipeline:
+    """Commands queued to be sent together, in one round trip.
+
+    Build with :meth:`Redis.pipeline` (or :meth:`Transaction.pipeline`), queue
+    with :meth:`cmd`, then :meth:`execute`. With ``transaction=True`` the
+    commands are wrapped in ``MULTI``/``EXEC`` and run atomically.
+    """
+
+    __slots__ = ("_commands", "_owner", "transaction")
+
+    def __init__(self, owner: _Requester, *, transaction: bool = False) -> None:
+        self._owner = owner
+        self._commands: list[tuple[CommandArg, ...]] = []
+        self.transaction = transaction
+
+    def cmd(self, *args: CommandArg) -> Pipeline:
+        """Queue one command; returns the pipeline, so calls can be chained."""
+        self._commands.append(args)
+        return self
+
+    def __len__(self) -> int:
+        return len(self._commands)
+
+    async def execute(self, *, raise_on_error: bool = True) -> list[Any]:
+        """Send every queued command in one round trip and return their replies.
+
+        The queue is emptied, so the pipeline can be filled and run again.
+        An empty pipeline returns ``[]`` without touching the network.
+
+        Args:
+            raise_on_error: Raise the first error reply (the connection stays
+                usable and every other command still ran). When false, error
+                replies are returned in place as :class:`ResponseError` objects.
+
+        Returns:
+            One reply per queued command, in order. For a transaction these
+            are the results of ``EXEC``.
+
+        Raises:
+            WatchError: A transaction under :meth:`Redis.watch` was aborted
+                because a watched key changed; nothing was applied.
+            ResponseError: With ``raise_on_error``, the first error reply; for
+                a transaction also a command refused while queuing (then
+                ``EXEC`` aborts with ``EXECABORT`` and nothing was applied,
+                whatever ``raise_on_error`` says).
+            ConnectionLostError: The connection broke; commands may or may not
+                have run.
+        """
+        commands, self._commands = self._commands, []
+        if not commands:
+            await trio.lowlevel.checkpoint()
+            return []
+        packed = b"".join([pack_command(command) for command in commands])
+        if not self.transaction:
+            replies = await self._owner._request_many(packed, len(commands), False)
+            return _settle(replies, raise_on_error)
+        replies = await self._owner._request_many(_MULTI + packed + _EXEC, len(commands) + 2, True)
+        result = replies[-1]
+        if result is None:
+            raise WatchError("Transaction aborted: a watched key changed before EXEC")
+        if isinstance(result, ResponseError):
+            for reply in replies[:-1]:
+                if isinstance(reply, ResponseError):
+                    raise specialize(reply)
+            raise specialize(result)
+        return _settle(result, raise_on_error)
+
+
+class Redis:
+    """A client for one Redis server, with a bounded connection pool.
+
+    Safe to share between tasks: every command borrows a connection for its
+    round trip. Blocking commands (``BLPOP``, ``BLMOVE``, ``XREAD BLOCK``…)
+    hold their connection while they wait.
+
+    Attributes:
+        settings: Where the server is.
+        round_trips: Network round trips made so far (a pipeline counts one).
+    """
+
+    __slots__ = ("_pool", "round_trips", "settings")
+
+    def __init__(self, settings: ConnectionSettings | str, *, max_connections: int = 32) -> None:
+        self.settings = parse_url(settings) if isinstance(settings, str) else settings
+        self._pool = ConnectionPool(self.settings, max_connections=max_connections)
+        self.round_trips = 0
+
+    def __repr__(self) -> str:
+        return f"<Redis {self.settings.redacted()}>"
+
+    @property
+    def pool(self) -> ConnectionPool:
+        """The connection pool (for introspection and tests)."""
+        return self._pool
+
+    async def execute(self, *args: CommandArg) -> Any:
+        """Run one command and return its decoded reply.
+
+        Args:
+            *args: The command name and its arguments.
+
+        Raises:
+            ResponseError: Redis answered with an error (subclasses for
+                ``NOSCRIPT``, ``WRONGPASS``/``NOAUTH``).
+            ConnectionLostError: The connection broke mid-command.
+            RedisUnavailableError: No connection could be opened.
+        """
+        packed = pack_command(args)
+        pool = self._pool
+        conn = await pool.acquire()
+        try:
+            reply = await conn.request(packed)
+        finally:
+            pool.release(conn)
+        self.round_trips += 1
+        if isinstance(reply, ResponseError):
+            raise specialize(reply)
+        return reply
+
+    def pipeline(self, *, transaction: bool = False) -> Pipeline:
+        """Return a new, empty :class:`Pipeline` bound to this client."""
+        return Pipeline(self, transaction=transaction)
+
+    async def _request_many(self, packed: bytes, count: int, transaction: bool) -> list[Any]:
+        pool = self._pool
+        conn = await pool.acquire()
+        try:
+            replies = await conn.request_many(packed, count)
+        finally:
+            pool.release(conn)
+        self.round_trips += 1
+        return replies
+
+    @asynccontextmanager
+    async def watch(self, *keys: str) -> AsyncIterator[Transaction]:
+        """Pin a connection, ``WATCH`` keys on it, and yield a :class:`Transaction`.
+
+        Read with ``await tx.execute(...)``, then write with
+        ``await tx.pipeline(transaction=True).cmd(...).execute()``, which
+        raises :class:`~tinytown.errors.WatchError` if a watched key changed
+        meanwhile (retry the whole block). Leaving the block without running
+        a transaction sends ``UNWATCH``; leaving it by an exception while
+        still watching closes the connection instead.
+
+        Args:
+            *keys: Keys to watch (at least one).
+        """
+        if not keys:
+            raise ValueError("watch() needs at least one key")
+        pool = self._pool
+        conn = await pool.acquire()
+        try:
+            tx = Transaction(self, conn)
+            await tx.execute("WATCH", *keys)
+            tx.watching = True
+            try:
+                yield tx
+            except BaseException:
+                if tx.watching:
+                    conn.close()
+                raise
+            if tx.watching:
+                await tx.execute("UNWATCH")
+        finally:
+            pool.release(conn)
+
+    @asynccontextmanager
+    async def open_pubsub(self) -> AsyncIterator[PubSub]:
+        """Open a :class:`PubSub` on its own connection, closed on exit.
+
+        That connection is not taken from (nor counted in) the pool.
+        """
+        conn = await open_connection(self.settings)
+        try:
+            yield PubSub(conn)
+        finally:
+            conn.close()
+
+    async def aclose(self) -> None:
+        """Close the pool; connections lent out close when they come back."""
+        self._pool.close()
+        await trio.lowlevel.checkpoint()
+
+
+class Transaction:
+    """A pinned connection with watched keys; made by :meth:`Redis.watch`.
+
+    Not for concurrent use by several tasks.
+
+    Attributes:
+        watching: Keys are still watched (no ``EXEC`` ran since ``WATCH``).
+    """
+
+    __slots__ = ("_busy", "_conn", "_redis", "watching")
+
+    def __init__(self, redis: Redis, conn: Connection) -> None:
+        self._redis = redis
+        self._conn = conn
+        self._busy = False
+        self.watching = False
+
+    async def execute(self, *args: CommandArg) -> Any:
+        """Run one command on the pinned connection (see :meth:`Redis.execute`)."""
+        (reply,) = await self._request_many(pack_command(args), 1, False)
+        if isinstance(reply, ResponseError):
+            raise specialize(reply)
+        return reply
+
+    def pipeline(self, *, transaction: bool = True) -> Pipeline:
+        """Return a pipeline on the pinned connection (``MULTI``/``EXEC`` by default)."""
+        return Pipeline(self, transaction=transaction)
+
+    async def _request_many(self, packed: bytes, count: int, transaction: bool) -> list[Any]:
+        conn = self._conn
+        if conn.closed:
+            raise ConnectionLostError(
+                f"The transaction's connection to Redis at {conn.description} is closed"
+            )
+        if self._busy:
+            raise trio.BusyResourceError("A Transaction is used by two tasks at once")
+        self._busy = True
+        try:
+            replies = await conn.request_many(packed, count)
+        finally:
+            self._busy = False
+        self._redis.round_trips += 1
+        if transaction:
+            self.watching = False  # EXEC (even aborted) forgets the watched keys
+        return replies
+
+
+@asynccontextmanager
+async def open_redis(
+    settings: ConnectionSettings | str, *, max_connections: int = 32
+) -> AsyncIterator[Redis]:
+    """Open a :class:`Redis` client and close it on exit.
+
+    One connection is opened up front, so an unreachable server or a wrong
+    password fails here rather than on the first command.
+
+    Args:
+        settings: Connection settings, or a URL for :func:`parse_url`.
+        max_connections: Bound of the connection pool.
+
+    Raises:
+        RedisUnavailableError: The server cannot be reached.
+        AuthenticationError: The credentials were refused.
+        ConfigError: ``settings`` is a malformed URL.
+    """
+    redis = Redis(settings, max_connections=max_connections)
+    try:
+        pool = redis.pool
+        pool.release(await pool.acquire())
+        yield redis
+    finally:
+        redis.pool.close()

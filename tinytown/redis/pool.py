@@ -1,0 +1,119 @@
+"""A bounded pool of Redis connections.
+
+At most ``max_connections`` connections exist at once (a ``trio.Semaphore``
+counts them, whether idle or in use); idle ones are reused last-in first-out
+so that a quiet client keeps few sockets warm.
+
+A connection comes back to the idle list only if it is still open: one whose
+request was cancelled mid-flight or whose transport broke has already closed
+itself (see :mod:`tinytown.redis.connection`), and is dropped. A *lost*
+connection also drops every idle one, which are most likely dead for the same
+reason (a server restart), so that the pool recovers after one failed command.
+Idle connections parked for a while are probed (a zero-timeout ``select``)
+before reuse, which catches servers that restarted while the client was quiet.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Final
+
+import trio
+
+from tinytown.errors import ConfigError, RedisError
+from tinytown.redis.connection import Connection, open_connection
+from tinytown.redis.url import ConnectionSettings
+
+IDLE_CHECK_AFTER_S: Final = 1.0
+"""Connections idle for longer than this are probed before reuse."""
+
+_monotonic = time.monotonic
+
+
+class ConnectionPool:
+    """Connections to one server, bounded and reused.
+
+    Args:
+        settings: Where the connections go.
+        max_connections: Upper bound on open connections (idle plus in use).
+    """
+
+    __slots__ = ("_closed", "_idle", "_slots", "max_connections", "settings")
+
+    def __init__(self, settings: ConnectionSettings, *, max_connections: int = 32) -> None:
+        if max_connections < 1:
+            raise ConfigError(f"max_connections must be at least 1, got {max_connections}")
+        self.settings = settings
+        self.max_connections = max_connections
+        self._slots = trio.Semaphore(max_connections)
+        self._idle: list[Connection] = []
+        self._closed = False
+
+    @property
+    def in_use(self) -> int:
+        """Number of connections currently lent out (or being opened)."""
+        return self.max_connections - self._slots.value
+
+    @property
+    def idle(self) -> tuple[Connection, ...]:
+        """The idle connections, most recently used last."""
+        return tuple(self._idle)
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._closed
+
+    async def acquire(self) -> Connection:
+        """Lend a connection, opening one if no idle one is usable.
+
+        Waits while ``max_connections`` are lent out. Every successful call
+        must be paired with exactly one :meth:`release`.
+
+        Raises:
+            RedisError: The pool is closed.
+            RedisUnavailableError: A new connection could not be opened.
+        """
+        slots = self._slots
+        try:
+            slots.acquire_nowait()
+        except trio.WouldBlock:
+            await slots.acquire()
+        if self._closed:
+            slots.release()
+            raise RedisError("The Redis client is closed")
+        idle = self._idle
+        while idle:
+            conn = idle.pop()
+            if _monotonic() - conn.idle_since < IDLE_CHECK_AFTER_S or not conn.is_stale():
+                return conn
+            conn.close()
+        try:
+            return await open_connection(self.settings)
+        except BaseException:
+            slots.release()
+            raise
+
+    def release(self, conn: Connection) -> None:
+        """Take back a connection lent by :meth:`acquire`.
+
+        Closed connections are dropped; a lost one drops the idle ones too.
+        """
+        if conn.closed or self._closed:
+            conn.close()
+            if conn.lost:
+                self._close_idle()
+        else:
+            conn.idle_since = _monotonic()
+            self._idle.append(conn)
+        self._slots.release()
+
+    def close(self) -> None:
+        """Close idle connections now and lent ones when they come back."""
+        self._closed = True
+        self._close_idle()
+
+    def _close_idle(self) -> None:
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()

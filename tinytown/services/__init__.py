@@ -1,0 +1,1 @@
+"""Business operations over a Town: plain async functions, shared by CLI, REST and MCP."""

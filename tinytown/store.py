@@ -1,0 +1,310 @@
+"""Agent and task records, the backlog, stop flags and activity logs in Redis.
+
+Records are hashes written as 0.10 does (``HDEL`` of empty optionals + one
+``HSET``). Field updates (:meth:`RecordStore.update_agent`) touch only the named
+fields, atomically and only if the record exists, so a heartbeat never
+overwrites a concurrent state change. Listings cost a constant number of round
+trips whatever the number of records, and skip corrupt records with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from tinytown.codec import (
+    agent_from_hash,
+    agent_to_hash,
+    hash_ts,
+    pairs_to_dict,
+    task_from_hash,
+    task_to_hash,
+)
+from tinytown.errors import (
+    AgentNotFoundError,
+    CorruptRecordError,
+    InvalidInputError,
+    TaskNotFoundError,
+)
+from tinytown.keys import ACTIVITY_KEEP, ACTIVITY_TTL_S, STOP_TTL_S, Keys
+from tinytown.models import Agent, AgentId, AgentState, Task, TaskId
+from tinytown.redis.client import Redis
+from tinytown.redis.script import Script
+
+log = logging.getLogger("tinytown")
+
+# HSET the given fields only when the hash exists; returns 1 if it did.
+_UPDATE_IF_EXISTS = Script(
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+)
+
+
+def _field_text(value: object) -> str:
+    if isinstance(value, datetime):
+        return hash_ts(value)
+    if hasattr(value, "value"):  # enums
+        return str(value.value)
+    return str(value)
+
+
+class RecordStore:
+    """Record operations shared by :class:`tinytown.channel.Channel`."""
+
+    def __init__(self, redis: Redis, town: str) -> None:
+        self.redis = redis
+        self.town = town
+        self.keys = Keys(town)
+
+    # --- agents -------------------------------------------------------------------
+
+    async def set_agent(self, agent: Agent) -> None:
+        """Write the whole agent record."""
+        fields, empty = agent_to_hash(agent)
+        key = self.keys.agent(agent.id)
+        pipe = self.redis.pipeline()
+        if empty:
+            pipe.cmd("HDEL", key, *empty)
+        pipe.cmd("HSET", key, *_flatten(fields))
+        await pipe.execute()
+
+    async def get_agent(self, agent_id: AgentId) -> Agent | None:
+        key = self.keys.agent(agent_id)
+        fields = pairs_to_dict(await self.redis.execute("HGETALL", key))
+        return agent_from_hash(fields, key) if fields else None
+
+    async def require_agent(self, agent_id: AgentId) -> Agent:
+        agent = await self.get_agent(agent_id)
+        if agent is None:
+            raise AgentNotFoundError(str(agent_id))
+        return agent
+
+    async def update_agent(self, agent_id: AgentId, **fields: object) -> bool:
+        """Set some fields of an existing agent (``None`` deletes a field).
+
+        Returns False when the agent does not exist (nothing is written).
+        """
+        key = self.keys.agent(agent_id)
+        sets = [(k, _field_text(v)) for k, v in fields.items() if v is not None]
+        dels = [k for k, v in fields.items() if v is None]
+        if dels:
+            await self.redis.execute("HDEL", key, *dels)
+        if not sets:
+            return bool(await self.redis.execute("EXISTS", key))
+        flat = [x for pair in sets for x in pair]
+        return bool(await _UPDATE_IF_EXISTS(self.redis, [key], flat))
+
+    async def set_agent_state(self, agent_id: AgentId, state: AgentState) -> None:
+        """Change only the state field; AgentNotFoundError if there is no such agent."""
+        if not await self.update_agent(agent_id, state=state):
+            raise AgentNotFoundError(str(agent_id))
+
+    async def get_agent_state(self, agent_id: AgentId) -> AgentState | None:
+        raw = await self.redis.execute("HGET", self.keys.agent(agent_id), "state")
+        if raw is None:
+            return None
+        try:
+            return AgentState(raw)
+        except ValueError:
+            return AgentState.STARTING
+
+    async def heartbeat(self, agent_id: AgentId, now: datetime) -> bool:
+        return await self.update_agent(agent_id, last_heartbeat=now)
+
+    async def increment_agent(self, agent_id: AgentId, field: str, by: int = 1) -> int:
+        result: int = await self.redis.execute("HINCRBY", self.keys.agent(agent_id), field, by)
+        return result
+
+    async def list_agents(self) -> list[Agent]:
+        """Every readable agent record, sorted by creation time (2 round trips)."""
+        agents = await self._list(self.keys.pattern("agent"), agent_from_hash)
+        agents.sort(key=lambda a: (a.created_at, a.name))
+        return agents
+
+    async def delete_agent(self, agent_id: AgentId) -> None:
+        """Remove the agent and its queues, flags and activity (prune)."""
+        k = self.keys
+        await self.redis.execute(
+            "DEL",
+            k.agent(agent_id),
+            k.inbox(agent_id),
+            k.urgent(agent_id),
+            k.processing(agent_id),
+            k.activity(agent_id),
+            k.stop(agent_id),
+        )
+
+    # --- tasks -----------------------------------------------------------------------
+
+    async def set_task(self, task: Task) -> None:
+        fields, empty = task_to_hash(task)
+        key = self.keys.task(task.id)
+        pipe = self.redis.pipeline()
+        if empty:
+            pipe.cmd("HDEL", key, *empty)
+        pipe.cmd("HSET", key, *_flatten(fields))
+        await pipe.execute()
+
+    async def set_tasks(self, tasks: Iterable[Task]) -> None:
+        """Write many task records in one round trip."""
+        pipe = self.redis.pipeline()
+        for task in tasks:
+            fields, empty = task_to_hash(task)
+            key = self.keys.task(task.id)
+            if empty:
+                pipe.cmd("HDEL", key, *empty)
+            pipe.cmd("HSET", key, *_flatten(fields))
+        if len(pipe):
+            await pipe.execute()
+
+    async def get_task(self, task_id: TaskId) -> Task | None:
+        key = self.keys.task(task_id)
+        fields = pairs_to_dict(await self.redis.execute("HGETALL", key))
+        return task_from_hash(fields, key) if fields else None
+
+    async def require_task(self, task_id: TaskId) -> Task:
+        task = await self.get_task(task_id)
+        if task is None:
+            raise TaskNotFoundError(str(task_id))
+        return task
+
+    async def get_tasks(self, task_ids: Sequence[TaskId]) -> dict[TaskId, Task]:
+        """Several tasks in one round trip; missing and corrupt ones are left out."""
+        if not task_ids:
+            return {}
+        pipe = self.redis.pipeline()
+        for tid in task_ids:
+            pipe.cmd("HGETALL", self.keys.task(tid))
+        out: dict[TaskId, Task] = {}
+        for tid, reply in zip(task_ids, await pipe.execute(), strict=True):
+            task = _decode_or_warn(reply, self.keys.task(tid), task_from_hash)
+            if task is not None:
+                out[tid] = task
+        return out
+
+    async def list_tasks(self) -> list[Task]:
+        """Every readable task record, oldest first (2 round trips)."""
+        tasks = await self._list(self.keys.pattern("task"), task_from_hash)
+        tasks.sort(key=lambda t: t.created_at)
+        return tasks
+
+    async def delete_task(self, task_id: TaskId) -> None:
+        await self.redis.execute("DEL", self.keys.task(task_id))
+
+    # --- backlog ---------------------------------------------------------------------
+
+    async def backlog_push(self, task_id: TaskId) -> None:
+        await self.redis.execute("RPUSH", self.keys.backlog, str(task_id))
+
+    async def backlog_list(self) -> list[TaskId]:
+        raw: list[str] = await self.redis.execute("LRANGE", self.keys.backlog, 0, -1)
+        out = []
+        for item in raw:
+            try:
+                out.append(TaskId.parse(item))
+            except InvalidInputError:
+                log.warning("skipping non-UUID backlog entry %r", item)
+        return out
+
+    async def backlog_pop(self) -> TaskId | None:
+        """Pop the head; non-UUID entries are dropped with a warning."""
+        while (raw := await self.redis.execute("LPOP", self.keys.backlog)) is not None:
+            try:
+                return TaskId.parse(raw)
+            except InvalidInputError:
+                log.warning("dropping non-UUID backlog entry %r", raw)
+        return None
+
+    async def backlog_remove(self, task_id: TaskId) -> bool:
+        return bool(await self.redis.execute("LREM", self.keys.backlog, 1, str(task_id)))
+
+    async def backlog_len(self) -> int:
+        n: int = await self.redis.execute("LLEN", self.keys.backlog)
+        return n
+
+    # --- stop flags and activity ------------------------------------------------------
+
+    async def request_stop(self, agent_id: AgentId) -> None:
+        """Set the stop flag and wake the agent's runtime so it sees it now."""
+        await self.redis.execute("SET", self.keys.stop(agent_id), "1", "EX", STOP_TTL_S)
+        await self.wake(agent_id)
+
+    async def wake(self, agent_id: AgentId) -> bool:
+        """Tell the runtime hosting the agent to re-check it (state, stop flag) now.
+
+        Control commands call this after changing an agent so a runtime blocked
+        on the agent's inbox reacts at once instead of at its next heartbeat.
+        Returns False if the agent has no known host.
+        """
+        host = await self.redis.execute("HGET", self.keys.agent(agent_id), "host")
+        if not host:
+            return False
+        await self.runtime_command(host, {"op": "wake", "agent_id": str(agent_id)})
+        return True
+
+    async def runtime_command(self, host: str, command: Mapping[str, object]) -> None:
+        """Queue a command (JSON object with an ``op``) for the runtime of ``host``."""
+        payload = json.dumps(dict(command), separators=(",", ":"))
+        await self.redis.execute("RPUSH", self.keys.runtime_control(host), payload)
+
+    async def should_stop(self, agent_id: AgentId) -> bool:
+        return bool(await self.redis.execute("EXISTS", self.keys.stop(agent_id)))
+
+    async def clear_stop(self, agent_id: AgentId) -> None:
+        await self.redis.execute("DEL", self.keys.stop(agent_id))
+
+    async def log_activity(self, agent_id: AgentId, line: str) -> None:
+        key = self.keys.activity(agent_id)
+        await (
+            self.redis.pipeline()
+            .cmd("LPUSH", key, line)
+            .cmd("LTRIM", key, 0, ACTIVITY_KEEP - 1)
+            .cmd("EXPIRE", key, ACTIVITY_TTL_S)
+            .execute()
+        )
+
+    async def recent_activity(self, agent_id: AgentId, n: int = 5) -> list[str]:
+        """Newest first."""
+        lines: list[str] = await self.redis.execute("LRANGE", self.keys.activity(agent_id), 0, n - 1)
+        return lines
+
+    # --- helpers ---------------------------------------------------------------------
+
+    async def _list(self, pattern: str, decode: Any) -> list[Any]:
+        keys: list[str] = await self.redis.execute("KEYS", pattern)
+        if not keys:
+            return []
+        pipe = self.redis.pipeline()
+        for key in keys:
+            pipe.cmd("HGETALL", key)
+        replies = await pipe.execute(raise_on_error=False)
+        out = []
+        for key, reply in zip(keys, replies, strict=True):
+            record = _decode_or_warn(reply, key, decode)
+            if record is not None:
+                out.append(record)
+        return out
+
+
+def _decode_or_warn(reply: Any, key: str, decode: Any) -> Any:
+    if isinstance(reply, Exception):
+        log.warning("skipping %s: %s", key, reply)
+        return None
+    fields = pairs_to_dict(reply)
+    if not fields:
+        return None
+    try:
+        return decode(fields, key)
+    except CorruptRecordError as exc:
+        log.warning("skipping corrupt record: %s", exc)
+        return None
+
+
+def _flatten(fields: Mapping[str, str]) -> list[str]:
+    return [x for pair in fields.items() for x in pair]
