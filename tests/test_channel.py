@@ -153,7 +153,7 @@ async def test_cancelled_receive_loses_nothing(
                 for i in range(total):
                     await och.send(msg(aid, str(i)))
                     if i % 7 == 0:
-                        await trio.sleep(0)
+                        await trio.lowlevel.checkpoint()
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(producer)
@@ -193,7 +193,7 @@ async def test_take_ack_requeue_is_lossless_under_cancellation(
                         await och.send_urgent(msg(aid, str(i)))
                     else:
                         await och.send(msg(aid, str(i)))
-                    await trio.sleep(0)
+                    await trio.lowlevel.checkpoint()
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(producer)

@@ -47,6 +47,18 @@ async def test_basic_commands_and_decoding(
     assert await redis.execute("EXISTS", key, f"{key}:missing") == 1
 
 
+async def test_large_values_and_pipelines(redis: Redis, town_name: str) -> None:
+    key = f"tt:{town_name}:big"
+    big = "ü" * 3_000_000  # 6 MB: many partial sends and receives
+    assert await redis.execute("SET", key, big) == "OK"
+    assert await redis.execute("GET", key) == big
+    pipe = redis.pipeline()
+    for i in range(20_000):
+        pipe.cmd("ECHO", f"{i}")
+    assert await pipe.execute() == [f"{i}" for i in range(20_000)]
+    assert await redis.execute("STRLEN", key) == 6_000_000
+
+
 async def test_non_utf8_bytes_round_trip(
     redis: Redis, town_name: str, raw_reference: redispy.Redis
 ) -> None:
@@ -105,7 +117,10 @@ async def test_pipeline_errors(redis: Redis, town_name: str) -> None:
     assert info.value.code == "WRONGTYPE"
     assert await redis.execute("GET", f"{key}:n") == "2"  # every command ran
     replies = await (
-        redis.pipeline().cmd("INCR", f"{key}:n").cmd("LPUSH", key, "y").execute(raise_on_error=False)
+        redis.pipeline()
+        .cmd("INCR", f"{key}:n")
+        .cmd("LPUSH", key, "y")
+        .execute(raise_on_error=False)
     )
     assert replies[0] == 3
     assert isinstance(replies[1], ResponseError)
@@ -137,11 +152,15 @@ async def test_watch_conflict_and_retry(
 ) -> None:
     key = f"tt:{town_name}:balance"
     reference.set(key, 10)
-    with pytest.raises(WatchError):
+
+    async def add_one_while_someone_writes() -> None:
         async with redis.watch(key) as tx:
             balance = int(await tx.execute("GET", key))
             reference.set(key, 100)  # a concurrent writer
             await tx.pipeline(transaction=True).cmd("SET", key, balance + 1).execute()
+
+    with pytest.raises(WatchError):
+        await add_one_while_someone_writes()
     assert reference.get(key) == "100"
     async with redis.watch(key) as tx:
         balance = int(await tx.execute("GET", key))

@@ -41,7 +41,7 @@ async def test_password(redis_server_factory: Callable[..., Any]) -> None:
 async def test_acl_user_and_db_in_one_round_trip(
     redis_server_factory: Callable[..., Any],
 ) -> None:
-    server = redis_server_factory("--user", "alice on >wonderland ~* &* +@all")
+    server = redis_server_factory("--user", "alice", "on", ">wonderland", "~*", "&*", "+@all")
     url = f"unix://alice:wonderland@{server.socket_path}?db=3"
     async with open_redis(url) as redis:
         await redis.execute("SET", "where", "db3")
@@ -103,7 +103,10 @@ async def test_connect_timeout(free_port: int) -> None:
         silent.bind(("127.0.0.1", free_port))
         silent.listen()
         settings = ConnectionSettings(port=free_port, password="pw", connect_timeout_s=0.2)
-        with trio.fail_after(5), pytest.raises(RedisUnavailableError, match="no answer within 0.2s"):
+        with (
+            trio.fail_after(5),
+            pytest.raises(RedisUnavailableError, match=r"no answer within 0\.2s"),
+        ):
             async with open_redis(settings):
                 pass
 
@@ -122,11 +125,26 @@ async def test_pool_bound_is_respected(redis: Redis, town_name: str) -> None:
             await trio.sleep(0.1)
             assert small.pool.in_use == 3
             blocked = await redis.execute("CLIENT", "LIST")
-            assert blocked.count(f"cmd=blpop") == 3
+            assert blocked.count("cmd=blpop") == 3
             await redis.execute("RPUSH", key, *range(6))
         assert sorted(int(value) for _, value in popped) == list(range(6))
         assert small.pool.in_use == 0
         assert len(small.pool.idle) == 3
+
+
+async def test_waiting_for_the_pool_can_be_cancelled(redis: Redis, town_name: str) -> None:
+    key = f"tt:{town_name}:queue"
+    async with open_redis(redis.settings, max_connections=1) as tiny:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(tiny.execute, "BLPOP", key, 0)
+            await trio.sleep(0.05)
+            with trio.move_on_after(0.05) as scope:
+                await tiny.execute("PING")  # waits for the only connection
+            assert scope.cancelled_caught
+            assert tiny.pool.in_use == 1
+            await redis.execute("RPUSH", key, "v")
+        assert tiny.pool.in_use == 0
+        assert await tiny.execute("PING") == "PONG"
 
 
 async def test_idle_connections_are_reused_lifo(redis: Redis) -> None:
@@ -140,18 +158,61 @@ async def test_idle_connections_are_reused_lifo(redis: Redis) -> None:
     assert redis.pool.idle[-1] is last
 
 
-async def test_cancelled_command_never_returns_its_connection(
+async def test_cancelled_command_never_returns_its_connection(redis: Redis, town_name: str) -> None:
+    stream = f"tt:{town_name}:stream"
+    (conn,) = redis.pool.idle
+    with trio.move_on_after(0.05):
+        await redis.execute("XREAD", "BLOCK", 0, "STREAMS", stream, "$")
+    assert conn.closed
+    assert redis.pool.in_use == 0
+    assert redis.pool.idle == ()
+    with trio.move_on_after(0.05):
+        await redis.pipeline().cmd("BLPOP", f"tt:{town_name}:q", 0).execute()
+    assert redis.pool.idle == ()
+    assert await redis.execute("PING") == "PONG"
+
+
+async def test_cancelled_pop_is_unblocked_and_takes_nothing(redis: Redis, town_name: str) -> None:
+    key = f"tt:{town_name}:q"
+    (conn,) = redis.pool.idle
+    with trio.move_on_after(0.05) as scope:
+        await redis.execute("BLPOP", key, 0)
+    assert scope.cancelled_caught
+    # Redis unblocked it and its (nil) reply was read: the connection is in step.
+    assert redis.pool.idle == (conn,)
+    assert not conn.closed
+    await redis.execute("RPUSH", key, "v")
+    assert await redis.execute("LRANGE", key, 0, -1) == ["v"]
+
+
+async def test_cancelled_pop_that_was_served_returns_what_it_took(
     redis: Redis, town_name: str
 ) -> None:
     key = f"tt:{town_name}:q"
-    with trio.move_on_after(0.05):
-        await redis.execute("BLPOP", key, 0)
-    assert redis.pool.in_use == 0
-    assert all(not conn.closed for conn in redis.pool.idle)
-    assert redis.pool.idle == ()  # the only connection was closed, not parked
-    # Redis saw the close: the value goes to nobody else's dead BLPOP.
-    await redis.execute("RPUSH", key, "v")
-    assert await redis.execute("LPOP", key) == "v"
+    reference = redispy.Redis(unix_socket_path=redis.settings.unix_path, decode_responses=True)
+    results: list[Any] = []
+    scope = trio.CancelScope()
+
+    async def pop() -> None:
+        with scope:
+            results.append(
+                await redis.execute("BLMOVE", key, f"{key}:processing", "LEFT", "RIGHT", 0)
+            )
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(pop)
+        for _ in range(1000):
+            if "cmd=blmove" in reference.execute_command("CLIENT", "LIST"):
+                break
+            await trio.sleep(0.005)
+        # Synchronous: Trio does not run while Redis serves the BLMOVE, so the
+        # reply is in the socket before the cancellation reaches the task.
+        reference.rpush(key, "job")
+        scope.cancel()
+    reference.close()
+    assert results == ["job"]
+    assert await redis.execute("LRANGE", f"{key}:processing", 0, -1) == ["job"]
+    assert len(redis.pool.idle) == 1
 
 
 async def test_server_restart(redis_server_factory: Callable[..., Any]) -> None:
@@ -185,15 +246,44 @@ async def test_stale_idle_connection_is_probed(
     assert await redis.execute("CLIENT", "ID") != my_id
 
 
-async def test_server_closing_mid_command_is_connection_lost(redis: Redis) -> None:
+async def test_server_closing_the_connection(redis: Redis, town_name: str) -> None:
+    # Between commands: the next command finds the connection gone...
+    my_id = await redis.execute("CLIENT", "ID")
+    assert await redis.execute("CLIENT", "KILL", "ID", my_id, "SKIPME", "no") == 1
     with pytest.raises(ConnectionLostError, match="Lost connection to Redis at unix://"):
-        await redis.execute("DEBUG", "SLEEP", 0) if False else await _kill_self(redis)
+        await redis.execute("PING")
+    assert await redis.execute("PING") == "PONG"  # ...and the one after that reconnects.
+    # During a command.
+    killer = redispy.Redis(unix_socket_path=redis.settings.unix_path)
+    async with trio.open_nursery() as nursery:
+
+        async def kill_soon() -> None:
+            await trio.sleep(0.05)
+            await trio.to_thread.run_sync(
+                lambda: killer.execute_command("CLIENT", "KILL", "USER", "default", "SKIPME", "yes")
+            )
+
+        nursery.start_soon(kill_soon)
+        with pytest.raises(ConnectionLostError, match="server closed the connection"):
+            await redis.execute("BLPOP", f"tt:{town_name}:q", 0)
+    killer.close()
     assert redis.pool.idle == ()
     assert await redis.execute("PING") == "PONG"
 
 
-async def _kill_self(redis: Redis) -> Any:
-    return await redis.execute("CLIENT", "KILL", "ID", await redis.execute("CLIENT", "ID"))
+async def test_not_a_redis_server(free_port: int) -> None:
+    async def babble(stream: trio.SocketStream) -> None:
+        async with stream:
+            await stream.receive_some()
+            await stream.send_all(b"!garbage\r\n")
+            await trio.sleep_forever()
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(trio.serve_tcp, babble, free_port)
+        with pytest.raises(RedisUnavailableError, match="protocol error"):
+            async with open_redis(f"redis://127.0.0.1:{free_port}"):
+                pass
+        nursery.cancel_scope.cancel()
 
 
 async def test_select_out_of_range(redis_settings: ConnectionSettings) -> None:
@@ -257,8 +347,11 @@ async def test_tls(
             replies = await redis.pipeline().cmd("PING").cmd("ECHO", "tls").execute()
             assert replies == ["PONG", "tls"]
             with trio.move_on_after(0.05):
-                await redis.execute("BLPOP", "tt:nothing", 0)
+                await redis.execute("XREAD", "BLOCK", 0, "STREAMS", "tt:nothing", "$")
             assert redis.pool.idle == ()
+            with trio.move_on_after(0.05):
+                await redis.execute("BLPOP", "tt:nothing", 0)
+            assert len(redis.pool.idle) == 1  # unblocked and read back over TLS
             assert await redis.execute("PING") == "PONG"
         with pytest.raises(RedisUnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
             async with open_redis(f"rediss://127.0.0.1:{free_port}"):

@@ -285,7 +285,7 @@ class Channel(RecordStore):
                            ) -> list[tuple[str, Event]]:
         """Events strictly after ``last_id``; ``block_ms`` waits for new ones (XREAD BLOCK)."""
         key = stream or self.keys.events
-        args: list[object] = ["XREAD", "COUNT", count]
+        args: list[str | int] = ["XREAD", "COUNT", count]
         if block_ms is not None:
             args += ["BLOCK", block_ms]
         reply = await self.redis.execute(*args, "STREAMS", key, last_id)

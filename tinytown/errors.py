@@ -116,6 +116,10 @@ class ConnectionLostError(RedisError):
     """The connection broke (EOF, reset, protocol error); the command may or may not have run."""
 
 
+class WatchError(RedisError):
+    """A WATCH transaction was aborted: a watched key changed before EXEC. Retry it."""
+
+
 class RedisUnavailableError(RedisError):
     """Redis cannot be reached at all."""
 

@@ -271,7 +271,8 @@ class RecordStore:
 
     async def recent_activity(self, agent_id: AgentId, n: int = 5) -> list[str]:
         """Newest first."""
-        lines: list[str] = await self.redis.execute("LRANGE", self.keys.activity(agent_id), 0, n - 1)
+        key = self.keys.activity(agent_id)
+        lines: list[str] = await self.redis.execute("LRANGE", key, 0, n - 1)
         return lines
 
     # --- helpers ---------------------------------------------------------------------

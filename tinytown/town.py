@@ -101,19 +101,7 @@ class Town:
     ) -> AsyncIterator[Town]:
         """Create a town at ``path`` (refusing an existing one) and connect to it."""
         root = Path(path)
-        if town_config_path(root).exists():
-            raise TownExistsError(
-                f"A town already exists at {root} (tinytown.toml found); "
-                "use 'tt start' to run it or 'tt reset' to clear it"
-            )
-        if not name.strip():
-            raise InvalidInputError("Town name must not be empty")
-        config = new_town_config(name.strip(), _global_or_default())
-        root.mkdir(parents=True, exist_ok=True)
-        create_layout(root)
-        save_town_config(root, config)
-        if register:
-            register_town(root, config.name)
+        config = prepare_town(root, name, register=register)
         async with cls._open(root, config, env) as town:
             yield town
 
@@ -142,14 +130,15 @@ class Town:
         *,
         start: bool = True,
     ) -> AsyncIterator[Town]:
+        root = Path(os.path.abspath(root))
         target = redis_target(config, root, os.environ if env is None else env)
         if target.managed and start:
-            await ensure_server(root.absolute(), config, target)
+            await ensure_server(root, config, target)
         settings = parse_url(target.url)
         async with open_redis(settings) as redis:
             if not target.managed:
                 await check_remote(redis, target)
-            yield cls(root.absolute(), config, redis, target)
+            yield cls(root, config, redis, target)
 
     async def stop_redis(self) -> bool:
         """Stop the town's own Redis (saving its data). False if tt does not manage it."""
@@ -298,13 +287,32 @@ class AgentHandle:
     async def wait(self, timeout: float | None = None) -> AgentState:
         """Wait until the agent is Stopped, Error or Cold; the current state on timeout."""
         with trio.move_on_after(timeout if timeout is not None else float("inf")):
-            while not (state := await self.state()).is_terminal:
+            # The state lives in Redis, written by other processes: poll it.
+            while not (state := await self.state()).is_terminal:  # noqa: ASYNC110
                 await trio.sleep(WAIT_POLL_S)
             return state
         return await self.state()
 
 
 # --- helpers ---------------------------------------------------------------------------
+
+
+def prepare_town(root: Path, name: str, *, register: bool = True) -> TownConfig:
+    """Write a new town's config and layout (refusing an existing town); no Redis yet."""
+    if town_config_path(root).exists():
+        raise TownExistsError(
+            f"A town already exists at {root} (tinytown.toml found); "
+            "use 'tt start' to run it or 'tt reset' to clear it"
+        )
+    if not name.strip():
+        raise InvalidInputError("Town name must not be empty")
+    config = new_town_config(name.strip(), _global_or_default())
+    root.mkdir(parents=True, exist_ok=True)
+    create_layout(root)
+    save_town_config(root, config)
+    if register:
+        register_town(root, config.name)
+    return config
 
 
 def create_layout(root: Path) -> None:

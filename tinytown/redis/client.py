@@ -22,7 +22,7 @@ from typing import Any, Final, Protocol
 
 import trio
 
-from tinytown.errors import ConnectionLostError, ResponseError, WatchError
+from tinytown.errors import ConnectionLostError, RedisError, ResponseError, WatchError
 from tinytown.redis.connection import (
     CommandArg,
     Connection,
@@ -34,8 +34,24 @@ from tinytown.redis.pool import ConnectionPool
 from tinytown.redis.pubsub import PubSub
 from tinytown.redis.url import ConnectionSettings, parse_url
 
+UNBLOCK_TIMEOUT_S: Final = 2.0
+"""Bound on unblocking a cancelled blocking pop and reading its last reply."""
+
+_UNBLOCK_POLL_S: Final = 0.05
 _MULTI: Final = pack_command(("MULTI",))
 _EXEC: Final = pack_command(("EXEC",))
+# Blocking commands that take something when served: cancelling one must not lose it.
+_TAKING_COMMANDS: Final = frozenset(
+    {"BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP"}
+    | {"XREADGROUP"}
+)
+
+
+def _takes(args: tuple[CommandArg, ...]) -> bool:
+    name = args[0] if args else ""
+    if isinstance(name, bytes):
+        name = name.decode("ascii", "replace")
+    return isinstance(name, str) and name.upper() in _TAKING_COMMANDS
 
 
 class _Requester(Protocol):
@@ -128,16 +144,29 @@ class Redis:
     round trip. Blocking commands (``BLPOP``, ``BLMOVE``, ``XREAD BLOCK``…)
     hold their connection while they wait.
 
+    A command cancelled after it was sent has its connection closed, except a
+    blocking command that takes something (``BLPOP``, ``BRPOP``, ``BLMOVE``,
+    ``BLMPOP``, ``BRPOPLPUSH``, ``BZPOPMIN``/``MAX``, ``BZMPOP``,
+    ``XREADGROUP``): Redis may already have served it, and closing would lose
+    what it took. Such a command is unblocked from a separate control
+    connection (``CLIENT UNBLOCK``, shielded, within ``UNBLOCK_TIMEOUT_S``)
+    and its final reply is read: if it took something, ``execute`` *returns*
+    it although the scope is cancelled (as when a trio operation's abort fails;
+    the next checkpoint raises ``Cancelled``); if not, ``Cancelled``
+    propagates. The control connection is outside ``max_connections``.
+
     Attributes:
         settings: Where the server is.
         round_trips: Network round trips made so far (a pipeline counts one).
     """
 
-    __slots__ = ("_pool", "round_trips", "settings")
+    __slots__ = ("_control", "_control_lock", "_pool", "round_trips", "settings")
 
     def __init__(self, settings: ConnectionSettings | str, *, max_connections: int = 32) -> None:
         self.settings = parse_url(settings) if isinstance(settings, str) else settings
         self._pool = ConnectionPool(self.settings, max_connections=max_connections)
+        self._control: Connection | None = None
+        self._control_lock = trio.Lock()
         self.round_trips = 0
 
     def __repr__(self) -> str:
@@ -162,9 +191,17 @@ class Redis:
         """
         packed = pack_command(args)
         pool = self._pool
-        conn = await pool.acquire()
+        conn = pool.take_idle() or await pool.acquire()
         try:
             reply = await conn.request(packed)
+        except trio.Cancelled:
+            if not (conn.awaiting_reply and conn.client_id is not None and _takes(args)):
+                raise
+            reply = await self._unblock(conn)
+            if reply is None:
+                raise
+            # Redis served the command before it was unblocked: hand over what
+            # it took rather than lose it (the scope stays cancelled).
         finally:
             pool.release(conn)
         self.round_trips += 1
@@ -172,13 +209,46 @@ class Redis:
             raise specialize(reply)
         return reply
 
+    async def _unblock(self, conn: Connection) -> Any:
+        """Unblock ``conn``'s pending command and return its reply, or ``None``.
+
+        ``None`` also when the reply is an error or could not be read in time
+        (``conn`` then still awaits its reply, and the pool closes it).
+        """
+        unblock = pack_command(("CLIENT", "UNBLOCK", conn.client_id or 0))
+        with trio.CancelScope(deadline=trio.current_time() + UNBLOCK_TIMEOUT_S, shield=True):
+            try:
+                while True:
+                    # Repeat: the command may not have reached Redis at the first try.
+                    await self._control_request(unblock)
+                    with trio.move_on_after(_UNBLOCK_POLL_S):
+                        reply = await conn.read_reply()
+                        conn.awaiting_reply = False
+                        return None if isinstance(reply, ResponseError) else reply
+            except RedisError:
+                pass
+        return None
+
+    async def _control_request(self, packed: bytes) -> Any:
+        async with self._control_lock:
+            control = self._control
+            if control is None or control.closed:
+                control = self._control = await open_connection(self.settings)
+            (reply,) = await control.request_many(packed, 1)
+            return reply
+
+    def _close(self) -> None:
+        self._pool.close()
+        if self._control is not None:
+            self._control.close()
+
     def pipeline(self, *, transaction: bool = False) -> Pipeline:
         """Return a new, empty :class:`Pipeline` bound to this client."""
         return Pipeline(self, transaction=transaction)
 
     async def _request_many(self, packed: bytes, count: int, transaction: bool) -> list[Any]:
         pool = self._pool
-        conn = await pool.acquire()
+        conn = pool.take_idle() or await pool.acquire()
         try:
             replies = await conn.request_many(packed, count)
         finally:
@@ -233,7 +303,7 @@ class Redis:
 
     async def aclose(self) -> None:
         """Close the pool; connections lent out close when they come back."""
-        self._pool.close()
+        self._close()
         await trio.lowlevel.checkpoint()
 
 
@@ -308,4 +378,4 @@ async def open_redis(
         pool.release(await pool.acquire())
         yield redis
     finally:
-        redis.pool.close()
+        redis._close()

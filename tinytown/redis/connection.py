@@ -8,9 +8,13 @@ Measured against ``trio.SocketStream`` and ``trio.socket`` this saves one to
 two scheduler passes per round trip. TLS connections go through
 ``trio.SSLStream`` instead.
 
-Invariant: a connection whose request did not complete (cancelled after its
-bytes left, lost, or unparsable) closes itself, so a pool never hands out a
-connection with a reply still in flight.
+Invariant: a connection whose request did not complete (lost, unparsable,
+cancelled while sending) closes itself. The one exception is
+:meth:`Connection.request` cancelled while *waiting* for its reply: the
+connection stays open with ``awaiting_reply`` set, so that its owner may still
+collect the reply (see ``Redis.execute`` for blocking pops); the pool closes
+any connection that comes back in that state. A pool therefore never hands out
+a connection with a reply still in flight.
 """
 
 from __future__ import annotations
@@ -82,10 +86,21 @@ class Connection:
     Attributes:
         closed: The connection is closed and must not be used.
         lost: It was closed because the transport broke (EOF, reset, garbage).
-        idle_since: ``trio.current_time()`` when a pool last parked it.
+        awaiting_reply: A :meth:`request` was cancelled after sending: one
+            reply is still due (read it with :meth:`read_reply`, or close).
+        client_id: The server's ``CLIENT ID`` for this connection, if known.
+        idle_since: ``time.monotonic()`` when a pool last parked it.
     """
 
-    __slots__ = ("_reader", "closed", "description", "idle_since", "lost")
+    __slots__ = (
+        "_reader",
+        "awaiting_reply",
+        "client_id",
+        "closed",
+        "description",
+        "idle_since",
+        "lost",
+    )
 
     def __init__(self, description: str) -> None:
         self._reader = hiredis.Reader(
@@ -97,6 +112,8 @@ class Connection:
         self.description = description
         self.closed = False
         self.lost = False
+        self.awaiting_reply = False
+        self.client_id: int | None = None
         self.idle_since = 0.0
 
     async def send(self, data: bytes) -> None:
@@ -116,11 +133,18 @@ class Connection:
         raise NotImplementedError
 
     async def request(self, packed: bytes) -> Any:
-        """Send one packed command and return its reply (one round trip)."""
+        """Send one packed command and return its reply (one round trip).
+
+        If cancelled while waiting for the reply, the connection is left open
+        with :attr:`awaiting_reply` set; any other failure closes it.
+        """
         await _checkpoint_if_cancelled()
+        await self.send(packed)
         try:
-            await self.send(packed)
             return await self.read_reply()
+        except trio.Cancelled:
+            self.awaiting_reply = True
+            raise
         except BaseException:
             self.close()
             raise
@@ -141,10 +165,13 @@ class Connection:
         if self.closed:
             return True
         try:
-            readable, _, _ = select.select([self.fileno()], [], [], 0)
+            if hasattr(select, "poll"):  # select.select() fails on fds >= FD_SETSIZE
+                poller = select.poll()
+                poller.register(self.fileno(), select.POLLIN)
+                return bool(poller.poll(0))
+            return bool(select.select([self.fileno()], [], [], 0)[0])
         except (OSError, ValueError):
             return True
-        return bool(readable)
 
     def _lost(self, cause: BaseException | None) -> ConnectionLostError:
         self.lost = True
@@ -215,18 +242,43 @@ class SocketConnection(Connection):
                 return reply
 
     async def request(self, packed: bytes) -> Any:
-        # Inlined Connection.request/send: this is the path of every command.
+        # Connection.request with send() inlined: this is the path of every command.
         await _checkpoint_if_cancelled()
         try:
-            try:
-                sent = self._sock.send(packed)
-            except BlockingIOError:
-                sent = 0
-            if sent != len(packed):
-                await self.send(packed[sent:])
-            return await self.read_reply()
+            sent = self._sock.send(packed)
+        except BlockingIOError:
+            sent = 0
         except OSError as exc:
             raise self._lost(exc) from exc
+        if sent != len(packed):
+            await self.send(packed[sent:])
+        reader = self._reader
+        buf = self._buf
+        sock = self._sock
+        try:
+            # read_reply() inlined; no reply can be buffered before its request.
+            await _wait_readable(sock)
+            while True:
+                try:
+                    count = sock.recv_into(buf)
+                except BlockingIOError:
+                    await _wait_readable(sock)
+                    continue
+                if not count:
+                    raise self._lost(None)
+                reader.feed(buf, 0, count)  # type: ignore[arg-type]
+                reply = reader.gets()
+                if reply is not False:
+                    return reply
+        except trio.Cancelled:
+            self.awaiting_reply = True
+            raise
+        except OSError as exc:
+            raise self._lost(exc) from exc
+        except ProtocolError:
+            self.lost = True
+            self.close()
+            raise
         except BaseException:
             self.close()
             raise
@@ -290,8 +342,14 @@ class StreamConnection(Connection):
 
 
 def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ProtocolError):
+        return f"not a Redis server? (protocol error: {exc})"
     if isinstance(exc, ConnectionLostError):
         return "the server closed the connection during the handshake"
+    if isinstance(exc, trio.BrokenResourceError) and exc.__cause__ is not None:
+        exc = exc.__cause__  # e.g. the ssl.SSLError behind a failed handshake
+    if isinstance(exc, ssl.SSLError):
+        return exc.reason or str(exc)
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
@@ -340,12 +398,15 @@ async def _handshake(conn: Connection, settings: ConnectionSettings) -> None:
             commands.append(("AUTH", settings.password))
     if settings.db:
         commands.append(("SELECT", settings.db))
-    if not commands:
-        return
+    # The id lets a cancelled blocking command be unblocked from another connection.
+    commands.append(("CLIENT", "ID"))
     packed = b"".join(pack_command(command) for command in commands)
     replies = await conn.request_many(packed, len(commands))
     for command, reply in zip(commands, replies, strict=True):
-        if isinstance(reply, ResponseError):
+        if command[0] == "CLIENT":
+            # An ACL may forbid CLIENT ID: then blocking commands are just closed on cancel.
+            conn.client_id = reply if isinstance(reply, int) else None
+        elif isinstance(reply, ResponseError):
             conn.close()
             if command[0] == "AUTH":
                 raise AuthenticationError(*reply.args)
@@ -355,7 +416,7 @@ async def _handshake(conn: Connection, settings: ConnectionSettings) -> None:
 async def open_connection(settings: ConnectionSettings) -> Connection:
     """Connect, authenticate and select the database, within ``connect_timeout_s``.
 
-    AUTH and SELECT travel together in one round trip.
+    AUTH, SELECT and ``CLIENT ID`` travel together in one round trip.
 
     Args:
         settings: Where to connect.

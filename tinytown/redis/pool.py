@@ -1,8 +1,10 @@
 """A bounded pool of Redis connections.
 
-At most ``max_connections`` connections exist at once (a ``trio.Semaphore``
-counts them, whether idle or in use); idle ones are reused last-in first-out
-so that a quiet client keeps few sockets warm.
+At most ``max_connections`` connections exist at once, idle or in use (a
+counter of free slots, with a ``trio.lowlevel.ParkingLot`` of waiting tasks
+to which a released slot is handed over first-come first-served; this is
+``trio.Semaphore`` without its per-call overhead). Idle connections are
+reused last-in first-out so that a quiet client keeps few sockets warm.
 
 A connection comes back to the idle list only if it is still open: one whose
 request was cancelled mid-flight or whose transport broke has already closed
@@ -38,21 +40,22 @@ class ConnectionPool:
         max_connections: Upper bound on open connections (idle plus in use).
     """
 
-    __slots__ = ("_closed", "_idle", "_slots", "max_connections", "settings")
+    __slots__ = ("_closed", "_free", "_idle", "_waiters", "max_connections", "settings")
 
     def __init__(self, settings: ConnectionSettings, *, max_connections: int = 32) -> None:
         if max_connections < 1:
             raise ConfigError(f"max_connections must be at least 1, got {max_connections}")
         self.settings = settings
         self.max_connections = max_connections
-        self._slots = trio.Semaphore(max_connections)
+        self._free = max_connections
+        self._waiters = trio.lowlevel.ParkingLot()
         self._idle: list[Connection] = []
         self._closed = False
 
     @property
     def in_use(self) -> int:
         """Number of connections currently lent out (or being opened)."""
-        return self.max_connections - self._slots.value
+        return self.max_connections - self._free
 
     @property
     def idle(self) -> tuple[Connection, ...]:
@@ -64,6 +67,20 @@ class ConnectionPool:
         """Whether :meth:`close` was called."""
         return self._closed
 
+    def take_idle(self) -> Connection | None:
+        """Lend an idle connection if one is free right now, else return ``None``.
+
+        The synchronous fast path of :meth:`acquire` (same pairing rule).
+        """
+        idle = self._idle
+        if idle and self._free:  # free slots mean nobody is waiting
+            conn = idle.pop()
+            if _monotonic() - conn.idle_since < IDLE_CHECK_AFTER_S or not conn.is_stale():
+                self._free -= 1
+                return conn
+            conn.close()
+        return None
+
     async def acquire(self) -> Connection:
         """Lend a connection, opening one if no idle one is usable.
 
@@ -74,13 +91,12 @@ class ConnectionPool:
             RedisError: The pool is closed.
             RedisUnavailableError: A new connection could not be opened.
         """
-        slots = self._slots
-        try:
-            slots.acquire_nowait()
-        except trio.WouldBlock:
-            await slots.acquire()
+        if self._free:
+            self._free -= 1
+        else:
+            await self._waiters.park()  # woken by release(), which hands us its slot
         if self._closed:
-            slots.release()
+            self._release_slot()
             raise RedisError("The Redis client is closed")
         idle = self._idle
         while idle:
@@ -91,22 +107,29 @@ class ConnectionPool:
         try:
             return await open_connection(self.settings)
         except BaseException:
-            slots.release()
+            self._release_slot()
             raise
 
     def release(self, conn: Connection) -> None:
         """Take back a connection lent by :meth:`acquire`.
 
-        Closed connections are dropped; a lost one drops the idle ones too.
+        Closed connections, and those with a reply still due, are closed and
+        dropped; a lost one drops the idle ones too.
         """
-        if conn.closed or self._closed:
+        if conn.closed or conn.awaiting_reply or self._closed:
             conn.close()
             if conn.lost:
                 self._close_idle()
         else:
             conn.idle_since = _monotonic()
             self._idle.append(conn)
-        self._slots.release()
+        self._release_slot()
+
+    def _release_slot(self) -> None:
+        if self._waiters:
+            self._waiters.unpark()
+        else:
+            self._free += 1
 
     def close(self) -> None:
         """Close idle connections now and lent ones when they come back."""

@@ -1,0 +1,74 @@
+"""`tt --help` is cheap and every command's --help documents every flag."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import subprocess
+import sys
+
+import pytest
+
+from tinytown.cli.app import COMMANDS
+
+PROBE = """
+import sys
+from tinytown.cli import main
+try:
+    main(["--help"])
+except SystemExit:
+    pass
+heavy = sorted(m for m in sys.modules
+               if m == "trio" or m.startswith(("tinytown.redis", "hiredis", "redis", "quart",
+                                               "hypercorn", "tinytown.town")))
+print("HEAVY:" + ",".join(heavy))
+"""
+
+
+def test_top_level_help_imports_no_redis_trio_or_http() -> None:
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
+                         check=True).stdout
+    assert "Usage: tt" in out
+    heavy = out.rsplit("HEAVY:", 1)[1].strip()
+    assert heavy == "", f"tt --help imported {heavy}"
+    for _, name, _ in COMMANDS:
+        assert f" {name} " in out, f"{name} missing from tt --help"
+
+
+def _target(path: str) -> object:
+    module, _, attr = path.partition(":")
+    return getattr(importlib.import_module(f"tinytown.cli.commands.{module}"), attr)
+
+
+def _functions(obj: object) -> list[tuple[str, object]]:
+    """The command functions behind a registration (a function, or an App's commands)."""
+    if callable(obj) and inspect.isfunction(obj):
+        return [("", obj)]
+    out = []
+    for name in obj:  # type: ignore[attr-defined]
+        if name.startswith("-"):
+            continue
+        sub = obj[name]  # type: ignore[index]
+        if sub.default_command is not None:
+            out.append((name, sub.default_command))
+    return out
+
+
+@pytest.mark.parametrize(("path", "name"), [(p, n) for p, n, _ in COMMANDS])
+def test_every_command_documents_every_parameter(path: str, name: str, tt_nowhere) -> None:  # type: ignore[no-untyped-def]
+    functions = _functions(_target(path))
+    assert functions, f"{name}: no command functions found"
+    for sub, fn in functions:
+        args = [name, sub, "--help"] if sub else [name, "--help"]
+        result = tt_nowhere(*args)
+        assert result.code == 0, result.err
+        doc = inspect.getdoc(fn) or ""
+        assert doc.strip(), f"{name} {sub}: no docstring"
+        for param in inspect.signature(fn).parameters.values():
+            if param.name in ("self", "args", "kwargs"):
+                continue
+            flag = param.name.replace("_", "-")
+            assert flag.upper() in result.out.upper(), f"{name} {sub}: {flag} not in --help"
+            assert f"{param.name}:" in doc or f"{param.name} :" in doc, (
+                f"{name} {sub}: parameter {param.name} undocumented"
+            )
