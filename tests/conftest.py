@@ -70,14 +70,17 @@ class RedisServer:
             "--loglevel", "warning",
             *self.args,
         ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=self.workdir
-        )
+        log_path = self.workdir / "redis.log"
+        with log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir
+            )
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not self._answers():
             if self.process.poll() is not None:
-                stderr = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RuntimeError(f"redis-server exited with {self.process.returncode}: {stderr}")
+                tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
+                self.process = None
+                raise RuntimeError(f"redis-server did not start: {' / '.join(tail)}")
             if time.monotonic() > deadline:
                 self.stop()
                 raise RuntimeError("redis-server did not become ready")
@@ -105,8 +108,6 @@ class RedisServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if process.stderr:
-            process.stderr.close()
         self.socket_path.unlink(missing_ok=True)
 
     def kill(self) -> None:

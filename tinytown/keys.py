@@ -10,6 +10,8 @@ Key                                        Type        Contents
 ``tt:<town>:urgent:<agent_id>``            list        urgent message JSON (LPUSH / LPOP)
 ``tt:<town>:processing:<agent_id>``        list        (ours) messages taken by the runtime,
                                                        not yet acknowledged
+``tt:<town>:inflight:<agent_id>``          string      (ours) how many messages at the head of
+                                                       processing came from the urgent queue
 ``tt:<town>:activity:<agent_id>``          list        activity lines, newest first, 10 kept,
                                                        EXPIRE 3600 s
 ``tt:<town>:stop:<agent_id>``              string      ``"1"`` EX 3600: stop at next round
@@ -77,6 +79,9 @@ class Keys:
 
     def processing(self, agent_id: object) -> str:
         return f"{self.prefix}processing:{agent_id}"
+
+    def inflight_urgent(self, agent_id: object) -> str:
+        return f"{self.prefix}inflight:{agent_id}"
 
     def activity(self, agent_id: object) -> str:
         return f"{self.prefix}activity:{agent_id}"

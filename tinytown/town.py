@@ -130,7 +130,7 @@ class Town:
         *,
         start: bool = True,
     ) -> AsyncIterator[Town]:
-        root = Path(os.path.abspath(root))
+        root = Path(os.path.abspath(root))  # noqa: ASYNC240 - getcwd only, no disk I/O
         target = redis_target(config, root, os.environ if env is None else env)
         if target.managed and start:
             await ensure_server(root, config, target)

@@ -37,7 +37,7 @@ from tinytown.config.registry import (
     register_town,
     registry_path,
 )
-from tinytown.config.target import RedisTarget, is_loopback, redact_url, redis_target
+from tinytown.config.target import RedisTarget, is_loopback, redis_target
 from tinytown.config.town import (
     CONFIG_FILE,
     AgentSettings,
@@ -54,6 +54,7 @@ from tinytown.config.town import (
     town_config_path,
     town_config_to_dict,
 )
+from tinytown.redis.url import redact_url
 
 __all__ = [
     "BUILTIN_PRESETS",

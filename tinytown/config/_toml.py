@@ -8,6 +8,7 @@ the same directory, then :func:`os.replace`.
 """
 
 import os
+import re
 import tempfile
 import tomllib
 from collections.abc import Mapping
@@ -69,8 +70,8 @@ converter = _make_converter()
 def _format_exception(exc: BaseException, type_: type | None) -> str:
     if isinstance(exc, KeyError):
         return "required key missing"
-    if isinstance(exc, ValueError) and str(exc):
-        return str(exc)
+    if isinstance(exc, ValueError) and exc.args and isinstance(exc.args[0], str):
+        return exc.args[0]  # attrs validators add the attribute and options as more args
     if isinstance(exc, AttributeError | TypeError):
         return "expected a table"
     return cattrs.v.format_exception(exc, type_)
@@ -95,7 +96,7 @@ def structure(data: Mapping[str, Any], cls: type[T], label: str) -> T:
         for line in details:
             # "problem @ $.redis.port" -> "redis.port: problem"
             problem, _, where = line.rpartition(" @ ")
-            key = where.removeprefix("$").removeprefix(".")
+            key = re.sub(r"\['([^']*)'\]", r".\1", where).removeprefix("$").removeprefix(".")
             parts.append(f"{key}: {problem}" if key else problem)
         raise ConfigError(f"Invalid {label}: {'; '.join(parts) or exc}") from exc
 

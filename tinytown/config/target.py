@@ -14,7 +14,6 @@ Modes:
 * ``town_socket``: the default; the town's own server on a unix socket.
 """
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -23,10 +22,10 @@ from urllib.parse import quote
 import attrs
 
 from tinytown.config.town import TownConfig
+from tinytown.redis.url import redact_url
 
 Mode = Literal["url", "remote_tcp", "town_tcp", "town_socket"]
 REDACTED = "****"
-_PASSWORD_QUERY_RE = re.compile(r"([?&]password=)[^&#]*", re.IGNORECASE)
 
 
 @attrs.frozen
@@ -55,30 +54,6 @@ class RedisTarget:
 def is_loopback(host: str) -> bool:
     """``localhost``, ``::1`` or ``127.*``."""
     return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def redact_url(url: str) -> str:
-    """Hide the password of a ``scheme://user:password@host…`` URL (also ``?password=``).
-
-    The user name is kept exactly as written: ``redis://default:****@host:6379``.
-    """
-    url = _PASSWORD_QUERY_RE.sub(rf"\g<1>{REDACTED}", url)
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    end = len(rest)
-    for stop in "/?#":
-        pos = rest.find(stop)
-        if pos != -1:
-            end = min(end, pos)
-    authority, tail = rest[:end], rest[end:]
-    userinfo, at, hostport = authority.rpartition("@")
-    if not at:
-        return url
-    user, colon, _ = userinfo.partition(":")
-    if not colon:
-        return url
-    return f"{scheme}://{user}:{REDACTED}@{hostport}{tail}"
 
 
 def _effective_password(cfg: TownConfig, env: Mapping[str, str]) -> str | None:
