@@ -6,6 +6,7 @@ from cyclopts import App
 
 from tinytown import __version__
 from tinytown.cli.context import GLOBAL_HELP
+from tinytown.cli.output import one_line_error
 
 ABOUT = "Tinytown - Simple multi-agent orchestration using Redis"
 
@@ -50,11 +51,6 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
-def _one_line_error(error: Exception) -> str:
-    text = " ".join(str(error).split())
-    return f"Error: {text}"
-
-
 def build_app() -> App:
     app = App(
         name="tt",
@@ -62,7 +58,7 @@ def build_app() -> App:
         version=f"tt {__version__}",
         version_flags=["--version", "-V"],
         help_format="plaintext",
-        error_formatter=_one_line_error,
+        error_formatter=one_line_error,
     )
     for path, name, help_text in COMMANDS:
         app.command(f"tinytown.cli.commands.{path}", name=name, help=help_text)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import Any
+from typing import Any, NoReturn
+
+from tinytown.cli.exitcodes import USAGE
 
 
 def say(text: str = "") -> None:
@@ -25,3 +27,13 @@ def error_line(text: str) -> None:
 def emit_json(document: Any) -> None:
     """One JSON document on stdout, for scripts (``--json``)."""
     sys.stdout.write(json.dumps(document, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def one_line_error(error: Exception) -> NoReturn:
+    """cyclopts error formatter: a parser error is one ``Error:`` line and exit code 2.
+
+    The line is written here (and the process exits) because the rich console
+    wraps even ``no_wrap`` text at its width and adds a newline of its own.
+    """
+    error_line(" ".join(str(error).split()))
+    raise SystemExit(USAGE)

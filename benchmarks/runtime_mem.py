@@ -1,0 +1,225 @@
+"""Runtime: memory of one runtime hosting many idle agents, and assign-to-model latency.
+
+* RSS — ``tt start`` runs the town's runtime in the foreground as our child
+  (so we hold its PID); agents are added with ``tt spawn NAME --cli demo`` and
+  left idle; after each step (1, 10, 100 agents; ``--quick``: 1, 10) and a
+  short settle, ``VmRSS`` is read from ``/proc/<pid>/status``. The cost of one
+  more idle agent is the RSS slope between steps (target: < 1 MB).
+* assign → model start — a demo agent is given a task by ``tt assign`` (a
+  subprocess, so its own start-up counts) and, separately, by
+  ``Town.assign`` in-process; the time until the runtime creates the round's
+  log ``.tt/logs/<name>_round_<n>.log`` (just before it starts the model
+  process) is measured.
+
+The runtime is stopped with SIGTERM (SIGKILL after a grace period) by PID.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from benchmarks import _town
+from benchmarks._common import Outcome, Plot, Skipped, Table, bench_servers
+
+SETTLE_S = 1.0
+WAIT_S = 60.0
+STOP_GRACE_S = 15.0
+
+
+def require_runtime() -> None:
+    """Raise :class:`Skipped` unless ``tt start`` and ``tt spawn`` exist."""
+    if importlib.util.find_spec("tinytown.cli.commands.runtime") is None:
+        raise Skipped("tinytown.cli.commands.runtime (tt start / tt spawn) does not exist yet")
+    module = importlib.import_module("tinytown.cli.commands.runtime")
+    missing = [name for name in ("start", "spawn") if not hasattr(module, name)]
+    if missing:
+        raise Skipped(f"tinytown.cli.commands.runtime lacks {', '.join(missing)}")
+
+
+def rss_kib(pid: int) -> int:
+    """``VmRSS`` of a process, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+async def _wait_runtime(root: Path, url: str, process: subprocess.Popen[bytes]) -> None:
+    from tinytown.town import Town
+
+    async with Town.connect(root, env={"REDIS_URL": url}) as town:
+        pattern = town.channel.keys.pattern("runtime")
+        with trio.fail_after(WAIT_S):
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"tt start exited with {process.returncode}")
+                keys = await town.redis.execute("KEYS", pattern)
+                if any(not k.endswith(":control") for k in keys):
+                    return
+                await trio.sleep(0.05)
+
+
+async def _wait_states(root: Path, url: str, names: list[str], wanted: set[str]) -> None:
+    from tinytown.town import Town
+
+    async with Town.connect(root, env={"REDIS_URL": url}) as town:
+        with trio.fail_after(WAIT_S):
+            while True:
+                agents = {a.name: a.state.value for a in await town.list_agents()}
+                if all(agents.get(name) in wanted for name in names):
+                    return
+                await trio.sleep(0.05)
+
+
+def _spawn(root: Path, env: dict[str, str], names: list[str]) -> None:
+    for name in names:
+        _, done = _town.run_tt(["spawn", name, "--cli", "demo"], root, env)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or [""])[-1]
+            raise RuntimeError(f"tt spawn {name} failed (exit {done.returncode}): {last}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.kill(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=STOP_GRACE_S)
+        except subprocess.TimeoutExpired:
+            os.kill(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _wait_file(path: Path) -> float:
+    deadline = time.perf_counter() + WAIT_S
+    while not path.exists():
+        if time.perf_counter() > deadline:
+            raise RuntimeError(f"{path.name} did not appear within {WAIT_S:.0f}s")
+        time.sleep(0.001)
+    return time.perf_counter()
+
+
+async def _assign_in_process(root: Path, url: str, name: str) -> None:
+    from tinytown.town import Town
+
+    async with Town.connect(root, env={"REDIS_URL": url}) as town:
+        handle = await town.agent(name)
+        await handle.assign("Benchmark: write a short note")
+
+
+def measure_assign(root: Path, url: str, env: dict[str, str], runs: int) -> dict[str, list[float]]:
+    """Seconds from assigning to the round log of the demo agent appearing."""
+    from tinytown.runtime.agentlog import round_log_path
+
+    name = "demo-bench"
+    _spawn(root, env, [name])
+    trio.run(_wait_states, root, url, [name], {"idle"})
+    out: dict[str, list[float]] = {"tt assign (subprocess)": [], "Town.assign (in-process)": []}
+    round_no = 0
+    for index in range(2 * runs):
+        round_no += 1
+        log = round_log_path(root, name, round_no)
+        started = time.perf_counter()
+        if index % 2 == 0:
+            label = "tt assign (subprocess)"
+            _, done = _town.run_tt(["assign", name, "Benchmark: write a short note"], root, env)
+            if done.returncode != 0:
+                raise RuntimeError(f"tt assign failed: {done.stderr.strip()}")
+        else:
+            label = "Town.assign (in-process)"
+            trio.run(_assign_in_process, root, url, name)
+        out[label].append(_wait_file(log) - started)
+        trio.run(_wait_states, root, url, [name], {"idle"})
+    return out
+
+
+def run(quick: bool) -> Outcome:
+    require_runtime()
+    steps = [1, 10] if quick else [1, 10, 100]
+    runs = 2 if quick else 5
+    outcome = Outcome("runtime", params={"agents": steps, "assign_runs": runs})
+    rss: list[dict[str, Any]] = []
+    with bench_servers("unix") as servers, tempfile.TemporaryDirectory(prefix="ttb-") as tmp:
+        url = servers["unix"].url
+        home = Path(tmp) / "home"
+        home.mkdir()
+        root = _town.make_town_dir(Path(tmp), "runtime-town")
+        env = _town.tt_env(home, url)
+        env["TINYTOWN_DEMO_DELAY_S"] = "0"
+        process = subprocess.Popen(
+            [_town.tt_executable(), "start"],
+            cwd=root,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            trio.run(_wait_runtime, root, url, process)
+            time.sleep(SETTLE_S)
+            rss.append({"agents": 0, "rss_kib": rss_kib(process.pid)})
+            spawned: list[str] = []
+            for count in steps:
+                names = [f"idle-{i:03d}" for i in range(len(spawned), count)]
+                _spawn(root, env, names)
+                spawned += names
+                trio.run(_wait_states, root, url, spawned, {"idle"})
+                time.sleep(SETTLE_S)
+                rss.append({"agents": count, "rss_kib": rss_kib(process.pid)})
+            try:
+                outcome.data["assign_to_model_s"] = measure_assign(root, url, env, runs)
+            except Exception as exc:
+                outcome.skip_part("assign → model start", f"{type(exc).__name__}: {exc}")
+        finally:
+            _stop(process)
+    outcome.data["rss"] = rss
+    outcome.tables.extend(_tables(rss, outcome.data.get("assign_to_model_s", {})))
+    outcome.plots.append(Plot(
+        kind="curves", name="runtime-rss", title="Runtime RSS vs idle agents",
+        data={"panels": {"one runtime process": {"RSS (MiB)": {
+            "x": [p["agents"] for p in rss], "y": [p["rss_kib"] / 1024 for p in rss]}}}},
+        xlabel="idle agents", ylabel="MiB",
+    ))  # fmt: skip
+    return outcome
+
+
+def _tables(rss: list[dict[str, Any]], assign: dict[str, list[float]]) -> list[Table]:
+    memory = Table(
+        "Runtime RSS by idle agents",
+        ["agents", "RSS MiB", "per extra agent KiB"],
+        note="Target: each extra idle agent costs < 1 MB RSS.",
+    )
+    previous: dict[str, Any] | None = None
+    for point in rss:
+        slope = None
+        if previous is not None and point["agents"] > previous["agents"]:
+            grown = point["rss_kib"] - previous["rss_kib"]
+            slope = grown / (point["agents"] - previous["agents"])
+        memory.rows.append(
+            [
+                point["agents"],
+                round(point["rss_kib"] / 1024, 1),
+                None if slope is None else round(slope, 1),
+            ]
+        )
+        previous = point
+    latency = Table("Assign → model process start (ms)", ["how", "runs", "median", "min", "max"])
+    for label, values in assign.items():
+        ordered = sorted(values)
+        latency.rows.append(
+            [
+                label,
+                len(values),
+                round(ordered[len(ordered) // 2] * 1000, 1),
+                round(ordered[0] * 1000, 1),
+                round(ordered[-1] * 1000, 1),
+            ]
+        )
+    return [memory, latency] if assign else [memory]

@@ -1,0 +1,116 @@
+"""``tt demo`` end to end, with the installed ``tt``: it finishes and leaves nothing behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tinytown.runtime.procfiles import pid_alive
+
+TT = shutil.which("tt") or str(Path(sys.executable).with_name("tt"))
+
+
+def run_demo(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    full_env = dict(os.environ)
+    full_env.update(
+        HOME=str(home),
+        # Proves the demo ignores settings meant for another town: nothing listens there.
+        REDIS_URL="redis://127.0.0.1:1",
+        TINYTOWN_DEMO_DELAY_S="0.05",
+    )
+    full_env.update(env)
+    return subprocess.run(
+        [TT, "-v", "demo", "--dir", str(tmp_path), *args],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=full_env,
+        check=False,
+    )
+
+
+def pids(out: str) -> dict[str, int]:
+    found = dict(re.findall(r"^\s+(Redis|Runtime) pid: (\d+)$", out, re.MULTILINE))
+    return {name: int(pid) for name, pid in found.items()}
+
+
+def processes_mentioning(text: str) -> list[int]:
+    """Pids whose command line or environment mentions ``text`` (Linux /proc)."""
+    found = []
+    needle = text.encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            blob = (entry / "cmdline").read_bytes() + (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in blob and pid_alive(int(entry.name)):
+            found.append(int(entry.name))
+    return found
+
+
+def demo_dirs(tmp_path: Path) -> list[Path]:
+    return sorted(tmp_path.glob("tt-demo-*"))
+
+
+def test_demo_completes_every_task_and_cleans_up(tmp_path: Path) -> None:
+    done = run_demo(tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "🤖 Spawned 3 demo agents" in out
+    assert "❓ " in out
+    assert "🎉 All 5 tasks completed" in out
+    summary = out.split("📊 Demo summary", 1)[1]
+    assert "   Tasks: 5/5 completed\n" in summary
+    assert "   Agents: 3\n" in summary
+    assert re.search(r"^   Rounds: [1-9]\d*$", summary, re.MULTILINE)
+    assert re.search(r"^   Elapsed: \d+\.\ds$", summary, re.MULTILINE)
+    assert re.search(r"\[reviewer\]: 1 task\(s\)", summary)
+    assert "🧹 Cleaned up: runtime stopped, Redis stopped" in out
+
+    started = pids(out)
+    assert set(started) == {"Redis", "Runtime"}
+    assert not [name for name, pid in started.items() if pid_alive(pid)]
+    assert demo_dirs(tmp_path) == []
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+def test_keep_leaves_results_but_no_process(tmp_path: Path) -> None:
+    done = run_demo(tmp_path, "--keep")
+    assert done.returncode == 0, done.stdout + done.stderr
+    (root,) = demo_dirs(tmp_path)
+    assert f"📁 Demo town kept at {root}" in done.stdout
+    results = sorted((root / ".tt" / "demo").glob("*.md"))
+    assert len(results) == 5
+    assert not [pid for pid in pids(done.stdout).values() if pid_alive(pid)]
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+def test_timeout_is_a_clear_error_and_still_cleans_up(tmp_path: Path) -> None:
+    # Every model round sleeps far longer than the timeout.
+    done = run_demo(tmp_path, "--timeout", "3", TINYTOWN_DEMO_DELAY_S="60")
+    assert done.returncode == 8, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith(
+        "Error: Demo did not finish within 3s: 0/5 tasks completed"
+    )
+    assert "🧹 Cleaned up" in done.stdout
+    assert not [pid for pid in pids(done.stdout).values() if pid_alive(pid)]
+    assert demo_dirs(tmp_path) == []
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize(("args", "message"), [(["--timeout", "0"], "--timeout")])
+def test_bad_options(tmp_path: Path, args: list[str], message: str) -> None:
+    done = run_demo(tmp_path, *args)
+    assert done.returncode != 0
+    assert message in done.stderr
+    assert demo_dirs(tmp_path) == []

@@ -1,0 +1,218 @@
+"""The runtime in-process: supervision, control list, liveness, pause, idle timeout, batches."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import pytest
+import trio
+from _rt_support import RtTown, rt_town_fixture, set_idle_timeout  # noqa: F401
+
+from tinytown.errors import InvalidStateError
+from tinytown.models import AgentId, AgentState, MessageType, Task
+from tinytown.runtime import actor as actor_module
+from tinytown.runtime.host import Runtime, serve_runtime
+from tinytown.runtime.procfiles import runtime_pidfile
+from tinytown.runtime.settings import RuntimeSettings
+from tinytown.services import agents as agent_service
+from tinytown.services import backlog
+from tinytown.town import Town, utcnow
+
+FAST = RuntimeSettings(heartbeat_s=0.1, exit_grace_s=0.2, kill_grace_s=0.3,
+                       failed_round_backoff_s=0.01, restart_backoff_s=0.01, restart_budget=2)
+
+
+async def until(pred: Callable[[], object], what: str, timeout: float = 20) -> None:
+    for _ in range(int(timeout / 0.02)):
+        if pred():
+            return
+        await trio.sleep(0.02)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+@asynccontextmanager
+async def running(rt: RtTown, host: str, **kw: object) -> AsyncIterator[Runtime]:
+    async with trio.open_nursery() as nursery:
+        ready: list[Runtime] = []
+
+        async def serve() -> None:
+            await serve_runtime(rt.root, host=host, settings=FAST, handle_signals=False,
+                                pidfile=False, on_ready=ready.append, **kw)  # type: ignore[arg-type]
+
+        nursery.start_soon(serve)
+        await until(lambda: ready, "runtime ready")
+        try:
+            yield ready[0]
+        finally:
+            ready[0].shutdown("suspend")
+
+
+async def register(town: Town, name: str, cli: str, host: str) -> AgentId:
+    handle = await town.spawn_agent(name, cli, max_rounds=10)
+    await town.channel.update_agent(handle.id, host=host)
+    return handle.id
+
+
+@pytest.fixture
+def host() -> str:
+    return f"test-host-{uuid.uuid4().hex[:8]}"
+
+
+async def test_a_crashing_actor_ends_in_error_and_others_keep_working(
+    rt_town: RtTown, host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_loop = actor_module.AgentActor._loop
+
+    async def loop(self: actor_module.AgentActor) -> object:
+        if self.name == "crashy":
+            raise RuntimeError("boom")
+        return await real_loop(self)
+
+    monkeypatch.setattr(actor_module.AgentActor, "_loop", loop)
+    async with Town.connect(rt_town.root) as town:
+        crashy = await register(town, "crashy", "ok", host)
+        steady = await register(town, "steady", "ok", host)
+        async with running(rt_town, host):
+            await until(lambda: rt_town.state("crashy") == "error", "crashy in Error")
+            task = await town.assign(steady, "Still working")
+            await until(lambda: rt_town.task(str(task.id)).get("state") == "completed",
+                        "steady completed its task")
+        assert rt_town.activity(str(crashy))[0] == (
+            "❌ Error: actor crashed 3 times: RuntimeError: boom"
+        )
+        assert rt_town.state("steady") == "idle"
+
+
+async def test_control_commands_and_exit_when_empty(rt_town: RtTown, host: str) -> None:
+    async with Town.connect(rt_town.root) as town:
+        channel = town.channel
+        async with trio.open_nursery() as nursery:
+            done: list[Runtime] = []
+
+            async def serve() -> None:
+                done.append(await serve_runtime(rt_town.root, host=host, settings=FAST,
+                                                handle_signals=False, pidfile=False))
+
+            nursery.start_soon(serve)
+            await until(lambda: rt_town.r.get(rt_town.keys.runtime(host)), "liveness key")
+            late = await register(town, "late", "ok", host)
+            await rt_town_push(rt_town, host, "not json")
+            await rt_town_push(rt_town, host, json.dumps({"op": "frobnicate"}))
+            await channel.runtime_command(host, {"op": "start", "agent_id": str(late)})
+            await until(lambda: rt_town.state("late") == "idle", "started by command")
+            assert await channel.wake(late)
+            await agent_service.kill(town, str(late))
+            await channel.wake(late)
+            await until(lambda: done, "runtime exits once its only agent stopped")
+        assert rt_town.state("late") == "stopped"
+        assert rt_town.r.get(rt_town.keys.runtime(host)) is None
+
+
+async def rt_town_push(rt: RtTown, host: str, payload: str) -> None:
+    rt.r.rpush(rt.keys.runtime_control(host), payload)
+    await trio.lowlevel.checkpoint()
+
+
+async def test_one_runtime_per_host_and_the_pidfile(rt_town: RtTown, host: str) -> None:
+    async with Town.connect(rt_town.root) as town:
+        await register(town, "w", "ok", host)
+        async with trio.open_nursery() as nursery:
+            ready: list[Runtime] = []
+            nursery.start_soon(lambda: serve_runtime(
+                rt_town.root, host=host, settings=FAST, handle_signals=False, pidfile=True,
+                on_ready=ready.append))
+            await until(lambda: ready, "first runtime")
+            assert runtime_pidfile(rt_town.root).read_text().strip() == str(ready[0].pid)
+            with pytest.raises(InvalidStateError, match="already running"):
+                await serve_runtime(rt_town.root, host=host, settings=FAST,
+                                    handle_signals=False, pidfile=False)
+            await channel_shutdown(rt_town, host, "stop")
+        assert not runtime_pidfile(rt_town.root).exists()
+        assert rt_town.state("w") == "stopped"
+
+
+async def channel_shutdown(rt: RtTown, host: str, mode: str) -> None:
+    rt.r.rpush(rt.keys.runtime_control(host), json.dumps({"op": "shutdown", "mode": mode}))
+    await trio.lowlevel.checkpoint()
+
+
+async def test_pause_waits_without_rounds_until_resumed(rt_town: RtTown, host: str) -> None:
+    async with Town.connect(rt_town.root) as town:
+        aid = await register(town, "p", "ok", host)
+        async with running(rt_town, host):
+            await until(lambda: rt_town.state("p") == "idle", "idle")
+            await agent_service.interrupt(town, "p")
+            await trio.sleep(0.3)  # a few heartbeats: the actor is now waiting for a wake
+            task = await town.assign(aid, "While paused")
+            await trio.sleep(0.5)
+            assert rt_town.task(str(task.id))["state"] == "assigned"
+            assert rt_town.queued(str(aid)) == (0, 1, 0)
+            assert rt_town.state("p") == "paused"
+            await agent_service.resume(town, "p")  # no wake sent: the heartbeat notices
+            await until(lambda: rt_town.task(str(task.id)).get("state") == "completed",
+                        "handled after resume")
+
+
+async def test_idle_timeout_drains_then_stops_and_clears_a_finished_task(
+    rt_town: RtTown, host: str
+) -> None:
+    set_idle_timeout(rt_town.root, 1)
+    async with Town.connect(rt_town.root) as town:
+        aid = await register(town, "sleepy", "ok", host)
+        done = Task.new("old", utcnow()).completed("ok", utcnow())
+        await town.channel.set_task(done)
+        await town.channel.update_agent(aid, current_task=done.id)
+        async with running(rt_town, host):
+            await until(lambda: rt_town.state("sleepy") == "stopped", "idled out")
+        agent = await town.channel.require_agent(aid)
+        assert agent.current_task is None
+        assert "🔻 Idle timeout reached after 1s; draining and stopping" in rt_town.activity(
+            str(aid))
+
+
+async def test_informational_batches_are_acknowledged_without_a_round(
+    rt_town: RtTown, host: str
+) -> None:
+    async with Town.connect(rt_town.root) as town:
+        aid = await register(town, "quiet", "ok", host)
+        async with running(rt_town, host):
+            await until(lambda: rt_town.state("quiet") == "idle", "idle")
+            rt_town.send(str(aid), MessageType.Informational(summary="fyi"))
+            rt_town.send(str(aid), MessageType.Confirmation())
+            await until(lambda: rt_town.activity(str(aid)), "activity line")
+        assert rt_town.activity(str(aid))[0] == (
+            "Round 1: ⏭️ auto-handled 1 informational, 1 confirmations"
+        )
+        assert rt_town.queued(str(aid)) == (0, 0, 0)
+        assert rt_town.agent("quiet")["rounds_completed"] == "0"
+        assert rt_town.seen_lines() == []
+
+
+async def test_backlog_nudge_runs_a_round_with_the_synthetic_query(
+    rt_town: RtTown, host: str
+) -> None:
+    async with Town.connect(rt_town.root) as town:
+        aid = await register(town, "helper", "ok", host)
+        await backlog.add(town, "Unowned work")
+        async with running(rt_town, host):
+            await until(lambda: rt_town.state("helper") == "idle", "idle")
+            rt_town.send(str(aid), MessageType.Informational(summary="backlog grew"))
+            await until(lambda: rt_town.seen_lines(), "model ran")
+        (_, flag, text), = rt_town.seen_lines()
+        assert flag == "N"
+        assert text.startswith("question: No direct assignments right now. Backlog has 1 ")
+        assert rt_town.agent("helper")["rounds_completed"] == "1"
+
+
+async def test_close_drains_then_stops(rt_town: RtTown, host: str) -> None:
+    async with Town.connect(rt_town.root) as town:
+        await register(town, "c", "ok", host)
+        async with running(rt_town, host, stay=True) as runtime:
+            await until(lambda: rt_town.state("c") == "idle", "idle")
+            await agent_service.close(town, "c")
+            await until(lambda: rt_town.state("c") == "stopped", "stopped")
+            await until(lambda: not runtime.hosted, "actor ended")
+        assert AgentState(rt_town.state("c")) is AgentState.STOPPED

@@ -1,0 +1,157 @@
+"""The model process: command building (pure) and running real processes in a group."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import trio
+
+from tinytown.config import CliPreset, new_town_config
+from tinytown.errors import ModelError
+from tinytown.models import AgentId
+from tinytown.runtime.model import ModelCommand, build_model_command, check_model_cli, run_model
+from tinytown.runtime.procfiles import pid_alive
+
+AID = AgentId.parse("5e0b9c9e-5a3b-4d52-8f51-3a1e0e5f8f11")
+ROOT = Path("/towns/t")
+PROMPT = Path("/towns/t/.tt/agent_w_prompt.md")
+
+
+def _build(cli: str, **presets: CliPreset) -> ModelCommand:
+    cfg = new_town_config("t")
+    cfg.agent_clis.update(presets)
+    return build_model_command(cfg, cli, ROOT, PROMPT, {"PATH": "/usr/bin", "HOME": "/h"},
+                               agent_id=AID, agent_name="w", python="/venv/bin/python")
+
+
+def test_demo_runs_with_this_interpreter_and_gets_the_prompt_on_stdin() -> None:
+    cmd = _build("demo")
+    assert cmd.argv == ("/venv/bin/python", "-m", "tinytown.runtime.demo_model")
+    assert cmd.stdin_prompt
+    assert cmd.cwd == ROOT
+    assert cmd.env["TINYTOWN_AGENT_ID"] == str(AID)
+    assert cmd.env["TINYTOWN_AGENT_NAME"] == "w"
+    assert cmd.env["TINYTOWN_TOWN"] == str(ROOT)
+    assert cmd.env["PATH"] == "/usr/bin:/venv/bin"  # so the model finds this `tt`
+    assert cmd.env["HOME"] == "/h"
+
+
+def test_presets_split_into_argv_and_raw_commands_run_as_given() -> None:
+    assert _build("codex-mini").argv == (
+        "codex", "exec", "--dangerously-bypass-approvals-and-sandbox", "-m", "gpt-5.4-mini",
+        "-c", "model_reasoning_effort=medium",
+    )
+    raw = _build("mytool --flag")
+    assert (raw.cli_name, raw.argv) == ("mytool --flag", ("mytool", "--flag"))
+    shell = _build("mytool | tee out.txt")
+    assert shell.argv == ("/bin/sh", "-c", "mytool | tee out.txt")
+    assert shell.program == "mytool"
+
+
+def test_file_prompt_modes() -> None:
+    auggie = _build("auggie")
+    assert auggie.argv == ("auggie", "--print", "--instruction-file", str(PROMPT))
+    assert not auggie.stdin_prompt
+    appended = _build("f", f=CliPreset("f", "tool run", prompt_mode="file"))
+    assert appended.argv == ("tool", "run", str(PROMPT))
+    marked = _build("g", g=CliPreset("g", "tool --in {prompt_file} --fast", prompt_mode="file"))
+    assert marked.argv == ("tool", "--in", str(PROMPT), "--fast")
+
+
+def test_workdir_env_and_timeout_of_a_preset() -> None:
+    cmd = _build("c", c=CliPreset("c", "tool", workdir="sub/dir", env={"API": "x"},
+                                   timeout_secs=42.0))
+    assert cmd.cwd == ROOT / "sub" / "dir"
+    assert cmd.env["API"] == "x"
+    assert cmd.timeout_s == 42.0
+    absolute = _build("d", d=CliPreset("d", "tool", workdir="/elsewhere"))
+    assert absolute.cwd == Path("/elsewhere")
+
+
+def test_check_model_cli() -> None:
+    cfg = new_town_config("t")
+    assert check_model_cli(cfg, "demo")[0] == "demo"
+    unknown = r"^Unknown model 'nope-xyz --x': not a preset \(.*'nope-xyz' is not an installed"
+    with pytest.raises(ModelError, match=unknown):
+        check_model_cli(cfg, "nope-xyz --x", {"PATH": "/nonexistent"})
+    missing = r"^Model CLI 'claude' is not installed: 'claude' not found on PATH$"
+    with pytest.raises(ModelError, match=missing):
+        check_model_cli(cfg, "claude", {"PATH": "/nonexistent"})
+
+
+def _script(tmp_path: Path, body: str) -> ModelCommand:
+    path = tmp_path / "model.py"
+    path.write_text(body)
+    return ModelCommand("t", "t", (sys.executable, str(path)), True, tmp_path,
+                        {**os.environ, "MARK": "env-ok"}, None)
+
+
+async def test_prompt_on_stdin_output_to_the_log(tmp_path: Path) -> None:
+    cmd = _script(tmp_path, "import os,sys\nprint(sys.stdin.read(), os.environ['MARK'], "
+                            "os.getcwd(), os.getpgid(0) == os.getpid())\n")
+    prompt, log = tmp_path / "prompt.md", tmp_path / "round.log"
+    prompt.write_text("the prompt")
+    outcome = await run_model(cmd, prompt, log)
+    assert outcome.ok
+    assert log.read_text() == f"the prompt env-ok {tmp_path} True\n"
+
+
+async def test_non_zero_exit(tmp_path: Path) -> None:
+    cmd = _script(tmp_path, "import sys\nprint('oops', file=sys.stderr)\nsys.exit(5)\n")
+    (tmp_path / "p").write_text("")
+    outcome = await run_model(cmd, tmp_path / "p", tmp_path / "log")
+    assert (outcome.status, outcome.returncode, outcome.detail) == ("failed", 5, "exit status 5")
+    assert (tmp_path / "log").read_text() == "oops\n"
+
+
+HANG = """
+import signal, subprocess, sys, time
+from pathlib import Path
+if len(sys.argv) > 1 and sys.argv[1] == 'stubborn':
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(100)'])
+Path(sys.argv[0]).with_name('pids').write_text(f"{child.pid}\\n")
+print('started', flush=True)
+time.sleep(100)
+"""
+
+
+async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    cmd = _script(tmp_path, HANG)
+    cmd = ModelCommand("t", "t", (*cmd.argv, "stubborn"), True, tmp_path, cmd.env, 1.0)
+    (tmp_path / "p").write_text("")
+    pids: list[int] = []
+
+    outcome = await run_model(cmd, tmp_path / "p", tmp_path / "log", kill_grace_s=0.3,
+                              on_started=pids.append)
+    assert (outcome.status, outcome.detail) == ("timeout", "timed out after 1s")
+    child = int((tmp_path / "pids").read_text())
+    assert not pid_alive(pids[0])  # ignored SIGTERM: killed after the grace period
+    for _ in range(100):
+        if not pid_alive(child):
+            break
+        await trio.sleep(0.02)
+    assert not pid_alive(child)
+
+
+async def test_cancellation_kills_the_group_and_propagates(tmp_path: Path) -> None:
+    cmd = _script(tmp_path, HANG)
+    (tmp_path / "p").write_text("")
+    pids: list[int] = []
+    with trio.move_on_after(1.0) as scope:
+        await run_model(cmd, tmp_path / "p", tmp_path / "log", kill_grace_s=0.3,
+                        on_started=pids.append)
+    assert scope.cancelled_caught
+    assert not pid_alive(pids[0])
+
+
+async def test_a_missing_program_is_not_started(tmp_path: Path) -> None:
+    cmd = ModelCommand("ghost", "ghost-cli", ("/nonexistent/ghost-cli",), True, tmp_path,
+                       dict(os.environ), None)
+    (tmp_path / "p").write_text("")
+    outcome = await run_model(cmd, tmp_path / "p", tmp_path / "log")
+    assert outcome.status == "not_started"
+    assert outcome.detail == "'/nonexistent/ghost-cli' not found (is ghost installed?)"

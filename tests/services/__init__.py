@@ -1,0 +1,1 @@
+"""Service-layer tests (a package, so module names may repeat those under tests/cli)."""

@@ -1,0 +1,224 @@
+"""tinytown.services.status and .agent_logs: summaries (pure), gathering, round trips at scale."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from tinytown.codec import agent_to_hash, message_to_json, task_to_hash
+from tinytown.models import Agent, AgentId, Message, MessageType, Task, TaskId, TaskState
+from tinytown.services import agent_logs, inbox, messages, status, tasks
+from tinytown.town import Town
+
+from ._work_fixtures import open_test_town
+
+
+@pytest.fixture
+async def town(
+    tmp_path: Path, town_name: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Town]:
+    async with open_test_town(tmp_path, town_name, redis_url, monkeypatch) as connected:
+        yield connected
+
+T0 = datetime(2026, 4, 20, 12, 0, tzinfo=UTC)
+
+
+def _task(state: TaskState, who: AgentId | None, minutes: int = 0) -> Task:
+    t = Task.new(f"{state.value} {minutes}", T0 + timedelta(minutes=minutes))
+    t.state, t.assigned_to = state, who
+    t.updated_at = T0 + timedelta(minutes=minutes)
+    if state is TaskState.RUNNING:
+        t.started_at = t.updated_at
+    return t
+
+
+# --- pure summaries ----------------------------------------------------------------------------
+
+
+def test_count_tasks_and_derived_totals() -> None:
+    a = AgentId.new()
+    ts = [_task(s, a) for s in TaskState] + [_task(TaskState.PENDING, None)]
+    counts = status.count_tasks(ts)
+    assert counts.pending == 2
+    assert counts.in_flight == 2
+    assert counts.done == 3
+    assert counts.total == len(ts) == 7
+    assert counts.get(TaskState.CANCELLED) == 1
+
+
+def test_group_tasks_orders_live_work_first_and_unassigned_last() -> None:
+    alpha = Agent.new("alpha", "claude", T0)
+    beta = Agent.new("beta", "claude", T0)
+    gone = AgentId.new()
+    ts = [
+        _task(TaskState.COMPLETED, alpha.id, 1),
+        _task(TaskState.ASSIGNED, alpha.id, 2),
+        _task(TaskState.RUNNING, alpha.id, 3),
+        _task(TaskState.PENDING, None, 4),
+        _task(TaskState.FAILED, gone, 5),
+        *[_task(TaskState.COMPLETED, alpha.id, 10 + i) for i in range(5)],
+    ]
+    groups = status.group_tasks(ts, [beta, alpha])
+    assert [g.agent_id for g in groups] == [alpha.id, gone, None]
+    first = groups[0]
+    assert (first.active, first.done, first.total, first.more) == (2, 6, 8, 3)
+    assert [t.state for t in first.tasks[:3]] == [
+        TaskState.RUNNING, TaskState.ASSIGNED, TaskState.COMPLETED,
+    ]
+    assert first.tasks[2].description == "completed 14"  # most recent done first
+    assert groups[1].agent is None
+    assert groups[2].total == 1
+
+
+def test_running_by_agent_sorted_by_start() -> None:
+    a = AgentId.new()
+    late, early = _task(TaskState.RUNNING, a, 9), _task(TaskState.RUNNING, a, 1)
+    assert status.running_by_agent([late, early, _task(TaskState.ASSIGNED, a)]) == {
+        a: [early, late]
+    }
+
+
+# --- log cleaning (pure) ------------------------------------------------------------------------
+
+
+def test_clean_line_rules() -> None:
+    c = agent_logs.clean_line
+    assert c("\x1b[32m✅ Round 3 complete\x1b[0m") == "✅ Round 3 complete"
+    assert c("   📭 Inbox empty, waiting...") is None
+    assert c("📍 Round 4/10") is None
+    assert c("2026-04-20T18:22:15.123456Z  INFO tt: 🤖 Running claude...") == "🤖 Running claude..."
+    assert c("2026-04-20T18:22:15.123456Z  WARN tt: careful") == "⚠️ careful"
+    assert c("2026-04-20T18:22:15.123456Z ERROR tt: boom") == "❌ boom"
+    assert c("2026-04-20T18:22:15.123456Z  INFO tt: ") is None
+    assert c("2026-04-20T18:22:15.123456Z  something plain") == "something plain"
+    assert c("   📬 batched: 1 actionable, 0 informational, 0 confirmations") is None
+    assert c("Redis version 8.2 detected") is None
+    assert c("tt:") is None
+    assert c("") is None
+    assert c("plain words") == "plain words"
+
+
+def test_summarize_log_collapses_rounds_and_repeats() -> None:
+    lines = [
+        "🔄 Agent 'backend' starting loop (max 10 rounds)",
+        "   ✅ Round 1 complete",
+        "   ✅ Round 2 complete",
+        "   ✅ Round 3 complete",
+        "⚠️ CLI exited with error",
+        "⚠️ CLI exited with error",
+        "   ✅ Round 5 complete",
+    ]
+    assert agent_logs.summarize_log(lines) == [
+        "🔄 Agent 'backend' starting loop (max 10 rounds)",
+        "✅ Rounds 1-3 completed (3 rounds)",
+        "⚠️ CLI exited with error",
+        "✅ Round 5 completed",
+    ]
+    assert len(agent_logs.summarize_log([f"line {i}" for i in range(40)])) == 15
+
+
+def test_round_tail_cuts_long_lines() -> None:
+    tail = agent_logs.round_tail(["", "x" * 100, "\x1b[1mshort\x1b[0m", "  "])
+    assert tail == ["x" * 77 + "...", "short"]
+
+
+# --- gathering ------------------------------------------------------------------------------------
+
+
+async def test_status_report(town: Town) -> None:
+    backend = await town.spawn_agent("backend", "claude")
+    await town.spawn_agent("reviewer", "claude")
+    done = await tasks.assign(town, "backend", "Implement login")
+    await town.channel.set_task(
+        (await town.channel.require_task(done.task.id)).started(datetime.now(UTC))
+    )
+    await messages.send(town, "reviewer", "CI is green", info=True)
+    await town.channel.log_activity(backend.id, "Round 1: ✅ completed")
+    logs = town.tt_dir / "logs"
+    (logs / "backend.log").write_text("🔄 starting\n   ✅ Round 1 complete\n")
+    (logs / "backend_round_1.log").write_text("did things\n")
+    (logs / "backend_round_12.log").write_text("round twelve\n\n")
+    report = await status.status(town, deep=True, tasks=True)
+    assert report.town == town.name
+    assert report.redis == town.target.redacted
+    rows = {r.agent.name: r for r in report.agents}
+    assert rows["backend"].length == 1
+    assert rows["backend"].counts.needs_action == 1
+    assert [t.id for t in rows["backend"].running] == [done.task.id]
+    assert rows["backend"].activity == ["Round 1: ✅ completed"]
+    assert rows["reviewer"].counts.informational == 1
+    assert report.tasks.running == 1
+    assert report.backlog == 0
+    assert [g.agent_id for g in report.groups] == [backend.id]
+    (log,) = report.logs
+    assert log.lines == ["🔄 starting", "✅ Round 1 completed"]
+    assert log.latest_round == 12
+    assert log.round_lines == ["round twelve"]
+
+
+# --- round trips at scale -------------------------------------------------------------------
+
+
+async def _seed(town: Town, n_agents: int, n_tasks: int) -> None:
+    """Write agents, tasks and two messages per agent directly, in large pipelines."""
+    keys = town.channel.keys
+    now = datetime.now(UTC)
+    agents = [Agent.new(f"a{i}", "claude", now) for i in range(n_agents)]
+    pipe = town.redis.pipeline()
+    for a in agents:
+        fields, _ = agent_to_hash(a)
+        pipe.cmd("HSET", keys.agent(a.id), *[x for kv in fields.items() for x in kv])
+        assign = MessageType.TaskAssign(task_id=str(TaskId.new()))
+        for kind in (assign, MessageType.Query(question="q")):
+            pipe.cmd("RPUSH", keys.inbox(a.id), message_to_json(Message(a.id, a.id, kind)))
+    await pipe.execute()
+    states = list(TaskState)
+    for start in range(0, n_tasks, 20_000):
+        pipe = town.redis.pipeline()
+        for i in range(start, min(start + 20_000, n_tasks)):
+            t = Task.new(f"task {i}", now)
+            t.state = states[i % len(states)]
+            t.assigned_to = agents[i % n_agents].id if i % 7 else None
+            fields, _ = task_to_hash(t)
+            pipe.cmd("HSET", keys.task(t.id), *[x for kv in fields.items() for x in kv])
+        await pipe.execute()
+
+
+async def _drop_town_keys(town: Town) -> None:
+    found = await town.redis.execute("KEYS", town.channel.keys.all_pattern)
+    for start in range(0, len(found), 10_000):
+        await town.redis.execute("UNLINK", *found[start : start + 10_000])
+
+
+async def _costs(town: Town) -> tuple[int, int, int]:
+    before = town.redis.round_trips
+    plain = await status.status(town)
+    mid = town.redis.round_trips
+    full = await status.status(town, tasks=True)
+    after = town.redis.round_trips
+    everything = await inbox.inbox_all(town)
+    end = town.redis.round_trips
+    assert plain.tasks.total == full.tasks.total
+    assert everything.sections
+    return mid - before, after - mid, end - after
+
+
+async def test_round_trips_do_not_grow_with_1000_agents_and_100k_tasks(town: Town) -> None:
+    await _seed(town, 3, 10)
+    small = await _costs(town)
+    await _drop_town_keys(town)
+    try:
+        started = time.monotonic()
+        await _seed(town, 1000, 100_000)
+        big = await _costs(town)
+        print(f"seed+measure at 1000 agents / 100k tasks: {time.monotonic() - started:.1f}s")
+        report = await status.status(town, tasks=True)
+        assert len(report.agents) == 1000
+        assert report.tasks.total == 100_000
+    finally:
+        await _drop_town_keys(town)
+    assert small == big == (5, 5, 4)

@@ -1,0 +1,223 @@
+"""``tt list``, ``kill``, ``interrupt``, ``resume``, ``close``, ``wait`` and ``prune``.
+
+Thin adapters over :mod:`tinytown.services.agents`; outputs as the book shows
+them (cli.md §3.3, §4). Agent arguments accept a name, nickname, label, short
+id or full id.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+from cyclopts import Parameter
+
+from tinytown.cli.output import emit_json, say
+
+if TYPE_CHECKING:
+    from tinytown.services.agents import AgentRow
+    from tinytown.town import Town
+
+JsonFlag = Annotated[bool, Parameter(name="--json", negative=())]
+Flag = Annotated[bool, Parameter(negative=())]
+LongFlag = Annotated[bool, Parameter(name=["--long", "-l"], negative=())]
+
+
+def _row_doc(row: AgentRow) -> dict[str, Any]:
+    from tinytown.services.display import agent_doc
+
+    doc = agent_doc(row.agent)
+    doc.update(inbox=row.inbox, urgent=row.urgent, processing=row.processing)
+    return doc
+
+
+def list_agents(*, long: LongFlag = False, json: JsonFlag = False) -> None:
+    """List the town's agents with their state.
+
+    Each line shows the agent's name, full id and state; terminal agents are
+    counted in a closing note. The queue sizes are read in a constant number
+    of Redis round trips whatever the number of agents.
+
+    Parameters
+    ----------
+    long : bool
+        Also show each agent's model CLI and queue sizes (inbox, urgent, in progress).
+    json : bool
+        Print one JSON document (agents with queue sizes) instead of text.
+    """
+    from tinytown.cli.runner import run_town
+    from tinytown.services.agents import list_agents as list_rows
+    from tinytown.services.agents import prunable_count
+
+    async def body(town: Town) -> None:
+        rows = await list_rows(town)
+        if json:
+            emit_json({"agents": [_row_doc(r) for r in rows], "count": len(rows)})
+            return
+        if not rows:
+            say("No agents. Run 'tt spawn <name>' to create one.")
+            return
+        say("Agents:")
+        for row in rows:
+            a = row.agent
+            line = f"  {a.name} ({a.id}) - {a.state.label}"
+            if long:
+                line += (
+                    f"  [{a.cli}] inbox {row.inbox}, urgent {row.urgent}, "
+                    f"in progress {row.processing}"
+                )
+            say(line)
+        terminal = prunable_count([r.agent for r in rows])
+        if terminal:
+            say(
+                f"  Note: {terminal} terminal agent(s) are still listed. "
+                "Run 'tt prune' to remove them from Redis."
+            )
+
+    run_town(body)
+
+
+def kill(agent: str, /) -> None:
+    """Stop an agent gracefully after its current round.
+
+    Sets the agent's stop flag (1 h TTL) and marks it Stopped; a running
+    model round finishes first, then the agent exits.
+
+    Parameters
+    ----------
+    agent : str
+        The agent: name, nickname, short id or full id.
+    """
+    from tinytown.cli.runner import run_town
+    from tinytown.services.agents import kill as kill_agent
+
+    async def body(town: Town) -> None:
+        await kill_agent(town, agent)
+        say(f"🛑 Requested stop for agent '{agent}'")
+        say("   Agent will stop at the start of its next round.")
+
+    run_town(body)
+
+
+def interrupt(agent: str, /) -> None:
+    """Pause an agent: it finishes its current round, then waits for 'tt resume'.
+
+    Parameters
+    ----------
+    agent : str
+        The agent: name, nickname, short id or full id.
+    """
+    from tinytown.cli.runner import run_town
+    from tinytown.services.agents import interrupt as interrupt_agent
+
+    async def body(town: Town) -> None:
+        await interrupt_agent(town, agent)
+        say(f"⏸️  Interrupted agent '{agent}'")
+        say(f"   Agent is now paused. Use 'tt resume {agent}' to continue.")
+
+    run_town(body)
+
+
+def resume(agent: str, /) -> None:
+    """Resume a paused agent (state Idle; its stop flag is cleared).
+
+    Parameters
+    ----------
+    agent : str
+        The agent: name, nickname, short id or full id.
+    """
+    from tinytown.cli.runner import run_town
+    from tinytown.services.agents import resume as resume_agent
+
+    async def body(town: Town) -> None:
+        await resume_agent(town, agent)
+        say(f"▶️  Resumed agent '{agent}'")
+
+    run_town(body)
+
+
+def close(agent: str, /) -> None:
+    """Drain an agent: it finishes its current work, then stops.
+
+    Parameters
+    ----------
+    agent : str
+        The agent: name, nickname, short id or full id.
+    """
+    from tinytown.cli.runner import run_town
+    from tinytown.services.agents import close as close_agent
+
+    async def body(town: Town) -> None:
+        await close_agent(town, agent)
+        say(f"🔻 Closing agent '{agent}' (draining current work, then stopping)")
+
+    run_town(body)
+
+
+def wait(agent: str, /, *, timeout: float | None = None, json: JsonFlag = False) -> None:
+    """Wait until an agent is Stopped, Error or Cold, then print the state it reached.
+
+    After --timeout the current state is printed instead (exit status 0 either way;
+    the JSON document says whether time ran out).
+
+    Parameters
+    ----------
+    agent : str
+        The agent: name, nickname, short id or full id.
+    timeout : float, optional
+        Give up waiting after this many seconds (default: wait forever).
+    json : bool
+        Print one JSON document with the state reached instead of text.
+    """
+    from tinytown.cli.runner import run_town
+    from tinytown.services.agents import wait as wait_agent
+
+    async def body(town: Town) -> None:
+        aid, _ = await town.resolve(agent)
+        if not json:
+            say(f"⏳ Waiting for agent '{agent}' to finish...")
+        result = await wait_agent(town, str(aid), timeout)
+        if json:
+            emit_json(
+                {
+                    "agent": result.name,
+                    "id": str(result.agent_id),
+                    "state": result.state.value,
+                    "terminal": result.state.is_terminal,
+                    "timed_out": result.timed_out,
+                }
+            )
+            return
+        say(f"   Agent '{agent}' reached state: {result.state.emoji} {result.state.label}")
+
+    run_town(body)
+
+
+def prune(*, all: Flag = False, json: JsonFlag = False) -> None:
+    """Remove stopped agents (Stopped or Error) and their queues from Redis.
+
+    Cold agents are kept. With --all every agent is removed, including live ones.
+
+    Parameters
+    ----------
+    all : bool
+        Remove ALL agents, not just stopped ones.
+    json : bool
+        Print one JSON document listing the removed agents instead of text.
+    """
+    from tinytown.cli.runner import run_town
+    from tinytown.services.agents import prune as prune_agents
+    from tinytown.services.display import agent_doc
+
+    async def body(town: Town) -> None:
+        removed = await prune_agents(town, everything=all)
+        if json:
+            emit_json({"removed": [agent_doc(a) for a in removed], "count": len(removed)})
+            return
+        for a in removed:
+            say(f"🗑️  Removed {a.name} ({a.id}) - {a.state.label}")
+        if removed:
+            say(f"✨ Pruned {len(removed)} agent(s)")
+        else:
+            say("No agents to prune.")
+
+    run_town(body)

@@ -1,0 +1,143 @@
+"""``tt history`` and ``tt events``: what happened in the town (cli.md §7.8, §7.9)."""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+from cyclopts import Parameter
+
+from tinytown.cli.commands.work import usage_error
+from tinytown.cli.output import emit_json, say
+
+if TYPE_CHECKING:
+    from tinytown.models import Agent, AgentId, Event
+    from tinytown.town import Town
+
+MESSAGE_SHOWN = 80
+NO_EVENTS = "No events found. Events are emitted on state transitions."
+
+
+def history(
+    *,
+    limit: Annotated[int, Parameter(name=["--limit", "-n"])] = 30,
+    agent: Annotated[str | None, Parameter(name=["--agent", "-a"])] = None,
+    json: Annotated[bool, Parameter(negative=())] = False,
+) -> None:
+    """Recent town history, chat style, oldest first.
+
+    Parameters
+    ----------
+    limit : int
+        How many of the newest events to read (at least 1).
+    agent : str
+        Only events of the agent with this exact name.
+    json : bool
+        Print one JSON document instead of text.
+    """
+    from tinytown.cli.runner import run_town
+    from tinytown.services import events as svc
+    from tinytown.services.display import event_doc
+
+    if limit < 1:
+        usage_error(f"--limit must be at least 1 (got {limit})")
+
+    async def body(town: Town) -> None:
+        found = await svc.history(town, limit, agent)
+        if json:
+            docs = []
+            for e in found.entries:
+                doc = event_doc(e.entry_id, e.event)
+                doc["who"] = svc.event_who(e.event, found.agents)
+                docs.append(doc)
+            emit_json({"read": found.read, "events": docs})
+            return
+        if found.read == 0:
+            say("📜 No events recorded yet.")
+            return
+        say(f"📜 Recent History ({found.read} events):")
+        say("")
+        for e in found.entries:
+            say(history_line(e.event, found.agents))
+
+    run_town(body)
+
+
+def history_line(event: Event, agents: dict[AgentId, Agent]) -> str:
+    from tinytown.services import events as svc
+    from tinytown.services.display import clock, cut
+
+    who = svc.event_who(event, agents)
+    text = cut(event.message, MESSAGE_SHOWN)
+    return f"  {clock(event.timestamp)} {svc.event_icon(event.event_type)} *{who}* {text}"
+
+
+def event_line(event: Event) -> str:
+    """``<HH:MM:SS> [<event_type>] <scope> — <message>``."""
+    from tinytown.services import events as svc
+    from tinytown.services.display import clock
+
+    kind = event.event_type.value
+    return f"{clock(event.timestamp)} [{kind}] {svc.event_scope(event)} — {event.message}"
+
+
+def events(
+    *,
+    count: Annotated[int, Parameter(name=["--count", "-c"])] = 20,
+    agent: str | None = None,
+    mission: str | None = None,
+    follow: Annotated[bool, Parameter(name=["--follow", "-f"], negative=())] = False,
+    json: Annotated[bool, Parameter(negative=())] = False,
+) -> None:
+    """The raw event stream: the newest events, then new ones as they come with --follow.
+
+    Parameters
+    ----------
+    count : int
+        How many of the newest events to show first (at least 1).
+    agent : str
+        Read the stream of the agent with this exact name.
+    mission : str
+        Read the stream of this mission (a UUID).
+    follow : bool
+        Keep running and print each new event once (Ctrl+C to stop).
+    json : bool
+        Print JSON: one document, or with --follow one object per line.
+    """
+    import json as jsonlib
+    from contextlib import aclosing
+
+    from tinytown.cli.runner import run_town
+    from tinytown.services import events as svc
+    from tinytown.services.display import event_doc
+
+    if count < 1:
+        usage_error(f"--count must be at least 1 (got {count})")
+
+    def show(entry_id: str, event: Event) -> None:
+        if json:
+            sys.stdout.write(jsonlib.dumps(event_doc(entry_id, event), ensure_ascii=False) + "\n")
+        else:
+            sys.stdout.write(event_line(event) + "\n")
+        sys.stdout.flush()
+
+    async def body(town: Town) -> None:
+        stream = await svc.event_stream(town, agent, mission)
+        first = await svc.recent(town, stream, count)
+        if json and not follow:
+            emit_json(
+                {"stream": stream, "events": [event_doc(e.entry_id, e.event) for e in first]}
+            )
+            return
+        for e in first:
+            show(e.entry_id, e.event)
+        if not follow:
+            if not first:
+                say(NO_EVENTS)
+            return
+        after = first[-1].entry_id if first else svc.START_ID
+        async with aclosing(svc.follow(town, stream, after)) as feed:
+            async for e in feed:
+                show(e.entry_id, e.event)
+
+    run_town(body)

@@ -1,0 +1,232 @@
+"""``tt task complete|show|list|current`` (cli.md §5.5, outputs as the book shows them)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Annotated, Any
+
+from cyclopts import App, Parameter
+
+from tinytown.cli.commands.work import AGENT_ID_ENV, AGENT_NAME_ENV, usage_error
+from tinytown.cli.output import emit_json, one_line_error, say
+
+if TYPE_CHECKING:
+    from tinytown.models import Agent, AgentId, Task
+    from tinytown.services.tasks import Completion, TaskView
+    from tinytown.town import Town
+
+app = App(
+    name="task",
+    help="Task operations: complete, show, list, current.",
+    help_format="plaintext",
+    error_formatter=one_line_error,
+)
+
+
+@app.command
+def complete(task_id: str, *, result: str = "Completed") -> None:
+    """Mark a task as completed.
+
+    Clears the assignee's current-task pointer if it points at this task and
+    counts the completion once in the agent's stats.
+
+    Parameters
+    ----------
+    task_id : str
+        The task's UUID.
+    result : str
+        What was done (a short summary).
+    """
+    from tinytown.cli.runner import run_town
+    from tinytown.services import tasks
+
+    async def body(town: Town) -> None:
+        done = await tasks.complete(town, task_id, result)
+        for line in render_completion(done):
+            say(line)
+
+    run_town(body)
+
+
+def render_completion(done: Completion) -> list[str]:
+    from tinytown.services.display import truncate_summary
+
+    t = done.task
+    lines = [
+        f"✅ Task {t.id} marked as completed",
+        f"   Description: {truncate_summary(t.description, 60)}",
+        f"   Result: {truncate_summary(t.result or '', 60)}",
+    ]
+    if done.cleared_current:
+        lines.append("   Cleared current assignment pointer for agent")
+    if done.tasks_completed is not None:
+        lines.append(f"   Agent tasks completed: {done.tasks_completed}")
+    if done.was_terminal:
+        lines.append("   (It had already ended: not counted again.)")
+    return lines
+
+
+def _assignee_name(agent_id: AgentId | None, agent: Agent | None) -> str | None:
+    if agent_id is None:
+        return None
+    if agent is not None:
+        return agent.name
+    return "supervisor" if agent_id.is_supervisor else agent_id.short
+
+
+@app.command
+def show(task_id: str, *, json: Annotated[bool, Parameter(negative=())] = False) -> None:
+    """Show one task in full.
+
+    Parameters
+    ----------
+    task_id : str
+        The task's UUID.
+    json : bool
+        Print one JSON document instead of text.
+    """
+    from tinytown.cli.runner import run_town
+    from tinytown.services import tasks
+    from tinytown.services.display import task_doc
+
+    async def body(town: Town) -> None:
+        view = await tasks.show(town, task_id)
+        if json:
+            doc = task_doc(view.task)
+            doc["assignee_name"] = _assignee_name(view.task.assigned_to, view.assignee)
+            emit_json(doc)
+        else:
+            for line in render_show(view):
+                say(line)
+
+    run_town(body)
+
+
+def render_show(view: TaskView) -> list[str]:
+    """The book's ``tt task show`` layout."""
+    from tinytown.services.display import book_ts
+
+    t = view.task
+    lines = [f"📋 Task: {t.id}", f"   Description: {t.description}", f"   State: {t.state.label}"]
+    who = _assignee_name(t.assigned_to, view.assignee)
+    if who is not None:
+        lines.append(f"   Assigned to: {who}")
+    lines += [f"   Created: {book_ts(t.created_at)}", f"   Updated: {book_ts(t.updated_at)}"]
+    if t.started_at is not None:
+        lines.append(f"   Started: {book_ts(t.started_at)}")
+    if t.completed_at is not None:
+        lines.append(f"   Completed: {book_ts(t.completed_at)}")
+    if t.result is not None:
+        lines.append(f"   Result: {t.result}")
+    if t.tags:
+        lines.append(f"   Tags: {', '.join(t.tags)}")
+    return lines
+
+
+@app.command(name="list")
+def list_tasks(
+    *,
+    state: str | None = None,
+    json: Annotated[bool, Parameter(negative=())] = False,
+) -> None:
+    """List tasks, optionally only those in one state.
+
+    Parameters
+    ----------
+    state : str
+        Only tasks in this state: pending, assigned, running, completed, failed, cancelled.
+    json : bool
+        Print one JSON document instead of text.
+    """
+    from tinytown.cli.runner import run_town
+    from tinytown.errors import InvalidInputError
+    from tinytown.services import tasks
+    from tinytown.services.display import task_doc, task_ref, truncate_summary
+
+    wanted = None
+    if state is not None:
+        try:
+            wanted = tasks.parse_state(state)
+        except InvalidInputError as exc:
+            usage_error(str(exc))
+
+    async def body(town: Town) -> None:
+        listing = await tasks.list_tasks(town, wanted)
+
+        def who(t: Task) -> str | None:
+            if t.assigned_to is None:
+                return None
+            agent = listing.agents.get(t.assigned_to)
+            if agent is None:
+                return "supervisor" if t.assigned_to.is_supervisor else None
+            return agent.name
+
+        if json:
+            docs = []
+            for t in listing.tasks:
+                doc = task_doc(t)
+                doc["assignee_name"] = who(t)
+                docs.append(doc)
+            filt = wanted.value if wanted else None
+            emit_json({"count": len(docs), "state": filt, "tasks": docs})
+            return
+        if not listing.tasks:
+            empty = "📋 No tasks found"
+            say(empty if wanted is None else f"{empty} with state '{state}'")
+            return
+        say(f"📋 Tasks ({len(listing.tasks)}):")
+        for t in listing.tasks:
+            desc = truncate_summary(t.description, 50)
+            say(f"   {t.state.icon} {task_ref(t.id)} - {desc} [{who(t) or 'unassigned'}]")
+
+    run_town(body)
+
+
+@app.command
+def current(
+    agent: str | None = None, *, json: Annotated[bool, Parameter(negative=())] = False
+) -> None:
+    """Show the task an agent is working on.
+
+    Without AGENT, the agent of the calling loop (TINYTOWN_AGENT_ID or
+    TINYTOWN_AGENT_NAME) is used.
+
+    Parameters
+    ----------
+    agent : str
+        Agent: name, nickname, short id or UUID.
+    json : bool
+        Print one JSON document instead of text.
+    """
+    from tinytown.cli.runner import run_town
+    from tinytown.services import tasks
+    from tinytown.services.display import task_doc, task_short
+
+    async def body(town: Town) -> None:
+        found = await tasks.current(
+            town,
+            agent,
+            env_agent_id=os.environ.get(AGENT_ID_ENV),
+            env_agent_name=os.environ.get(AGENT_NAME_ENV),
+        )
+        name = _assignee_name(found.agent_id, found.agent) or str(found.agent_id)
+        if json:
+            doc: dict[str, Any] = {
+                "agent_id": str(found.agent_id),
+                "agent_name": name,
+                "task": task_doc(found.task) if found.task is not None else None,
+            }
+            emit_json(doc)
+            return
+        t = found.task
+        if t is None:
+            say(f"📭 No current task tracked for '{name}'")
+            return
+        say(f"📋 Current task for '{name}': {task_short(t.id)} ({t.id})")
+        say(f"   Description: {t.description}")
+        say(f"   State: {t.state.label}")
+        say(f'   Complete with: tt task complete {t.id} --result "what was done"')
+        if t.tags:
+            say(f"   Tags: {', '.join(t.tags)}")
+
+    run_town(body)

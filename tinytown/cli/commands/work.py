@@ -1,0 +1,109 @@
+"""``tt assign`` and ``tt send``: giving work and sending messages (cli.md §5.1, §5.2)."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Annotated, NoReturn
+
+from cyclopts import Parameter
+
+from tinytown.cli import exitcodes
+from tinytown.cli.output import error_line, say
+
+if TYPE_CHECKING:
+    from tinytown.town import Town
+
+AGENT_ID_ENV = "TINYTOWN_AGENT_ID"
+AGENT_NAME_ENV = "TINYTOWN_AGENT_NAME"
+
+
+def usage_error(text: str) -> NoReturn:
+    """Report a command-line misuse (one line on stderr) and exit with the usage code."""
+    error_line(text)
+    raise SystemExit(exitcodes.USAGE)
+
+
+def assign(agent: str, task: str) -> None:
+    """Create a task and assign it to an agent.
+
+    Stores the task (state Assigned) and puts a task assignment message in the
+    agent's inbox, in one step. Use 'tt send' for questions, updates and
+    acknowledgements.
+
+    Parameters
+    ----------
+    agent : str
+        Agent to assign to: name, nickname, short id or UUID ('conductor' for the supervisor).
+    task : str
+        Task description (quote it; it may span several lines).
+    """
+    from tinytown.cli.runner import run_town
+    from tinytown.services import tasks
+
+    async def body(town: Town) -> None:
+        done = await tasks.assign(town, agent, task)
+        say(f"📋 Assigned task {done.task.id} to agent '{agent}'")
+
+    run_town(body)
+
+
+def send(
+    to: str,
+    message: str,
+    *,
+    query: Annotated[bool, Parameter(negative=())] = False,
+    info: Annotated[bool, Parameter(negative=())] = False,
+    ack: Annotated[bool, Parameter(negative=())] = False,
+    urgent: Annotated[bool, Parameter(negative=())] = False,
+    sender: Annotated[str | None, Parameter(name="--from")] = None,
+) -> None:
+    """Send a message to an agent.
+
+    Without a type flag the message is a task (actionable work). Inside an
+    agent loop the sender is the agent itself (TINYTOWN_AGENT_ID /
+    TINYTOWN_AGENT_NAME), else the supervisor.
+
+    Parameters
+    ----------
+    to : str
+        Recipient: name, nickname, short id or UUID ('conductor' for the supervisor).
+    message : str
+        Message text.
+    query : bool
+        Send a question that expects an answer or decision.
+    info : bool
+        Send an informational update (context only).
+    ack : bool
+        Send a confirmation: 'received…', 'approved…', 'rejected: <reason>', 'thanks…'.
+    urgent : bool
+        Put it in the urgent queue, read before the inbox at the next round.
+    sender : str
+        Sender (--from): an agent reference or a UUID.
+    """
+    from tinytown.cli.runner import run_town
+    from tinytown.services import messages
+
+    if sum((query, info, ack)) > 1:
+        usage_error("--query, --info and --ack are mutually exclusive")
+
+    async def body(town: Town) -> None:
+        sent = await messages.send(
+            town,
+            to,
+            message,
+            query=query,
+            info=info,
+            ack=ack,
+            urgent=urgent,
+            from_ref=sender,
+            env_agent_id=os.environ.get(AGENT_ID_ENV),
+            env_agent_name=os.environ.get(AGENT_NAME_ENV),
+        )
+        sender_id = sent.message.from_
+        note = "" if sender_id.is_supervisor else f" (from {sender_id})"
+        if sent.urgent:
+            say(f"🚨 Sent URGENT {sent.label} message to '{to}'{note}")
+        else:
+            say(f"📤 Sent {sent.label} message to '{to}'{note}")
+
+    run_town(body)

@@ -1,0 +1,203 @@
+"""Spawning and restarting agents: register, then have a runtime run them (cli.md §3.1, §3.4).
+
+Both check everything before writing anything: the name (reserved, invalid
+characters, taken by a live agent), the round budget, and that the model
+CLI is installed. The record gets the runtime's host, then the ``start``
+command is queued *before* the runtime's liveness is checked: a runtime that
+is just exiting re-reads the records after dropping its liveness key, so
+either it sees the new agent or the check here sees no runtime and starts one.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import attrs
+
+from tinytown.codec import hash_ts
+from tinytown.errors import (
+    AgentExistsError,
+    AgentNotFoundError,
+    AmbiguousAgentError,
+    InvalidInputError,
+    InvalidStateError,
+)
+from tinytown.models import Agent, AgentId, AgentState, validate_agent_name
+from tinytown.redis.script import Script
+from tinytown.runtime.agentlog import agent_log_path, clean_round_logs
+from tinytown.runtime.launch import ensure_runtime
+from tinytown.runtime.model import check_model_cli
+from tinytown.runtime.settings import DEFAULT_MAX_ROUNDS
+from tinytown.town import Town, utcnow
+
+log = logging.getLogger("tinytown.runtime")
+
+RESTART_ACTIVITY = "🔄 Restarted with {rounds} rounds"
+
+# KEYS: agent, stop, activity; ARGV: now, rounds, host, activity line.
+# Revive a terminal agent: returns '' on success, else its current state ('-' if missing).
+_REVIVE = Script(
+    """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return '-' end
+if state ~= 'stopped' and state ~= 'error' and state ~= 'cold' then return state end
+redis.call('HSET', KEYS[1], 'state', 'idle', 'rounds_completed', '0', 'max_rounds', ARGV[2],
+           'host', ARGV[3], 'last_heartbeat', ARGV[1], 'last_active_at', ARGV[1])
+redis.call('DEL', KEYS[2])
+redis.call('LPUSH', KEYS[3], ARGV[4])
+redis.call('LTRIM', KEYS[3], 0, 9)
+redis.call('EXPIRE', KEYS[3], 3600)
+return ''
+"""
+)
+
+
+@attrs.frozen
+class Launch:
+    """What ``spawn``/``restart`` did.
+
+    Attributes:
+        agent: the agent record as registered.
+        cli_name: the model CLI's preset name.
+        max_rounds: the round budget.
+        cleaned_logs: old round logs deleted.
+        log_path: the agent's loop log.
+        runtime_pid: the background runtime now hosting it (None in foreground mode).
+        runtime_started: that runtime was started by this call.
+    """
+
+    agent: Agent
+    cli_name: str
+    max_rounds: int
+    cleaned_logs: int
+    log_path: Path
+    runtime_pid: int | None = None
+    runtime_started: bool = False
+
+
+def _check_rounds(rounds: int) -> None:
+    if rounds < 0:
+        raise InvalidInputError(f"The round budget must not be negative, got {rounds}")
+
+
+def _fresh_logs(root: Path, name: str) -> tuple[int, Path]:
+    cleaned = clean_round_logs(root, name)
+    path = agent_log_path(root, name)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    return cleaned, path
+
+
+async def spawn(
+    town: Town,
+    name: str,
+    *,
+    cli: str | None = None,
+    max_rounds: int = DEFAULT_MAX_ROUNDS,
+    role: str | None = None,
+    host: str,
+    background: bool = True,
+) -> Launch:
+    """Register a new agent for ``host`` and, with ``background``, have that host's runtime run it.
+
+    Raises:
+        ConfigError: the name is reserved.
+        InvalidInputError: the name is empty, too long or has odd characters; negative rounds.
+        AgentExistsError: a live agent already has this name.
+        ModelError: the model CLI is unknown or not installed.
+        OperationTimeoutError: the background runtime did not start.
+    """
+    clean = validate_agent_name(name)
+    _check_rounds(max_rounds)
+    for other in await town.list_agents():
+        if other.name == clean and not other.state.is_terminal:
+            raise AgentExistsError(
+                f"Agent '{clean}' already exists ({other.state.label}, id {other.short_id}); "
+                f"kill it first or choose another name"
+            )
+    cli_ref = cli if cli is not None and cli.strip() else town.config.default_cli
+    cli_name, _ = check_model_cli(town.config, cli_ref)
+    handle = await town.spawn_agent(clean, cli_ref, role=role, max_rounds=max_rounds)
+    await town.channel.update_agent(handle.id, host=host)
+    cleaned, log_path = _fresh_logs(town.root, clean)
+    agent = await town.channel.require_agent(handle.id)
+    if not background:
+        return Launch(agent, cli_name, max_rounds, cleaned, log_path)
+    pid, started = await _start_in_runtime(town, agent.id, host)
+    return Launch(agent, cli_name, max_rounds, cleaned, log_path, pid, started)
+
+
+async def find_for_restart(town: Town, ref: str) -> Agent:
+    """The agent ``tt restart`` means: exact canonical name first (cli.md §3.4), else a reference.
+
+    Among several agents of that name, the only terminal one is chosen.
+
+    Raises:
+        AgentNotFoundError: nothing matches.
+        AmbiguousAgentError: several terminal agents have that name.
+    """
+    agents = await town.list_agents()
+    named = [a for a in agents if a.name == ref.strip()]
+    if len(named) > 1:
+        terminal = [a for a in named if a.state.is_terminal]
+        named = terminal if terminal else named
+        if len(named) > 1:
+            listed = ", ".join(f"{a.label} ({a.short_id})" for a in named)
+            raise AmbiguousAgentError(f"Agent reference '{ref}' is ambiguous: {listed}")
+    if named:
+        return named[0]
+    _, agent = await town.resolve(ref)
+    if agent is None:
+        raise AgentNotFoundError(ref)
+    return agent
+
+
+async def restart(
+    town: Town, ref: str, *, rounds: int = DEFAULT_MAX_ROUNDS, host: str, background: bool = True
+) -> Launch:
+    """Revive a Stopped/Error/Cold agent with a fresh round budget, keeping its id.
+
+    The record becomes ``idle`` with ``rounds_completed = 0`` (``last_active_at``
+    is refreshed, so the idle timeout starts over), the stop flag is removed
+    and ``🔄 Restarted with <N> rounds`` is logged, atomically and only if the
+    agent is still terminal.
+
+    Raises:
+        AgentNotFoundError: no such agent.
+        InvalidStateError: the agent is still active (kill it first).
+        ModelError: its model CLI is not installed.
+    """
+    _check_rounds(rounds)
+    agent = await find_for_restart(town, ref)
+    if not agent.state.is_terminal:
+        raise _still_active(ref, agent.state)
+    cli_name, _ = check_model_cli(town.config, agent.cli or town.config.default_cli)
+    keys = town.channel.keys
+    now = utcnow()
+    state = await _REVIVE(
+        town.redis,
+        [keys.agent(agent.id), keys.stop(agent.id), keys.activity(agent.id)],
+        [hash_ts(now), rounds, host, RESTART_ACTIVITY.format(rounds=rounds)],
+    )
+    if state == "-":
+        raise AgentNotFoundError(ref)
+    if state:
+        raise _still_active(ref, AgentState(state))
+    cleaned, log_path = _fresh_logs(town.root, agent.name)
+    agent = await town.channel.require_agent(agent.id)
+    if not background:
+        return Launch(agent, cli_name, rounds, cleaned, log_path)
+    pid, started = await _start_in_runtime(town, agent.id, host)
+    return Launch(agent, cli_name, rounds, cleaned, log_path, pid, started)
+
+
+def _still_active(ref: str, state: AgentState) -> InvalidStateError:
+    return InvalidStateError(
+        f"Agent '{ref}' is still active ({state.label}); use 'tt kill {ref}' to stop it first"
+    )
+
+
+async def _start_in_runtime(town: Town, agent_id: AgentId, host: str) -> tuple[int, bool]:
+    await town.channel.runtime_command(host, {"op": "start", "agent_id": str(agent_id)})
+    return await ensure_runtime(town, host)

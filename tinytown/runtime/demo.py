@@ -1,0 +1,274 @@
+"""``tt demo``: a whole town in a temporary directory, worked by three ``demo`` agents.
+
+:func:`run_demo` creates the town (its own bundled Redis on a unix socket),
+spawns the agents with ``tt spawn`` exactly as a user would (so the detached
+runtime starts as usual), assigns the scenario of
+:mod:`tinytown.runtime.demo_report`, reports progress until every task is
+completed, and then cleans up everything it started: it asks the agents to
+stop, waits for the runtime process to exit (terminating it by pid if it
+does not), stops any model process left, stops Redis and removes the
+directory (unless ``keep``). Lines for the user go through ``report``; this
+module never prints.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+import attrs
+import trio
+
+from tinytown.errors import OperationTimeoutError, TinytownError
+from tinytown.models import Message, MessageType, TaskId
+from tinytown.redis.server import PIDFILE as REDIS_PIDFILE
+from tinytown.runtime.demo_report import (
+    DEMO_AGENTS,
+    DEMO_QUERY,
+    DEMO_TASKS,
+    DEMO_TOWN_NAME,
+    AgentView,
+    Observation,
+    TaskView,
+    progress_lines,
+    summary_lines,
+)
+from tinytown.runtime.procfiles import pid_alive, read_pid, reap_orphan_model, runtime_pidfile
+from tinytown.town import Town
+
+DEFAULT_TIMEOUT_S = 120.0
+POLL_S = 0.2
+SETTLE_S = 10.0
+RUNTIME_EXIT_S = 5.0
+KILL_GRACE_S = 10.0
+TT_COMMAND_TIMEOUT_S = 60.0
+# Variables that would point the demo's processes at another town or Redis.
+_FOREIGN_ENV = (
+    "REDIS_URL",
+    "TINYTOWN_REDIS_PASSWORD",
+    "TINYTOWN_AGENT_ID",
+    "TINYTOWN_AGENT_NAME",
+    "TINYTOWN_TOWN",
+)
+
+Report = Callable[[str], None]
+
+
+@attrs.frozen
+class DemoOptions:
+    """How to run the demo.
+
+    Attributes:
+        timeout_s: give up (and clean up) when the tasks are not all done by then.
+        keep: keep the temporary town directory.
+        verbose: report process ids and paths too.
+        parent_dir: where to create the temporary town (default: the system's).
+    """
+
+    timeout_s: float = DEFAULT_TIMEOUT_S
+    keep: bool = False
+    verbose: bool = False
+    parent_dir: Path | None = None
+
+
+@attrs.frozen
+class DemoResult:
+    """What happened: the final observation, the time it took, what was started."""
+
+    root: Path
+    final: Observation
+    elapsed_s: float
+    redis_pid: int | None
+    runtime_pid: int | None
+
+
+def demo_env(base: Mapping[str, str]) -> dict[str, str]:
+    """The environment of the demo's processes: ``base`` without foreign town settings."""
+    return {k: v for k, v in base.items() if k not in _FOREIGN_ENV}
+
+
+async def run_demo(options: DemoOptions, report: Report) -> DemoResult:
+    """Run the demo end to end; everything started is stopped before returning.
+
+    Raises:
+        OperationTimeoutError: the tasks were not all completed in time.
+        TinytownError: a step failed (a task failed, an agent went to Error…).
+    """
+    env = demo_env(os.environ)
+    root = Path(tempfile.mkdtemp(prefix="tt-demo-", dir=options.parent_dir))
+    try:
+        async with Town.init(root, DEMO_TOWN_NAME, env=env, register=False) as town:
+            redis_pid = read_pid(root / REDIS_PIDFILE)
+            report(f"🏘️  Tinytown demo: town '{town.name}' in a temporary directory")
+            if options.verbose:
+                report(f"   Town: {root}")
+                report(f"   Redis pid: {redis_pid}")
+            runner = _DemoRun(town, env, options, report)
+            try:
+                final, elapsed = await runner.run()
+                report("")
+                for line in summary_lines(final, elapsed):
+                    report(line)
+            finally:
+                with trio.CancelScope(shield=True):
+                    await runner.shut_down()
+        return DemoResult(root, final, elapsed, redis_pid, runner.runtime_pid)
+    finally:
+        if options.keep:
+            report(f"📁 Demo town kept at {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+class _DemoRun:
+    def __init__(
+        self, town: Town, env: Mapping[str, str], options: DemoOptions, report: Report
+    ) -> None:
+        self.town = town
+        self.env = dict(env)
+        self.options = options
+        self.report = report
+        self.runtime_pid: int | None = None
+        self.task_ids: list[TaskId] = []
+
+    async def tt(self, *args: str) -> str:
+        """Run ``tt --town <root> ARGS`` like a user would; its stdout."""
+        argv = [sys.executable, "-m", "tinytown.cli", "--town", str(self.town.root), *args]
+        with trio.move_on_after(TT_COMMAND_TIMEOUT_S):
+            done = await trio.run_process(
+                argv,
+                capture_stdout=True,
+                capture_stderr=True,
+                check=False,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+            )
+            if done.returncode != 0:
+                err = done.stderr.decode(errors="replace").strip().splitlines()
+                raise TinytownError(f"tt {args[0]} failed: {err[-1] if err else done.returncode}")
+            return str(done.stdout.decode(errors="replace"))
+        raise OperationTimeoutError(f"tt {args[0]} did not finish in {TT_COMMAND_TIMEOUT_S:g}s")
+
+    async def run(self) -> tuple[Observation, float]:
+        start = trio.current_time()
+        for spec in DEMO_AGENTS:
+            role = ("--role", spec.role) if spec.role else ()
+            await self.tt("spawn", spec.name, "--model", "demo", *role)
+        self.runtime_pid = read_pid(runtime_pidfile(self.town.root))
+        agents = {a.name: a for a in await self.town.list_agents()}
+        labels = ", ".join(agents[s.name].label for s in DEMO_AGENTS if s.name in agents)
+        self.report(f"🤖 Spawned {len(agents)} demo agents: {labels}")
+        if self.options.verbose:
+            self.report(f"   Runtime pid: {self.runtime_pid}")
+        for work in DEMO_TASKS:
+            task = await self.town.assign(agents[work.agent].id, work.description)
+            self.task_ids.append(task.id)
+        self.report(f"📌 Assigned {len(self.task_ids)} tasks (one is a review for the reviewer)")
+        sender, recipient = agents[DEMO_QUERY.sender], agents[DEMO_QUERY.recipient]
+        query = MessageType.Query(question=DEMO_QUERY.question)
+        await self.town.channel.send(Message(from_=sender.id, to=recipient.id, kind=query))
+        self.report(f"❓ {sender.label} asks {recipient.label}: {DEMO_QUERY.question}")
+        self.report("")
+        before = Observation()
+        with trio.move_on_after(self.options.timeout_s):
+            while True:
+                now = await self.observe()
+                elapsed = trio.current_time() - start
+                for line in progress_lines(before, now, elapsed):
+                    self.report(line)
+                before = now
+                problem = now.problem()
+                if problem is not None:
+                    raise TinytownError(f"Demo failed: {problem}")
+                if now.all_completed:
+                    self.report(f"🎉 All {len(self.task_ids)} tasks completed in {elapsed:.1f}s")
+                    return await self.settle(now, start), elapsed
+                await trio.sleep(POLL_S)
+        raise OperationTimeoutError(
+            f"Demo did not finish within {self.options.timeout_s:g}s: "
+            f"{before.completed}/{len(self.task_ids)} tasks completed"
+        )
+
+    async def settle(self, last: Observation, start: float) -> Observation:
+        """Let rounds still running finish (briefly) so the summary counts them."""
+        with trio.move_on_after(SETTLE_S):
+            while last.busy:
+                await trio.sleep(POLL_S)
+                now = await self.observe()
+                for line in progress_lines(last, now, trio.current_time() - start):
+                    self.report(line)
+                last = now
+        return last
+
+    async def observe(self) -> Observation:
+        agents = await self.town.list_agents()
+        labels = {a.id: a.label for a in agents}
+        views = {
+            str(a.id): AgentView(a.label, a.state, a.rounds_completed, a.tasks_completed)
+            for a in agents
+        }
+        records = await self.town.channel.get_tasks(self.task_ids)
+        tasks: dict[str, TaskView] = {}
+        for number, tid in enumerate(self.task_ids, start=1):
+            task = records.get(tid)
+            if task is None:
+                continue
+            assignee = labels.get(task.assigned_to, "unassigned") if task.assigned_to else "-"
+            tasks[str(tid)] = TaskView(number, task.description, task.state, assignee)
+        return Observation(views, tasks)
+
+    async def shut_down(self) -> None:
+        """Stop agents, the runtime, leftover models and Redis; bounded in time."""
+        from tinytown.services.town_ops import stop_all_agents
+
+        root = self.town.root
+        agent_ids = []
+        with trio.move_on_after(RUNTIME_EXIT_S):
+            agent_ids = [a.id for a in await self.town.list_agents()]
+            await stop_all_agents(self.town)
+        self.runtime_pid = read_pid(runtime_pidfile(root)) or self.runtime_pid
+        stopped = await _wait_or_kill(self.runtime_pid, RUNTIME_EXIT_S)
+        for agent_id in agent_ids:
+            await reap_orphan_model(root, agent_id, KILL_GRACE_S)
+        redis_stopped = True
+        try:
+            await self.town.stop_redis()
+        except (TinytownError, OSError) as exc:
+            redis_stopped = False
+            self.report(f"⚠️ Could not stop the demo's Redis: {exc}")
+        parts = ["runtime stopped" if stopped else "runtime killed"]
+        parts.append("Redis stopped" if redis_stopped else "Redis NOT stopped")
+        self.report(f"🧹 Cleaned up: {', '.join(parts)}")
+
+
+async def _wait_gone(pid: int, wait_s: float) -> bool:
+    """Whether ``pid`` exits within ``wait_s`` (polled: a foreign pid has no event to wait on)."""
+    with trio.move_on_after(wait_s):
+        while pid_alive(pid):  # noqa: ASYNC110
+            await trio.sleep(POLL_S)
+        return True
+    return False
+
+
+async def _wait_or_kill(pid: int | None, wait_s: float) -> bool:
+    """Wait for the runtime ``pid`` to exit, else signal it. True if it exited by itself.
+
+    SIGINT is the runtime's own "stop" shutdown (model processes killed, work
+    requeued, agents Stopped); SIGKILL is the last resort.
+    """
+    if pid is None or await _wait_gone(pid, wait_s):
+        return True
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return False
+        if await _wait_gone(pid, KILL_GRACE_S):
+            return False
+    return False

@@ -1,0 +1,302 @@
+"""The runtime process of one town on one host (architecture decision 6).
+
+It hosts every local agent as an actor under a :class:`Supervisor`, keeps a
+liveness key (``Keys.runtime(host)``: its pid, with a TTL, refreshed) and a
+pid file, and reads JSON commands from its control list with ``BLPOP``:
+
+* ``{"op": "start", "agent_id": ...}`` — start that agent's actor (idempotent);
+* ``{"op": "wake", "agent_id": ...}`` — make the actor re-read its record now;
+* ``{"op": "shutdown", "mode": "stop" | "suspend"}`` — shut down (see below).
+
+At start it resumes every agent whose ``host`` is this runtime's and whose
+state is not terminal. Unless told to stay, it exits once it hosts no agent
+(after a short grace; the exit re-checks the records after dropping its
+liveness key, so an agent registered concurrently is either seen here or
+starts a new runtime).
+
+Shutdown modes. **stop** (Ctrl+C, ``SIGINT``) — the user stops the town's
+agents: running model processes are killed (process group), in-flight
+messages go back to the head of their queues, running tasks back to
+``assigned``, and every agent is marked Stopped (``tt restart`` revives
+them). **suspend** (``SIGTERM``: a reboot, a service manager) — the same
+clean-up, but agents keep their state and the next runtime resumes them. A
+crash or ``SIGKILL`` cleans nothing: messages stay in the processing lists
+and the next runtime handles them first; nothing is lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import trio
+
+from tinytown.errors import InvalidStateError, RedisError
+from tinytown.models import AgentId, AgentState, Event, EventType
+from tinytown.redis.client import open_redis
+from tinytown.redis.script import Script
+from tinytown.runtime.actor import AgentActor, RuntimeContext
+from tinytown.runtime.agentlog import AgentLog, agent_log_path
+from tinytown.runtime.procfiles import pid_alive, remove_pid, runtime_pidfile, write_pid
+from tinytown.runtime.settings import RuntimeSettings
+from tinytown.runtime.supervisor import Supervisor, describe
+from tinytown.town import Town, utcnow
+
+log = logging.getLogger("tinytown.runtime")
+
+# KEYS: liveness; ARGV: pid, ttl ms. Set if free or ours; returns the holder's pid otherwise.
+_HOLD = Script(
+    """
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return cur end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return ARGV[1]
+"""
+)
+_RELEASE = Script(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+)
+
+
+class Runtime:
+    """One runtime: the supervisor, the liveness key, the control list.
+
+    Args:
+        ctx: the shared context (town, host id, settings).
+        only: host only these agents (a foreground runtime); empty: every agent of the host.
+        stay: keep running with no agents (``tt start`` in the foreground).
+        pidfile: write ``.tt/runtime.pid`` (the host's background runtime).
+    """
+
+    def __init__(self, ctx: RuntimeContext, *, only: Sequence[AgentId] = (), stay: bool = False,
+                 pidfile: bool = True) -> None:
+        self.ctx = ctx
+        self.only = tuple(only)
+        self.stay = stay
+        self.pidfile = pidfile
+        self.pid = os.getpid()
+        self.supervisor = Supervisor(self._make_actor, self._give_up, ctx.settings,
+                                     on_idle=self._on_idle)
+        self.stopped_mode: str | None = None
+        self._nursery: trio.Nursery | None = None
+        self._emptied = trio.Event()
+        keys = ctx.town.channel.keys
+        self._live_key = keys.runtime(ctx.host)
+        self._control_key = keys.runtime_control(ctx.host)
+
+    # --- public -------------------------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[Runtime] = trio.TASK_STATUS_IGNORED
+                  ) -> None:
+        """Run until :meth:`shutdown` (or, unless ``stay``, until no agent is left).
+
+        Raises:
+            InvalidStateError: another live runtime already serves this host.
+        """
+        await self._claim()
+        try:
+            async with trio.open_nursery() as nursery:
+                self._nursery = nursery
+                await nursery.start(self.supervisor.run)
+                nursery.start_soon(self._keep_alive)
+                nursery.start_soon(self._read_control)
+                await self._resume()
+                if not self.stay:
+                    nursery.start_soon(self._exit_when_empty)
+                task_status.started(self)
+        finally:
+            with trio.CancelScope(shield=True), trio.move_on_after(5):
+                await self._release()
+
+    def shutdown(self, mode: str = "suspend") -> None:
+        """Stop every actor (``mode``: ``stop`` or ``suspend``, see the module) and exit."""
+        if self.stopped_mode is None:
+            self.stopped_mode = mode
+            log.info("shutting down (%s)", mode)
+        self.ctx.shutdown_mode = mode
+        self.ctx.shutting_down = True
+        if self._nursery is not None:
+            self._nursery.cancel_scope.cancel()
+
+    @property
+    def hosted(self) -> frozenset[AgentId]:
+        return self.supervisor.running
+
+    # --- liveness -------------------------------------------------------------------------
+
+    async def _claim(self) -> None:
+        ttl_ms = int(self.ctx.settings.liveness_ttl_s * 1000)
+        redis = self.ctx.town.redis
+        holder = str(await _HOLD(redis, [self._live_key], [str(self.pid), ttl_ms]))
+        if holder != str(self.pid):
+            other = int(holder) if holder.isdigit() else 0
+            if pid_alive(other) and other != self.pid:
+                raise InvalidStateError(
+                    f"The town's runtime is already running on {self.ctx.host} (pid {other})"
+                )
+            log.info("taking over from dead runtime pid %s", holder)
+            await redis.execute("SET", self._live_key, str(self.pid), "PX", ttl_ms)
+        if self.pidfile:
+            write_pid(runtime_pidfile(self.ctx.root), self.pid)
+        log.info("runtime %s serving town %s as %s", self.pid, self.ctx.town.name, self.ctx.host)
+
+    async def _keep_alive(self) -> None:
+        ttl_ms = int(self.ctx.settings.liveness_ttl_s * 1000)
+        while True:
+            await trio.sleep(self.ctx.settings.liveness_refresh_s)
+            holder = await _HOLD(self.ctx.town.redis, [self._live_key], [str(self.pid), ttl_ms])
+            if str(holder) != str(self.pid):
+                log.warning("liveness key held by pid %s, not us", holder)
+
+    async def _release(self) -> None:
+        try:
+            await _RELEASE(self.ctx.town.redis, [self._live_key], [str(self.pid)])
+        except RedisError as exc:
+            log.warning("could not release the liveness key: %s", exc)
+        if self.pidfile:
+            remove_pid(runtime_pidfile(self.ctx.root), self.pid)
+
+    # --- agents ---------------------------------------------------------------------------
+
+    def _make_actor(self, agent_id: AgentId) -> AgentActor:
+        return AgentActor(self.ctx, agent_id)
+
+    async def _resume(self) -> int:
+        """Start the actors this runtime should host; returns how many were started."""
+        if self.only:
+            return sum(self.supervisor.start(aid) for aid in self.only)
+        n = 0
+        for agent in await self.ctx.town.channel.list_agents():
+            if agent.host == self.ctx.host and not agent.state.is_terminal:
+                n += self.supervisor.start(agent.id)
+        if n:
+            log.info("resumed %d agent(s)", n)
+        return n
+
+    async def _give_up(self, agent_id: AgentId, exc: BaseException) -> None:
+        s = self.ctx.settings
+        reason = f"actor crashed {s.restart_budget + 1} times: {describe(exc)}"
+        channel = self.ctx.town.channel
+        agent = await channel.get_agent(agent_id)
+        if agent is None:
+            return
+        await channel.update_agent(agent_id, state=AgentState.ERROR, last_heartbeat=utcnow())
+        await channel.log_activity(agent_id, f"❌ Error: {reason}")
+        log_file = AgentLog(agent_log_path(self.ctx.root, agent.name), self.ctx.echo)
+        log_file.line(f"❌ Agent '{agent.name}' failed: {reason}")
+        log_file.close()
+        await channel.emit(Event(
+            event_type=EventType.AGENT_FAILED, message=f"Agent failed: {reason}",
+            timestamp=utcnow(), agent_id=agent_id, old_state=agent.state.label,
+            new_state=AgentState.ERROR.label,
+        ))
+
+    # --- exit when empty ------------------------------------------------------------------
+
+    def _on_idle(self) -> None:
+        self._emptied.set()
+
+    async def _exit_when_empty(self) -> None:
+        while True:
+            self._emptied = trio.Event()
+            if len(self.supervisor):
+                await self._emptied.wait()
+                continue
+            await trio.sleep(self.ctx.settings.exit_grace_s)
+            if len(self.supervisor):
+                continue
+            if self.only:
+                self.shutdown("exit")
+                return
+            await _RELEASE(self.ctx.town.redis, [self._live_key], [str(self.pid)])
+            if await self._resume():
+                await self._claim()
+                continue
+            log.info("no agents left: exiting")
+            self.shutdown("exit")
+            return
+
+    # --- control list ---------------------------------------------------------------------
+
+    async def _read_control(self) -> None:
+        async with open_redis(self.ctx.town.redis.settings, max_connections=1) as blocking:
+            while True:
+                reply = await blocking.execute("BLPOP", self._control_key, 0)
+                if reply:
+                    self.handle_command(str(reply[1]))
+
+    def handle_command(self, payload: str) -> None:
+        """Apply one control command (JSON); bad ones are logged and ignored."""
+        try:
+            command = json.loads(payload)
+            op = command["op"]
+            agent_id = AgentId.parse(command["agent_id"]) if "agent_id" in command else None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            log.warning("ignoring bad control command %r: %s", payload, exc)
+            return
+        if op == "start" and agent_id is not None:
+            if self.only and agent_id not in self.only:
+                log.warning("ignoring start of %s: this runtime hosts only its own", agent_id)
+                return
+            self.supervisor.start(agent_id)
+        elif op == "wake" and agent_id is not None:
+            self.supervisor.wake(agent_id)
+        elif op == "shutdown":
+            mode = command.get("mode", "suspend")
+            self.shutdown(mode if mode in ("stop", "suspend") else "suspend")
+        else:
+            log.warning("ignoring unknown control command %r", payload)
+
+
+async def _watch_signals(runtime: Runtime, on_signal: Callable[[str], None] | None) -> None:
+    with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            mode = "stop" if signum == signal.SIGINT else "suspend"
+            if on_signal is not None:
+                on_signal(mode)
+            runtime.shutdown(mode)
+
+
+async def serve_runtime(
+    root: Path,
+    *,
+    host: str,
+    only: Sequence[AgentId] = (),
+    stay: bool = False,
+    pidfile: bool = True,
+    echo: Callable[[str], None] | None = None,
+    settings: RuntimeSettings | None = None,
+    handle_signals: bool = True,
+    on_ready: Callable[[Runtime], None] | None = None,
+    on_signal: Callable[[str], None] | None = None,
+) -> Runtime:
+    """Connect to the town at ``root`` and run its runtime until it ends; returns it.
+
+    ``SIGINT`` stops the agents, ``SIGTERM`` suspends them (``handle_signals``).
+    """
+    async with Town.connect(root) as town:
+        ctx = RuntimeContext(town, host, settings or RuntimeSettings.from_env(), echo=echo)
+        runtime = Runtime(ctx, only=only, stay=stay, pidfile=pidfile)
+        async with trio.open_nursery() as nursery:
+
+            async def run_then_end(
+                task_status: trio.TaskStatus[Runtime] = trio.TASK_STATUS_IGNORED,
+            ) -> None:
+                try:
+                    await runtime.run(task_status=task_status)
+                finally:
+                    nursery.cancel_scope.cancel()
+
+            if handle_signals:
+                nursery.start_soon(_watch_signals, runtime, on_signal)
+            await nursery.start(run_then_end)
+            if on_ready is not None:
+                on_ready(runtime)
+        return runtime

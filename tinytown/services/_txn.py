@@ -1,0 +1,105 @@
+"""Building blocks shared by the task services: optimistic transactions and assignments.
+
+Writes that must not be half-done (a task stored but its message not sent, a
+backlog entry removed but its task not assigned) are queued on one
+``MULTI``/``EXEC`` pipeline, so they happen together or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Final, TypeVar
+
+from tinytown.codec import message_to_json, task_to_hash
+from tinytown.errors import InvalidInputError, InvalidStateError, TaskNotFoundError, WatchError
+from tinytown.keys import Keys
+from tinytown.models import (
+    SUPERVISOR,
+    AgentId,
+    Event,
+    EventType,
+    Message,
+    MessageType,
+    Task,
+    TaskId,
+)
+from tinytown.redis.client import Pipeline, Redis, Transaction
+
+T = TypeVar("T")
+
+WATCH_ATTEMPTS: Final = 20
+EVENT_TEXT_LEN: Final = 80
+
+
+async def run_watched(
+    redis: Redis, keys: Sequence[str], body: Callable[[Transaction], Awaitable[T]]
+) -> T:
+    """Run ``body`` under ``WATCH keys``, retrying while a watched key changes under it.
+
+    ``body`` reads with ``tx.execute`` and ends with one
+    ``tx.pipeline(transaction=True)`` write.
+
+    Raises:
+        InvalidStateError: The keys kept changing for ``WATCH_ATTEMPTS`` tries.
+    """
+    for _ in range(WATCH_ATTEMPTS):
+        try:
+            async with redis.watch(*keys) as tx:
+                return await body(tx)
+        except WatchError:
+            continue
+    raise InvalidStateError(f"Gave up after {WATCH_ATTEMPTS} concurrent updates of {keys[0]}")
+
+
+def parse_task_id(text: str) -> TaskId:
+    """Parse a task id argument; InvalidInputError with a one-line message if it is not a UUID."""
+    try:
+        return TaskId.parse(text)
+    except InvalidInputError:
+        raise InvalidInputError(f"Invalid task ID: {text.strip()!r} is not a UUID") from None
+
+
+def require_found(task: Task | None, task_id: TaskId) -> Task:
+    if task is None:
+        raise TaskNotFoundError(str(task_id))
+    return task
+
+
+def queue_task_write(pipe: Pipeline, keys: Keys, task: Task) -> None:
+    """Queue the commands that store ``task`` as a hash (as RecordStore.set_task does)."""
+    fields, empty = task_to_hash(task)
+    key = keys.task(task.id)
+    if empty:
+        pipe.cmd("HDEL", key, *empty)
+    pipe.cmd("HSET", key, *_flatten(fields))
+
+
+def queue_assignment(pipe: Pipeline, keys: Keys, task: Task) -> Message:
+    """Queue storing an assigned task and its ``task_assign`` message (normal priority, RPUSH)."""
+    if task.assigned_to is None:
+        raise ValueError("queue_assignment needs an assigned task")
+    queue_task_write(pipe, keys, task)
+    message = Message(
+        from_=SUPERVISOR,
+        to=task.assigned_to,
+        kind=MessageType.TaskAssign(task_id=str(task.id)),
+    )
+    pipe.cmd("RPUSH", keys.inbox(task.assigned_to), message_to_json(message))
+    return message
+
+
+def assigned_event(task: Task, to: AgentId, now: datetime, text: str | None = None) -> Event:
+    """The ``task_assigned`` event for one assignment (or a batch, with ``text``)."""
+    first = task.description.splitlines()[0] if task.description else ""
+    return Event(
+        event_type=EventType.TASK_ASSIGNED,
+        message=text or f"Task assigned: {first[:EVENT_TEXT_LEN]}",
+        timestamp=now,
+        agent_id=None if to.is_supervisor else to,
+        task_id=None if text else str(task.id),
+    )
+
+
+def _flatten(fields: Mapping[str, str]) -> list[str]:
+    return [x for pair in fields.items() for x in pair]

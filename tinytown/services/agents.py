@@ -1,0 +1,293 @@
+"""Agent listing and control: list, kill, interrupt, resume, close, wait, prune.
+
+Behaviour follows cli.md §3.3 and §4, data-model §6 (stop flags, activity
+lines) and agent-loop.md §3.5 (how the runtime reacts). Every state change is
+one server-side check-and-set (:mod:`tinytown.services._agent_state`), so a
+concurrent change (the runtime finishing a round) is never overwritten with a
+decision taken on stale data; the runtime is woken and an event emitted after.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import attrs
+import trio
+
+from tinytown.errors import AgentNotFoundError, InvalidInputError
+from tinytown.keys import STOP_TTL_S
+from tinytown.models import Agent, AgentId, AgentState, EventType
+from tinytown.services._agent_state import emit_event, queue_activity, transition, wake
+from tinytown.town import Town
+
+STOP_ACTIVITY = "🛑 Stop requested"
+INTERRUPT_ACTIVITY = "⏸️ Interrupted (paused)"
+RESUME_ACTIVITY = "▶️ Resumed"
+CLOSE_ACTIVITY = "🔻 Closing (draining then stop)"
+
+WAIT_POLL_S = 0.5
+
+
+@attrs.frozen
+class AgentRow:
+    """One agent of ``tt list`` with the sizes of its queues."""
+
+    agent: Agent
+    inbox: int
+    urgent: int
+    processing: int
+
+    @property
+    def queued(self) -> int:
+        """Messages not yet handled: inbox, urgent queue and in-flight."""
+        return self.inbox + self.urgent + self.processing
+
+
+@attrs.frozen
+class ControlResult:
+    """What a control command did to one agent.
+
+    Attributes:
+        agent_id: The agent's id.
+        name: Its canonical name (``supervisor`` for the well-known mailbox).
+        previous: Its state before the command; None when it has no record.
+        state: Its state after the command; None when it has no record.
+    """
+
+    agent_id: AgentId
+    name: str
+    previous: AgentState | None
+    state: AgentState | None
+
+
+@attrs.frozen
+class WaitResult:
+    """Outcome of :func:`wait`: the state reached and whether time ran out first."""
+
+    agent_id: AgentId
+    name: str
+    state: AgentState
+    timed_out: bool
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+async def list_agents(town: Town) -> list[AgentRow]:
+    """Every agent with its queue sizes, oldest first, in 3 round trips whatever the count."""
+    agents = await town.channel.list_agents()
+    if not agents:
+        return []
+    keys = town.channel.keys
+    pipe = town.redis.pipeline()
+    for agent in agents:
+        pipe.cmd("LLEN", keys.inbox(agent.id))
+        pipe.cmd("LLEN", keys.urgent(agent.id))
+        pipe.cmd("LLEN", keys.processing(agent.id))
+    sizes = await pipe.execute()
+    return [
+        AgentRow(agent, int(sizes[3 * i]), int(sizes[3 * i + 1]), int(sizes[3 * i + 2]))
+        for i, agent in enumerate(agents)
+    ]
+
+
+def prunable_count(agents: Sequence[Agent]) -> int:
+    """Agents that ``tt prune`` would remove (Stopped or Error; Cold is kept)."""
+    return sum(1 for a in agents if a.state.is_prunable)
+
+
+# --- control -------------------------------------------------------------------------
+
+_LIVE = frozenset(s for s in AgentState if not s.is_terminal)
+
+
+async def kill(town: Town, ref: str) -> ControlResult:
+    """Ask an agent to stop at its next round boundary (cli.md §4.1).
+
+    Sets the stop flag, marks the record Stopped at once (the runtime finishes
+    a running round first) and logs ``🛑 Stop requested``. The supervisor
+    mailbox has no record: only the flag and the activity line are written.
+
+    Raises:
+        AgentNotFoundError: ``ref`` names no agent.
+        AmbiguousAgentError: ``ref`` names several agents.
+    """
+    aid, agent = await town.resolve(ref)
+    if agent is None:
+        keys = town.channel.keys
+        pipe = town.redis.pipeline(transaction=True)
+        pipe.cmd("SET", keys.stop(aid), "1", "EX", STOP_TTL_S)
+        queue_activity(pipe, keys, aid, STOP_ACTIVITY)
+        await pipe.execute()
+        return ControlResult(aid, "supervisor", None, None)
+    previous = await transition(
+        town, agent, AgentState.STOPPED, allowed=None, stop_flag="set", activity=STOP_ACTIVITY
+    )
+    return ControlResult(aid, agent.name, previous, AgentState.STOPPED)
+
+
+async def interrupt(town: Town, ref: str) -> ControlResult:
+    """Pause a live agent: it finishes its round, then waits (cli.md §4.2).
+
+    Raises:
+        AgentNotFoundError: no such agent record.
+        InvalidStateError: the agent is Stopped, Error or Cold.
+    """
+    agent = await _require_record(town, ref)
+    previous = await transition(
+        town,
+        agent,
+        AgentState.PAUSED,
+        allowed=_LIVE,
+        stop_flag="keep",
+        activity=INTERRUPT_ACTIVITY,
+        refusal="is in terminal state {state} and cannot be interrupted",
+    )
+    await emit_event(
+        town,
+        EventType.AGENT_INTERRUPTED,
+        "Agent interrupted (paused)",
+        agent.id,
+        previous,
+        AgentState.PAUSED,
+    )
+    return ControlResult(agent.id, agent.name, previous, AgentState.PAUSED)
+
+
+async def resume(town: Town, ref: str) -> ControlResult:
+    """Resume a paused agent: state Idle and the stop flag removed (cli.md §4.3).
+
+    Raises:
+        AgentNotFoundError: no such agent record.
+        InvalidStateError: the agent is not Paused.
+    """
+    agent = await _require_record(town, ref)
+    previous = await transition(
+        town,
+        agent,
+        AgentState.IDLE,
+        allowed=frozenset({AgentState.PAUSED}),
+        stop_flag="clear",
+        activity=RESUME_ACTIVITY,
+        refusal="is {state}, not Paused — cannot resume",
+    )
+    await emit_event(
+        town, EventType.AGENT_RESUMED, "Agent resumed", agent.id, previous, AgentState.IDLE
+    )
+    return ControlResult(agent.id, agent.name, previous, AgentState.IDLE)
+
+
+async def close(town: Town, ref: str) -> ControlResult:
+    """Drain an agent: state Draining plus the stop flag (cli.md §4.4).
+
+    The runtime completes the current round and then stops (final state Stopped).
+
+    Raises:
+        AgentNotFoundError: no such agent record.
+        InvalidStateError: the agent is already Stopped, Error or Cold.
+    """
+    agent = await _require_record(town, ref)
+    previous = await transition(
+        town,
+        agent,
+        AgentState.DRAINING,
+        allowed=_LIVE,
+        stop_flag="set",
+        activity=CLOSE_ACTIVITY,
+        refusal="is already in terminal state {state}",
+    )
+    await emit_event(
+        town,
+        EventType.AGENT_STOPPED,
+        "Agent closing (draining then stop)",
+        agent.id,
+        previous,
+        AgentState.DRAINING,
+    )
+    return ControlResult(agent.id, agent.name, previous, AgentState.DRAINING)
+
+
+async def wait(
+    town: Town, ref: str, timeout_s: float | None = None, *, poll_s: float = WAIT_POLL_S
+) -> WaitResult:
+    """Wait until the agent is Stopped, Error or Cold, or ``timeout_s`` elapses.
+
+    On timeout the current state is returned with ``timed_out=True`` (not an error).
+
+    Raises:
+        InvalidInputError: a negative or non-finite timeout.
+        AgentNotFoundError: no such agent record (also if it disappears meanwhile).
+    """
+    if timeout_s is not None and not (0 <= timeout_s < float("inf")):
+        raise InvalidInputError(f"--timeout must be a non-negative number of seconds: {timeout_s}")
+    agent = await _require_record(town, ref)
+    aid, name = agent.id, agent.name
+
+    async def state_now() -> AgentState:
+        state = await town.channel.get_agent_state(aid)
+        if state is None:
+            raise AgentNotFoundError(str(aid))
+        return state
+
+    with trio.move_on_after(float("inf") if timeout_s is None else timeout_s):
+        while True:
+            state = await state_now()
+            if state.is_terminal:
+                return WaitResult(aid, name, state, timed_out=False)
+            await trio.sleep(poll_s)
+    return WaitResult(aid, name, await state_now(), timed_out=True)
+
+
+async def prune(town: Town, *, everything: bool = False) -> list[Agent]:
+    """Remove Stopped and Error agents (every agent with ``everything``) and their keys.
+
+    Each removal re-checks the state atomically on the server, so an agent
+    restarted meanwhile is kept. Returns the removed agents, oldest first.
+    """
+    agents = await town.channel.list_agents()
+    doomed = [a for a in agents if everything or a.state.is_prunable]
+    if not doomed:
+        return []
+    keys = town.channel.keys
+    allowed = () if everything else tuple(s.value for s in AgentState if s.is_prunable)
+    pipe = town.redis.pipeline()
+    for agent in doomed:
+        aid = agent.id
+        agent_keys = (
+            keys.agent(aid),
+            keys.inbox(aid),
+            keys.urgent(aid),
+            keys.processing(aid),
+            keys.activity(aid),
+            keys.stop(aid),
+        )
+        pipe.cmd("EVAL", _DELETE_IF_STATE, len(agent_keys), *agent_keys, *allowed)
+    removed = [a for a, ok in zip(doomed, await pipe.execute(), strict=True) if ok]
+    for agent in removed:
+        if agent.host and not agent.state.is_terminal:  # --all: a live actor should notice now
+            await wake(town, agent.id, agent.host)
+    return removed
+
+
+# Delete the agent's keys if its state is one of ARGV (any state when ARGV is empty).
+_DELETE_IF_STATE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 0 end
+if #ARGV > 0 then
+  local ok = false
+  for _, s in ipairs(ARGV) do if s == state then ok = true end end
+  if not ok then return 0 end
+end
+redis.call('DEL', unpack(KEYS))
+return 1
+"""
+
+
+# --- helpers ---------------------------------------------------------------------------
+
+
+async def _require_record(town: Town, ref: str) -> Agent:
+    _, agent = await town.resolve(ref)
+    if agent is None:
+        raise AgentNotFoundError(f"{ref} (the supervisor mailbox has no agent record)")
+    return agent

@@ -1,0 +1,143 @@
+"""Pure display helpers shared by the CLI and other front ends (cli.md §0.6).
+
+Nothing here does I/O. Functions that depend on the time take ``now``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tinytown.codec import agent_to_json, event_to_json, message_to_dict, task_to_json
+from tinytown.models import Agent, AgentId, Event, Message, Task, TaskId
+
+ELLIPSIS = "..."
+TASK_ID_PREFIX_LEN = 8
+
+
+def truncate_summary(text: str, n: int) -> str:
+    """The first line of ``text``, trimmed; cut to ``n`` characters with ``...``.
+
+    Args:
+        text: Any text, possibly several lines.
+        n: The longest result allowed (at least 4 to be meaningful).
+
+    Returns:
+        The first line when it fits in ``n`` characters, else its first
+        ``n - 3`` characters followed by ``...``.
+    """
+    lines = text.splitlines()
+    first = lines[0].strip() if lines else ""
+    if len(first) <= n:
+        return first
+    return first[: max(n - len(ELLIPSIS), 0)] + ELLIPSIS
+
+
+def cut(text: str, keep: int, *, over: int | None = None) -> str:
+    """``text`` cut to its first ``keep`` characters plus ``...`` when longer than ``over``.
+
+    ``over`` defaults to ``keep``: ``cut(s, 50)`` keeps 50 characters and adds
+    ``...`` only if something was cut. ``cut(s, 47, over=50)`` is the status
+    form: texts of up to 50 characters are kept whole.
+    """
+    limit = keep if over is None else over
+    return text if len(text) <= limit else text[:keep] + ELLIPSIS
+
+
+def first_line(text: str) -> str:
+    """The first line of ``text`` (empty for empty text)."""
+    lines = text.splitlines()
+    return lines[0] if lines else ""
+
+
+def format_duration(delta: timedelta) -> str:
+    """Uptime / age: ``1h 23m``, ``45m 12s`` or ``5s`` (negative durations count as 0)."""
+    seconds = max(int(delta.total_seconds()), 0)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds // 60 % 60}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m {seconds % 60}s"
+    return f"{seconds}s"
+
+
+def format_ago(delta: timedelta) -> str:
+    """``2h 5m ago``, ``7m ago`` or ``just now`` (used for running tasks)."""
+    minutes = max(int(delta.total_seconds()), 0) // 60
+    if minutes >= 60:
+        return f"{minutes // 60}h {minutes % 60}m ago"
+    if minutes >= 1:
+        return f"{minutes}m ago"
+    return "just now"
+
+
+def human_ts(dt: datetime) -> str:
+    """cli.md's human form: ``2026-04-20 18:22:15.123456 UTC`` (fraction only when non-zero)."""
+    utc = dt.astimezone(UTC)
+    text = utc.strftime("%Y-%m-%d %H:%M:%S")
+    if utc.microsecond:
+        micro = f"{utc.microsecond:06d}"
+        digits = 3 if micro.endswith("000") else 6
+        text += "." + micro[:digits]
+    return f"{text} UTC"
+
+
+def book_ts(dt: datetime) -> str:
+    """The book's ``tt task show`` form: ``2025-03-09T12:00:00Z`` (UTC, whole seconds)."""
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def clock(dt: datetime) -> str:
+    """``HH:MM:SS`` in UTC, as history and event lines show times."""
+    return dt.astimezone(UTC).strftime("%H:%M:%S")
+
+
+def task_ref(task_id: TaskId) -> str:
+    """A task id shortened as the book's ``tt task list`` shows it: ``550e8400-...``."""
+    return str(task_id)[: TASK_ID_PREFIX_LEN + 1] + ELLIPSIS
+
+
+def task_short(task_id: TaskId) -> str:
+    """The first group of a task id (``550e8400``), used in dense listings."""
+    return str(task_id)[:TASK_ID_PREFIX_LEN]
+
+
+def agent_name_or_short(agent_id: AgentId | None, agents: dict[AgentId, Agent]) -> str | None:
+    """The agent's canonical name, its short id if the record is gone, None if unassigned."""
+    if agent_id is None:
+        return None
+    agent = agents.get(agent_id)
+    if agent is not None:
+        return agent.name
+    if agent_id.is_supervisor:
+        return "supervisor"
+    return agent_id.short
+
+
+# --- JSON documents for --json ---------------------------------------------------------
+
+
+def task_doc(task: Task) -> dict[str, Any]:
+    """A task as the JSON object of data-model.md (the wire form)."""
+    doc: dict[str, Any] = json.loads(task_to_json(task))
+    return doc
+
+
+def agent_doc(agent: Agent) -> dict[str, Any]:
+    """An agent as its JSON wire object plus ``label`` and ``short_id``."""
+    doc: dict[str, Any] = json.loads(agent_to_json(agent))
+    doc["label"] = agent.label
+    doc["short_id"] = agent.short_id
+    return doc
+
+
+def message_doc(message: Message) -> dict[str, Any]:
+    """A message as its JSON wire object."""
+    return message_to_dict(message)
+
+
+def event_doc(entry_id: str, event: Event) -> dict[str, Any]:
+    """An event as its JSON wire object plus its stream entry ``id``."""
+    doc: dict[str, Any] = {"id": entry_id}
+    doc.update(json.loads(event_to_json(event)))
+    return doc

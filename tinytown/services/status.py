@@ -1,0 +1,215 @@
+"""The town overview of ``tt status`` (cli.md §5.4), as data.
+
+Gathering costs five round trips whatever the number of agents and tasks:
+agents (KEYS + one pipeline), tasks (KEYS + one pipeline), and one pipeline
+for every queue length, inbox sample and activity list plus the backlog
+length. The summaries are pure functions of what was read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Final
+
+import attrs
+import trio
+
+from tinytown.channel import decode_messages
+from tinytown.models import Agent, AgentId, Task, TaskState
+from tinytown.services.agent_logs import AgentLog, read_agent_logs
+from tinytown.services.messages import CategoryCounts, count_categories
+from tinytown.town import Town
+
+STATUS_SAMPLE: Final = 200
+ACTIVITY_SHOWN: Final = 5
+GROUP_TASKS_SHOWN: Final = 5
+
+# Listing order inside a task group: live work first.
+_STATE_ORDER: Final = {
+    TaskState.RUNNING: 0,
+    TaskState.ASSIGNED: 1,
+    TaskState.PENDING: 2,
+    TaskState.FAILED: 3,
+    TaskState.COMPLETED: 4,
+    TaskState.CANCELLED: 5,
+}
+
+
+@attrs.frozen
+class TaskCounts:
+    """Tasks per state."""
+
+    pending: int = 0
+    assigned: int = 0
+    running: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.in_flight + self.done
+
+    @property
+    def in_flight(self) -> int:
+        return self.assigned + self.running
+
+    @property
+    def done(self) -> int:
+        return self.completed + self.failed + self.cancelled
+
+    def get(self, state: TaskState) -> int:
+        value: int = getattr(self, state.value)
+        return value
+
+
+@attrs.frozen
+class AgentStatus:
+    """One agent's line: queues, category counts over the sample, running tasks, activity."""
+
+    agent: Agent
+    length: int
+    urgent: int
+    sampled: int
+    counts: CategoryCounts
+    running: list[Task]
+    activity: list[str]
+
+
+@attrs.frozen
+class TaskGroup:
+    """Tasks of one assignee (``agent_id`` None: unassigned), live work first."""
+
+    agent_id: AgentId | None
+    agent: Agent | None
+    active: int
+    done: int
+    tasks: list[Task]
+    total: int
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.tasks)
+
+
+@attrs.frozen
+class StatusReport:
+    """Everything ``tt status`` shows."""
+
+    town: str
+    root: Path
+    redis: str
+    agents: list[AgentStatus]
+    tasks: TaskCounts
+    backlog: int
+    groups: list[TaskGroup]
+    logs: list[AgentLog]
+
+    @property
+    def terminal_agents(self) -> int:
+        return sum(1 for a in self.agents if a.agent.state.is_prunable)
+
+
+# --- pure summaries ---------------------------------------------------------------------
+
+
+def count_tasks(tasks: Sequence[Task]) -> TaskCounts:
+    """How many tasks are in each state."""
+    n = dict.fromkeys(TaskState, 0)
+    for t in tasks:
+        n[t.state] += 1
+    return TaskCounts(**{s.value: n[s] for s in TaskState})
+
+
+def running_by_agent(tasks: Sequence[Task]) -> dict[AgentId, list[Task]]:
+    """Running tasks per assignee, oldest start first."""
+    out: dict[AgentId, list[Task]] = {}
+    for t in tasks:
+        if t.state is TaskState.RUNNING and t.assigned_to is not None:
+            out.setdefault(t.assigned_to, []).append(t)
+    for group in out.values():
+        group.sort(key=lambda t: t.started_at or t.updated_at)
+    return out
+
+
+def group_tasks(
+    tasks: Sequence[Task], agents: Sequence[Agent], shown: int = GROUP_TASKS_SHOWN
+) -> list[TaskGroup]:
+    """Tasks by assignee: known agents in their order, then unknown ids, then unassigned."""
+    by_owner: dict[AgentId | None, list[Task]] = {}
+    for t in tasks:
+        by_owner.setdefault(t.assigned_to, []).append(t)
+    known = {a.id: a for a in agents}
+    order: list[AgentId | None] = [a.id for a in agents if a.id in by_owner]
+    order += sorted((k for k in by_owner if k is not None and k not in known), key=str)
+    if None in by_owner:
+        order.append(None)
+    groups = []
+    for owner in order:
+        mine = sorted(
+            by_owner[owner],
+            key=lambda t: (_STATE_ORDER[t.state], -t.updated_at.timestamp()),
+        )
+        done = sum(1 for t in mine if t.is_terminal)
+        groups.append(
+            TaskGroup(
+                agent_id=owner,
+                agent=known.get(owner) if owner is not None else None,
+                active=len(mine) - done,
+                done=done,
+                tasks=mine[:shown],
+                total=len(mine),
+            )
+        )
+    return groups
+
+
+# --- gathering -----------------------------------------------------------------------------
+
+
+async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> StatusReport:
+    """The town overview; ``tasks`` adds groups by assignee, ``deep`` activity and logs."""
+    agents = await town.channel.list_agents()
+    all_tasks = await town.channel.list_tasks()
+    keys = town.channel.keys
+    pipe = town.redis.pipeline()
+    for a in agents:
+        pipe.cmd("LLEN", keys.inbox(a.id))
+        pipe.cmd("LLEN", keys.urgent(a.id))
+        pipe.cmd("LRANGE", keys.inbox(a.id), 0, STATUS_SAMPLE - 1)
+        if deep:
+            pipe.cmd("LRANGE", keys.activity(a.id), 0, ACTIVITY_SHOWN - 1)
+    pipe.cmd("LLEN", keys.backlog)
+    replies = await pipe.execute()
+    step = 4 if deep else 3
+    running = running_by_agent(all_tasks)
+    rows = []
+    for i, a in enumerate(agents):
+        length, urgent, raw = replies[step * i : step * i + 3]
+        sample = decode_messages(raw, keys.inbox(a.id))
+        rows.append(
+            AgentStatus(
+                agent=a,
+                length=length,
+                urgent=urgent,
+                sampled=len(sample),
+                counts=count_categories(sample),
+                running=running.get(a.id, []),
+                activity=list(replies[step * i + 3]) if deep else [],
+            )
+        )
+    logs: list[AgentLog] = []
+    if deep:
+        names = [a.name for a in agents]
+        logs = await trio.to_thread.run_sync(read_agent_logs, town.tt_dir / "logs", names)
+    return StatusReport(
+        town=town.name,
+        root=town.root,
+        redis=town.target.redacted,
+        agents=rows,
+        tasks=count_tasks(all_tasks),
+        backlog=replies[-1],
+        groups=group_tasks(all_tasks, agents) if tasks else [],
+        logs=logs,
+    )

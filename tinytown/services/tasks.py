@@ -1,0 +1,320 @@
+"""Task operations: assign, complete, cancel, show, list and "current task" (cli.md §5.1, §5.5).
+
+Completing a task updates the task and its assignee in one transaction: the
+assignee's ``tasks_completed`` grows exactly once per task, however many
+times or from however many places the task is completed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Final
+
+import attrs
+
+from tinytown.codec import hash_ts, pairs_to_dict, task_from_hash
+from tinytown.errors import AgentNotFoundError, InvalidInputError, TaskNotFoundError
+from tinytown.models import Agent, AgentId, Event, EventType, Task, TaskId, TaskState
+from tinytown.redis.client import Transaction
+from tinytown.services._txn import (
+    assigned_event,
+    parse_task_id,
+    queue_assignment,
+    queue_task_write,
+    run_watched,
+)
+from tinytown.town import Town, utcnow
+
+DEFAULT_RESULT: Final = "Completed"
+DEFAULT_CANCEL_REASON: Final = "Cancelled"
+NO_CONTEXT: Final = (
+    "No current agent context found. Pass an agent name/id or run this from an agent loop."
+)
+VALID_STATES: Final = ", ".join(s.value for s in TaskState)
+
+# Run inside the completing transaction (EVAL, so it never meets NOSCRIPT in MULTI).
+# KEYS[1] agent hash; ARGV: task id, heartbeat timestamp, "1" to count a completion.
+# Returns {exists, cleared pointer, tasks_completed}.
+_SETTLE_AGENT: Final = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, 0} end
+local cleared = 0
+if redis.call('HGET', KEYS[1], 'current_task') == ARGV[1] then
+  redis.call('HDEL', KEYS[1], 'current_task')
+  cleared = 1
+end
+redis.call('HSET', KEYS[1], 'last_heartbeat', ARGV[2])
+local n = tonumber(redis.call('HGET', KEYS[1], 'tasks_completed') or '0') or 0
+if ARGV[3] == '1' then n = redis.call('HINCRBY', KEYS[1], 'tasks_completed', 1) end
+return {1, cleared, n}
+"""
+
+
+@attrs.frozen
+class Assignment:
+    """A task just assigned, with the agent it went to (``agent`` is None for the supervisor)."""
+
+    task: Task
+    agent_id: AgentId
+    agent: Agent | None
+
+
+@attrs.frozen
+class Completion:
+    """What ``complete`` did.
+
+    Attributes:
+        task: The task as stored now.
+        was_terminal: It was already completed/failed/cancelled (nothing was counted).
+        agent: The assignee's record as it was read (None if unassigned or gone).
+        cleared_current: The assignee's ``current_task`` pointed at it and was cleared.
+        tasks_completed: The assignee's counter afterwards (None without an assignee record).
+    """
+
+    task: Task
+    was_terminal: bool
+    agent: Agent | None
+    cleared_current: bool
+    tasks_completed: int | None
+
+
+@attrs.frozen
+class TaskView:
+    """A task and the record of its assignee, if any."""
+
+    task: Task
+    assignee: Agent | None
+
+
+@attrs.frozen
+class CurrentTask:
+    """The agent an operation resolved to and its current task (None when there is none)."""
+
+    agent_id: AgentId
+    agent: Agent | None
+    task: Task | None
+
+
+# --- pure decisions --------------------------------------------------------------------
+
+
+def parse_state(text: str) -> TaskState:
+    """A task state from user text (case-insensitive); InvalidInputError naming the valid ones."""
+    try:
+        return TaskState(text.strip().lower())
+    except ValueError:
+        raise InvalidInputError(f"Unknown state filter: {text}. Valid: {VALID_STATES}") from None
+
+
+def pick_current_task(
+    pointer: TaskId | None, pointed: Task | None, assigned: Sequence[Task]
+) -> Task | None:
+    """agent-loop.md §5.2: the pointed task if there is a pointer, else the only live one."""
+    if pointer is not None:
+        return pointed
+    live = [t for t in assigned if not t.is_terminal]
+    return live[0] if len(live) == 1 else None
+
+
+def filter_tasks(
+    tasks: Sequence[Task], state: TaskState | None = None, assignee: AgentId | None = None
+) -> list[Task]:
+    """Tasks in ``state`` and/or assigned to ``assignee`` (None: no filter)."""
+    return [
+        t
+        for t in tasks
+        if (state is None or t.state is state) and (assignee is None or t.assigned_to == assignee)
+    ]
+
+
+# --- services -------------------------------------------------------------------------
+
+
+async def assign(town: Town, agent_ref: str, description: str) -> Assignment:
+    """Create a task for an agent and queue its ``task_assign`` message, atomically.
+
+    Raises:
+        AgentNotFoundError: No agent matches ``agent_ref``.
+        InvalidInputError: The description is blank.
+    """
+    if not description.strip():
+        raise InvalidInputError("Task description must not be empty")
+    agent_id, agent = await town.resolve(agent_ref)
+    now = utcnow()
+    task = Task.new(description, now).assigned(agent_id, now)
+    pipe = town.redis.pipeline(transaction=True)
+    queue_assignment(pipe, town.channel.keys, task)
+    await pipe.execute()
+    await town.channel.emit(assigned_event(task, agent_id, now))
+    return Assignment(task=task, agent_id=agent_id, agent=agent)
+
+
+async def complete(
+    town: Town, task_id: str, result: str = DEFAULT_RESULT, *, now: datetime | None = None
+) -> Completion:
+    """Mark a task completed and settle its assignee's pointer and counter (cli.md §5.5).
+
+    Raises:
+        InvalidInputError: ``task_id`` is not a UUID.
+        TaskNotFoundError: There is no such task.
+    """
+    return await _finish(town, parse_task_id(task_id), result, TaskState.COMPLETED, now)
+
+
+async def cancel(
+    town: Town, task_id: str, reason: str = DEFAULT_CANCEL_REASON, *, now: datetime | None = None
+) -> Completion:
+    """Cancel a task (result = reason), clearing the assignee's pointer; nothing is counted."""
+    return await _finish(town, parse_task_id(task_id), reason, TaskState.CANCELLED, now)
+
+
+async def _finish(
+    town: Town, tid: TaskId, text: str, state: TaskState, now: datetime | None
+) -> Completion:
+    keys = town.channel.keys
+    key = keys.task(tid)
+    when = now or utcnow()
+
+    async def body(tx: Transaction) -> tuple[Task, Task, list[int] | None]:
+        fields = pairs_to_dict(await tx.execute("HGETALL", key))
+        if not fields:
+            raise TaskNotFoundError(str(tid))
+        before = task_from_hash(fields, key)
+        after = (
+            before.completed(text, when)
+            if state is TaskState.COMPLETED
+            else before.cancelled(text, when)
+        )
+        count = state is TaskState.COMPLETED and not before.is_terminal
+        pipe = tx.pipeline(transaction=True)
+        queue_task_write(pipe, keys, after)
+        if after.assigned_to is not None:
+            pipe.cmd(
+                "EVAL",
+                _SETTLE_AGENT,
+                1,
+                keys.agent(after.assigned_to),
+                str(tid),
+                hash_ts(when),
+                "1" if count else "0",
+            )
+        replies = await pipe.execute()
+        settle = replies[-1] if after.assigned_to is not None else None
+        return before, after, settle
+
+    before, after, settle = await run_watched(town.redis, [key], body)
+    agent = None
+    if after.assigned_to is not None and settle and settle[0]:
+        agent = await town.channel.get_agent(after.assigned_to)
+    if state is TaskState.COMPLETED and not before.is_terminal:
+        await town.channel.emit(_completed_event(after, when))
+    has_agent = bool(settle and settle[0])
+    return Completion(
+        task=after,
+        was_terminal=before.is_terminal,
+        agent=agent,
+        cleared_current=bool(settle and settle[1]),
+        tasks_completed=int(settle[2]) if settle and has_agent else None,
+    )
+
+
+async def show(town: Town, task_id: str) -> TaskView:
+    """One task and its assignee's record.
+
+    Raises:
+        InvalidInputError: ``task_id`` is not a UUID.
+        TaskNotFoundError: There is no such task.
+    """
+    task = await town.channel.require_task(parse_task_id(task_id))
+    assignee = None
+    if task.assigned_to is not None and not task.assigned_to.is_supervisor:
+        assignee = await town.channel.get_agent(task.assigned_to)
+    return TaskView(task=task, assignee=assignee)
+
+
+@attrs.frozen
+class TaskListing:
+    """Tasks (oldest first) and every agent record, to name assignees."""
+
+    tasks: list[Task]
+    agents: dict[AgentId, Agent]
+    total: int
+
+
+async def list_tasks(
+    town: Town, state: str | TaskState | None = None, assignee: AgentId | None = None
+) -> TaskListing:
+    """Every task, optionally only those in ``state`` / assigned to ``assignee``.
+
+    Costs four round trips whatever the number of tasks and agents.
+
+    Raises:
+        InvalidInputError: ``state`` is not a task state.
+    """
+    wanted = parse_state(state) if isinstance(state, str) else state
+    tasks = await town.channel.list_tasks()
+    agents = {a.id: a for a in await town.channel.list_agents()}
+    return TaskListing(tasks=filter_tasks(tasks, wanted, assignee), agents=agents, total=len(tasks))
+
+
+async def resolve_agent_context(
+    town: Town,
+    agent_ref: str | None,
+    *,
+    env_agent_id: str | None = None,
+    env_agent_name: str | None = None,
+) -> tuple[AgentId, Agent | None]:
+    """The agent ``tt task current`` talks about (cli.md §5.5).
+
+    Explicit reference first; else ``TINYTOWN_AGENT_ID`` naming an existing
+    agent; else ``TINYTOWN_AGENT_NAME`` resolved as a reference.
+
+    Raises:
+        AgentNotFoundError: Nothing names an agent.
+    """
+    if agent_ref is not None and agent_ref.strip():
+        return await town.resolve(agent_ref)
+    if env_agent_id and env_agent_id.strip():
+        try:
+            aid = AgentId.parse(env_agent_id)
+        except InvalidInputError:
+            aid = None
+        if aid is not None:
+            agent = await town.channel.get_agent(aid)
+            if agent is not None:
+                return aid, agent
+    if env_agent_name and env_agent_name.strip():
+        return await town.resolve(env_agent_name)
+    raise AgentNotFoundError(NO_CONTEXT)
+
+
+async def current(
+    town: Town,
+    agent_ref: str | None = None,
+    *,
+    env_agent_id: str | None = None,
+    env_agent_name: str | None = None,
+) -> CurrentTask:
+    """The current task of an agent (agent-loop.md §5.2)."""
+    aid, agent = await resolve_agent_context(
+        town, agent_ref, env_agent_id=env_agent_id, env_agent_name=env_agent_name
+    )
+    pointer = agent.current_task if agent is not None else None
+    if pointer is not None:
+        pointed = await town.channel.get_task(pointer)
+        return CurrentTask(aid, agent, pick_current_task(pointer, pointed, []))
+    mine = filter_tasks(await town.channel.list_tasks(), assignee=aid)
+    return CurrentTask(aid, agent, pick_current_task(None, None, mine))
+
+
+def _completed_event(task: Task, now: datetime) -> Event:
+    first = task.description.splitlines()[0] if task.description else ""
+    return Event(
+        event_type=EventType.TASK_COMPLETED,
+        message=f"Task completed: {first[:80]}",
+        timestamp=now,
+        agent_id=None
+        if task.assigned_to is None or task.assigned_to.is_supervisor
+        else task.assigned_to,
+        task_id=str(task.id),
+    )
