@@ -219,12 +219,6 @@ async def test_restore_of_a_bad_file_changes_nothing(managed_root: Path, tmp_pat
         assert await town.redis.execute("GET", Keys("untouched").backlog) == "live"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="redis/server.py starts a [redis].persist town with appendonly yes; with no AOF yet "
-    "Redis ignores .tt/redis.rdb and starts empty. Fix: before starting, seed the AOF from the "
-    "RDB (tinytown.services.persistence.seed_aof_from_rdb) when redis-aof/ is missing.",
-)
 async def test_a_checkout_of_a_persist_town_starts_with_the_snapshot(
     managed_root: Path, tmp_path: Path
 ) -> None:

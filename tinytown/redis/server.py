@@ -41,6 +41,7 @@ from tinytown.errors import (
     RedisStartError,
     RedisVersionTooOldError,
 )
+from tinytown.redis.snapshot import prepare_aof_start
 
 MIN_VERSION = (8, 0)
 # sun_path holds 104 bytes on macOS/BSD and 108 on Linux, NUL included.
@@ -506,6 +507,8 @@ async def start_town_server(
         if _alive(await _query(socket_path, [("PING",)])):
             return await _wait_ready(root, socket_path, password, timeout_s, log_start)
         _unlink(socket_path)  # stale: nothing answers on it
+        if aof:
+            prepare_aof_start(root / ".tt")
         args = _server_args(root, socket_path, binary, aof=aof, tcp=tcp, password=password, tls=tls)
         await _launch(root, args, password)
         return await _wait_ready(root, socket_path, password, timeout_s, log_start)

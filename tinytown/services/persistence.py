@@ -31,15 +31,17 @@ from tinytown.config import RedisTarget, TownConfig, is_loopback, redis_target
 from tinytown.errors import InvalidInputError, InvalidStateError, NotFoundError
 from tinytown.keys import Keys
 from tinytown.redis import server
+from tinytown.redis.snapshot import (
+    SNAPSHOT_NAME,
+    seed_aof_from_rdb,
+    set_aside,
+)
 from tinytown.redis.url import parse_url
 from tinytown.services.town_ops import scan_keys, town_pattern
 from tinytown.town import TT_DIR, Town
 
-SNAPSHOT_NAME = "redis.rdb"
 DEFAULT_SNAPSHOT = f"{TT_DIR}/{SNAPSHOT_NAME}"
 BACKUP_SUFFIX = ".bak"
-AOF_DIR = "redis-aof"
-AOF_FILENAME = "appendonly.aof"  # redis-server's default appendfilename
 RDB_MAGIC = b"REDIS"
 LOCK_POLL_S = 0.02
 LOCK_TIMEOUT_S = 10.0
@@ -216,11 +218,7 @@ async def _lock_town_server(root: Path) -> int:
 
 
 def _aside(path: Path) -> Path:
-    backup = path.with_name(path.name + BACKUP_SUFFIX)
-    if backup.is_dir():
-        shutil.rmtree(backup)
-    os.replace(path, backup)
-    return backup
+    return set_aside(path)
 
 
 async def restore_snapshot(
@@ -292,23 +290,6 @@ def _stage(root: Path, source: Path) -> Path:
     return staged
 
 
-def seed_aof_from_rdb(tt_dir: Path) -> Path:
-    """Make ``.tt/redis.rdb`` the base of a fresh append-only file set; returns its directory.
-
-    A server started with ``appendonly yes`` replays its AOF and ignores the
-    RDB; with no AOF at all it starts empty. Redis 7+ accepts an RDB as the
-    *base* of a multi-part AOF, so the snapshot becomes the AOF's base and
-    the server starts with exactly the snapshot's state. An existing AOF
-    directory is moved aside (``redis-aof.bak``).
-    """
-    aof_dir = tt_dir / AOF_DIR
-    if aof_dir.exists():
-        _aside(aof_dir)
-    aof_dir.mkdir()
-    base = f"{AOF_FILENAME}.1.base.rdb"
-    shutil.copyfile(tt_dir / SNAPSHOT_NAME, aof_dir / base)
-    (aof_dir / f"{AOF_FILENAME}.manifest").write_text(f"file {base} seq 1 type b\n")
-    return aof_dir
 
 
 def _swap_in(root: Path, staged: Path, *, aof: bool) -> Path | None:
