@@ -44,7 +44,8 @@ def tt_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
-    for var in ("TINYTOWN_AGENT_ID", "TINYTOWN_AGENT_NAME", "TINYTOWN_REDIS_PASSWORD"):
+    for var in ("TINYTOWN_AGENT_ID", "TINYTOWN_AGENT_NAME", "TINYTOWN_REDIS_PASSWORD",
+                "TINYTOWN_TOWN"):
         monkeypatch.delenv(var, raising=False)
     return home
 

@@ -72,3 +72,16 @@ def test_every_command_documents_every_parameter(path: str, name: str, tt_nowher
             assert f"{param.name}:" in doc or f"{param.name} :" in doc, (
                 f"{name} {sub}: parameter {param.name} undocumented"
             )
+
+
+def test_town_defaults_to_tinytown_town_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    from tinytown.cli.context import OPTIONS, extract_global_options
+
+    monkeypatch.setenv("TINYTOWN_TOWN", "/srv/town")
+    assert extract_global_options(["status", "-v"]) == ["status"]
+    assert (OPTIONS.town, OPTIONS.verbose) == ("/srv/town", True)
+    assert extract_global_options(["status", "--town", "/other"]) == ["status"]
+    assert OPTIONS.town == "/other"
+    monkeypatch.delenv("TINYTOWN_TOWN")
+    assert extract_global_options(["list", "--", "-t"]) == ["list", "--", "-t"]
+    assert OPTIONS.town == "."

@@ -103,8 +103,8 @@ class RtTown:
     def agents(self) -> dict[str, dict[str, str]]:
         """Agent hashes by name (the newest one per name)."""
         out: dict[str, dict[str, str]] = {}
-        for key in sorted(self.r.keys(self.keys.pattern("agent"))):
-            fields = self.r.hgetall(key)
+        for key in sorted(str(k) for k in self.r.keys(self.keys.pattern("agent"))):
+            fields = self.hash(key)
             prev = out.get(fields.get("name", ""))
             if prev is None or prev.get("created_at", "") <= fields.get("created_at", ""):
                 out[fields.get("name", "")] = fields
@@ -116,8 +116,11 @@ class RtTown:
     def state(self, name: str) -> str:
         return self.agents().get(name, {}).get("state", "")
 
+    def hash(self, key: str) -> dict[str, str]:
+        return {str(k): str(v) for k, v in self.r.hgetall(key).items()}
+
     def task(self, task_id: str) -> dict[str, str]:
-        return self.r.hgetall(self.keys.task(task_id))
+        return self.hash(self.keys.task(task_id))
 
     def queued(self, agent_id: str) -> tuple[int, int, int]:
         k = self.keys
@@ -130,7 +133,7 @@ class RtTown:
         return [line.split("\t") for line in self.seen.read_text().splitlines() if line]
 
     def activity(self, agent_id: str) -> list[str]:
-        return list(self.r.lrange(self.keys.activity(agent_id), 0, -1))
+        return [str(line) for line in self.r.lrange(self.keys.activity(agent_id), 0, -1)]
 
     def send(self, agent_id: str, kind: MessageKind, *, urgent: bool = False) -> str:
         """Queue a message directly (as ``tt send`` would); returns its id."""

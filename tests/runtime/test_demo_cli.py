@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -91,6 +92,12 @@ def test_keep_leaves_results_but_no_process(tmp_path: Path) -> None:
     assert f"📁 Demo town kept at {root}" in done.stdout
     results = sorted((root / ".tt" / "demo").glob("*.md"))
     assert len(results) == 5
+    # The query between agents was answered by the backend's model with `tt send --info`.
+    backend_rounds = "".join(
+        log.read_text() for log in (root / ".tt" / "logs").glob("backend_round_*.log")
+    )
+    assert "--info backend answers 'Which JSON field" in backend_rounds
+    assert "📤 Sent informational message" in backend_rounds
     assert not [pid for pid in pids(done.stdout).values() if pid_alive(pid)]
     assert processes_mentioning(str(tmp_path)) == []
 
@@ -99,11 +106,50 @@ def test_timeout_is_a_clear_error_and_still_cleans_up(tmp_path: Path) -> None:
     # Every model round sleeps far longer than the timeout.
     done = run_demo(tmp_path, "--timeout", "3", TINYTOWN_DEMO_DELAY_S="60")
     assert done.returncode == 8, done.stdout + done.stderr
-    assert done.stderr.strip().splitlines()[-1].startswith(
-        "Error: Demo did not finish within 3s: 0/5 tasks completed"
+    assert (
+        done.stderr.strip()
+        .splitlines()[-1]
+        .startswith("Error: Demo did not finish within 3s: 0/5 tasks completed")
     )
     assert "🧹 Cleaned up" in done.stdout
     assert not [pid for pid in pids(done.stdout).values() if pid_alive(pid)]
+    assert demo_dirs(tmp_path) == []
+    assert processes_mentioning(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "message"),
+    [
+        (signal.SIGINT, 130, "Interrupted"),
+        (signal.SIGTERM, 1, "Error: Demo interrupted by SIGTERM"),
+    ],
+)
+def test_signal_during_a_round_still_cleans_up(
+    tmp_path: Path, sig: signal.Signals, code: int, message: str
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), TINYTOWN_DEMO_DELAY_S="60")
+    with subprocess.Popen(
+        [TT, "-v", "demo", "--dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as proc:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:  # models are mid-round once an agent works
+            seen.append(line)
+            if " is Working" in line:
+                break
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=120)
+    out = "".join(seen) + out
+    assert proc.returncode == code, out + err
+    assert err.strip().splitlines()[-1] == message
+    assert "🧹 Cleaned up" in out
+    assert not [pid for pid in pids(out).values() if pid_alive(pid)]
     assert demo_dirs(tmp_path) == []
     assert processes_mentioning(str(tmp_path)) == []
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import attrs
@@ -24,7 +23,7 @@ DEMO = [sys.executable, "-m", "tinytown.runtime.demo_model"]
 @pytest.fixture
 def town_root(
     tmp_path: Path, town_name: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Path]:
+) -> Path:
     """A town on the session Redis, with a private HOME."""
     root = tmp_path / "town"
     create_layout(root)
@@ -33,7 +32,7 @@ def town_root(
     home.mkdir()
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("REDIS_URL", redis_url)
-    yield root
+    return root
 
 
 async def round_prompt(town: Town, agent_id: AgentId, name: str) -> str:

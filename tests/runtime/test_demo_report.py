@@ -17,7 +17,7 @@ from tinytown.runtime.demo_report import (
 
 
 def obs(agent_states: dict[str, AgentState], task_states: list[TaskState]) -> Observation:
-    agents = {name: AgentView(f"Nick [{name}]", state, 2, 1) for name, state in agent_states.items()}
+    agents = {n: AgentView(f"Nick [{n}]", state, 2, 1) for n, state in agent_states.items()}
     tasks = {
         f"t{n}": TaskView(n, f"task number {n}", state, "Nick [backend]")
         for n, state in enumerate(task_states, start=1)

@@ -72,7 +72,8 @@ def test_sigkill_at_random_points_loses_no_message(
     try:
         for _ in range(KILLS):
             proc = rt_town.start_runtime()
-            wait_until(lambda p=proc: rt_town.r.get(live_key) == str(p.pid), "runtime up")
+            up = str(proc.pid)
+            wait_until(lambda: rt_town.r.get(live_key) == up, "runtime up")  # noqa: B023
             time.sleep(rng.uniform(0.02, 0.4))
             proc.kill()
             proc.wait()

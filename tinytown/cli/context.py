@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import os
+
 import attrs
 
 GLOBAL_HELP = (
     "Global options (before or after the command):\n"
-    "  -t, --town PATH   Town root directory (default: .)\n"
+    "  -t, --town PATH   Town root directory (default: $TINYTOWN_TOWN, else .)\n"
     "  -v, --verbose     Debug logging on stderr"
 )
 
 
+def default_town() -> str:
+    """``$TINYTOWN_TOWN`` (set by the runtime for model CLIs), else the current directory."""
+    return os.environ.get("TINYTOWN_TOWN", "").strip() or "."
+
+
 @attrs.define
 class GlobalOptions:
-    town: str = "."
+    town: str = attrs.field(factory=default_town)
     verbose: bool = False
 
 
@@ -22,6 +29,8 @@ OPTIONS = GlobalOptions()
 
 def extract_global_options(argv: list[str]) -> list[str]:
     """Remove the global options from ``argv`` (up to ``--``), storing them in OPTIONS."""
+    OPTIONS.town = default_town()
+    OPTIONS.verbose = False
     out: list[str] = []
     i = 0
     while i < len(argv):

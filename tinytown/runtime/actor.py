@@ -44,6 +44,7 @@ from tinytown.runtime.policy import (
     idle_timed_out,
 )
 from tinytown.runtime.procfiles import reap_orphan_model
+from tinytown.runtime.rounds import revert_started_task, run_round
 from tinytown.runtime.settings import BATCH_MAX, DEFAULT_MAX_ROUNDS, RuntimeSettings
 from tinytown.town import Town, utcnow
 
@@ -138,14 +139,14 @@ class AgentActor:
         A cancellation while the runtime shuts down puts the in-flight batch
         back into the agent's queues and applies the shutdown mode first.
         """
-        if not await self.delivery.claim(self.ctx.host, utcnow()):
-            return ExitReason.GONE
         agent, _ = await self.delivery.read()
         if agent is None:
             return ExitReason.GONE
         if agent.state.is_terminal:
             log.info("not starting %s: it is %s", agent.name, agent.state.label)
             return ExitReason.ALREADY_TERMINAL
+        if not await self.delivery.claim(self.ctx.host, utcnow()):
+            return ExitReason.GONE
         self.name = agent.name
         self.max_rounds = agent.max_rounds if agent.max_rounds is not None else DEFAULT_MAX_ROUNDS
         self.log = AgentLog(agent_log_path(self.ctx.root, self.name), self.ctx.echo)
@@ -180,14 +181,12 @@ class AgentActor:
         self.log.line(f"🔄 Agent '{self.name}' starting loop (max {self.max_rounds} rounds)")
         self.log.line(f"   CLI: {name} ({command})")
         self.log.line(f"   Idle timeout: {cfg.agent.idle_timeout_secs}s")
-        if agent.incarnation and self.delivery.incarnation > 1:
+        if self.delivery.incarnation > 1:
             self.log.line(f"   Incarnation {self.delivery.incarnation} on {self.ctx.host}")
 
     # --- the loop ------------------------------------------------------------------------
 
     async def _loop(self) -> ExitReason:
-        from tinytown.runtime.rounds import run_round
-
         settings = self.ctx.settings
         while True:
             self._woken = False
@@ -347,8 +346,6 @@ class AgentActor:
 
     async def _on_shutdown(self) -> None:
         """Runtime shutdown: return the in-flight batch to the queues, then stop or suspend."""
-        from tinytown.runtime.rounds import revert_started_task
-
         batch = self.inflight
         if batch is not None and not batch.empty:
             await revert_started_task(self)

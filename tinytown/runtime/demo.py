@@ -19,8 +19,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import attrs
 import trio
@@ -58,6 +59,7 @@ _FOREIGN_ENV = (
 )
 
 Report = Callable[[str], None]
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -111,7 +113,7 @@ async def run_demo(options: DemoOptions, report: Report) -> DemoResult:
                 report(f"   Redis pid: {redis_pid}")
             runner = _DemoRun(town, env, options, report)
             try:
-                final, elapsed = await runner.run()
+                final, elapsed = await _until_terminated(runner.run)
                 report("")
                 for line in summary_lines(final, elapsed):
                     report(line)
@@ -124,6 +126,37 @@ async def run_demo(options: DemoOptions, report: Report) -> DemoResult:
             report(f"📁 Demo town kept at {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+
+
+async def _until_terminated(fn: Callable[[], Awaitable[T]]) -> T:
+    """``await fn()``, turning SIGTERM/SIGHUP into an error so that clean-up still runs.
+
+    (SIGINT already arrives as KeyboardInterrupt.)
+    """
+    received: list[int] = []
+    result: list[T] = []
+
+    async def watch(scope: trio.CancelScope) -> None:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGHUP) as signals:
+            async for signum in signals:
+                received.append(signum)
+                scope.cancel()
+                return
+
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(watch, nursery.cancel_scope)
+            result.append(await fn())
+            nursery.cancel_scope.cancel()
+    except BaseExceptionGroup as group:
+        # Only ``fn`` can fail here: let its error (KeyboardInterrupt too) through as is.
+        if len(group.exceptions) == 1:
+            raise group.exceptions[0] from None
+        raise
+    if received or not result:
+        name = signal.Signals(received[0]).name if received else "a signal"
+        raise TinytownError(f"Demo interrupted by {name}")
+    return result[0]
 
 
 class _DemoRun:

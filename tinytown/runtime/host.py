@@ -48,6 +48,8 @@ from tinytown.town import Town, utcnow
 
 log = logging.getLogger("tinytown.runtime")
 
+CONTROL_RETRY_S = 1.0
+
 # KEYS: liveness; ARGV: pid, ttl ms. Set if free or ours; returns the holder's pid otherwise.
 _HOLD = Script(
     """
@@ -147,11 +149,22 @@ class Runtime:
             write_pid(runtime_pidfile(self.ctx.root), self.pid)
         log.info("runtime %s serving town %s as %s", self.pid, self.ctx.town.name, self.ctx.host)
 
+    async def _claim_quietly(self) -> None:
+        try:
+            await self._claim()
+        except RedisError as exc:
+            log.warning("could not re-claim the liveness key: %s", exc)
+
     async def _keep_alive(self) -> None:
         ttl_ms = int(self.ctx.settings.liveness_ttl_s * 1000)
         while True:
             await trio.sleep(self.ctx.settings.liveness_refresh_s)
-            holder = await _HOLD(self.ctx.town.redis, [self._live_key], [str(self.pid), ttl_ms])
+            try:
+                holder = await _HOLD(self.ctx.town.redis, [self._live_key],
+                                     [str(self.pid), ttl_ms])
+            except RedisError as exc:  # a Redis hiccup must not end the runtime
+                log.warning("could not refresh the liveness key: %s", exc)
+                continue
             if str(holder) != str(self.pid):
                 log.warning("liveness key held by pid %s, not us", holder)
 
@@ -170,15 +183,17 @@ class Runtime:
 
     async def _resume(self) -> int:
         """Start the actors this runtime should host; returns how many were started."""
-        if self.only:
-            return sum(self.supervisor.start(aid) for aid in self.only)
-        n = 0
-        for agent in await self.ctx.town.channel.list_agents():
-            if agent.host == self.ctx.host and not agent.state.is_terminal:
-                n += self.supervisor.start(agent.id)
-        if n:
+        n = sum(self.supervisor.start(aid) for aid in await self._to_host())
+        if n and not self.only:
             log.info("resumed %d agent(s)", n)
         return n
+
+    async def _to_host(self) -> list[AgentId]:
+        """The agents of this runtime: its ``only`` list, else the host's live agents."""
+        if self.only:
+            return list(self.only)
+        return [a.id for a in await self.ctx.town.channel.list_agents()
+                if a.host == self.ctx.host and not a.state.is_terminal]
 
     async def _give_up(self, agent_id: AgentId, exc: BaseException) -> None:
         s = self.ctx.settings
@@ -215,9 +230,21 @@ class Runtime:
             if self.only:
                 self.shutdown("exit")
                 return
-            await _RELEASE(self.ctx.town.redis, [self._live_key], [str(self.pid)])
-            if await self._resume():
-                await self._claim()
+            try:
+                await _RELEASE(self.ctx.town.redis, [self._live_key], [str(self.pid)])
+                pending = [a for a in await self._to_host() if a not in self.supervisor.running]
+                if pending:
+                    # Registered meanwhile: host them, unless a new runtime already took over.
+                    ttl_ms = int(self.ctx.settings.liveness_ttl_s * 1000)
+                    holder = await _HOLD(self.ctx.town.redis, [self._live_key],
+                                         [str(self.pid), ttl_ms])
+                    if str(holder) == str(self.pid):
+                        await self._resume()
+                        continue
+            except RedisError as exc:
+                log.warning("cannot check for new agents (%s); staying up", exc)
+                await self._claim_quietly()
+                await trio.sleep(CONTROL_RETRY_S)
                 continue
             log.info("no agents left: exiting")
             self.shutdown("exit")
@@ -226,11 +253,16 @@ class Runtime:
     # --- control list ---------------------------------------------------------------------
 
     async def _read_control(self) -> None:
-        async with open_redis(self.ctx.town.redis.settings, max_connections=1) as blocking:
-            while True:
-                reply = await blocking.execute("BLPOP", self._control_key, 0)
-                if reply:
-                    self.handle_command(str(reply[1]))
+        while True:
+            try:
+                async with open_redis(self.ctx.town.redis.settings, max_connections=1) as blocking:
+                    while True:
+                        reply = await blocking.execute("BLPOP", self._control_key, 0)
+                        if reply:
+                            self.handle_command(str(reply[1]))
+            except RedisError as exc:  # reconnect after a pause instead of dying
+                log.warning("control list unavailable (%s); retrying", exc)
+                await trio.sleep(CONTROL_RETRY_S)
 
     def handle_command(self, payload: str) -> None:
         """Apply one control command (JSON); bad ones are logged and ignored."""

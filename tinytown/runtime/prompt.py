@@ -4,7 +4,7 @@ How the actor uses this module, once per round::
 
     batch = batch_messages(urgent_msgs, normal_msgs)        # step 7: classify
     items = list(batch.items)
-    if not items and snapshot.matching:                   # step 8: backlog nudge
+    if not items and snapshot.matching:                     # step 8: backlog nudge
         items.append(PromptItem(synthetic_backlog_query(agent_id, name, snapshot.matching)))
     items = [attrs.evolve(i, task=<record>) if i.task_id else i for i in items]
     text = build_prompt(PromptContext(town_name=..., agent_name=name, round_no=r,
