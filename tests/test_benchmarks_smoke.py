@@ -106,6 +106,7 @@ def test_markdown_table_written(quick_run: Run) -> None:
 
 
 def test_plots_written(quick_run: Run) -> None:
+    pytest.importorskip("matplotlib", reason="plots need the 'bench' extra (matplotlib)")
     out, _ = quick_run
     doc = _doc(out)
     plots = [p for b in doc["benchmarks"].values() for p in b["plots"]]  # type: ignore[attr-defined]

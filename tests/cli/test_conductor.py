@@ -92,7 +92,7 @@ def test_launches_custom_cli_with_context_on_stdin(
     context_file = town_dir / ".tt" / "conductor_context.md"
     command = f"cat '{context_file}' | exec {sys.executable} {script}"
     assert result.lines[:5] == [
-        "🚂 Starting conductor with fake CLI...",
+        "🚂 Starting conductor with fake model...",
         "   Context: ./.tt/conductor_context.md",
         "",
         f"   Running: {command}",
@@ -118,7 +118,7 @@ def test_claude_gets_the_context_as_its_first_message(
     configure(town_dir, "claude")
     result = tt_proc("--town", str(town_dir), "conductor")
     assert result.code == 0, result.err
-    assert result.lines[0] == "🚂 Starting conductor with claude CLI..."
+    assert result.lines[0] == "🚂 Starting conductor with claude model..."
     assert result.lines[1] == f"   Context: {town_dir}/.tt/conductor_context.md"
     data = json.loads(record.read_text())
     context = (town_dir / ".tt" / "conductor_context.md").read_text()

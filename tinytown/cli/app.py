@@ -18,7 +18,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("town:stop", "stop", "Ask every agent of the town to stop at its next round boundary."),
     ("town:reset", "reset", "Delete the town's agents, tasks and queues from Redis."),
     ("runtime:spawn", "spawn", "Create an agent and start it in the town's runtime."),
-    ("agents:list_agents", "list", "List agents with state, model and queue sizes."),
+    ("agents:list_agents", "list", "List agents and their states (--long adds model and queue sizes)."),
     ("runtime:restart", "restart", "Restart a stopped agent with fresh rounds, keeping its id."),
     ("agents:kill", "kill", "Stop an agent after its current round."),
     ("agents:interrupt", "interrupt", "Pause an agent (it finishes the round, then waits)."),

@@ -57,7 +57,7 @@ def conductor(*, print_context: Annotated[bool, Parameter(negative=())] = False)
     except OSError as exc:
         fail(OSError(f"Cannot write {context_path}: {exc.strerror or exc}"))
     shown = os.path.join(OPTIONS.town, ".tt", CONTEXT_FILE)
-    say(f"🚂 Starting conductor with {launch.cli_name} CLI...")
+    say(f"🚂 Starting conductor with {launch.cli_name} model...")
     say(f"   Context: {shown}")
     say()
     say(f"   Running: {launch.command}")
