@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks._common import Outcome, Skipped, cpu_snapshot, foreign_cpu_percent
+from benchmarks._common import PIN, Outcome, Skipped, cpu_snapshot, foreign_cpu_percent
 
 # benchmark name -> module under benchmarks/
 BENCHMARKS: dict[str, str] = {
@@ -48,6 +48,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="results directory (default: benchmarks/results)",
     )
     parser.add_argument("--no-plots", action="store_true", help="do not draw PNG plots")
+    parser.add_argument(
+        "--pin",
+        choices=("none", "same", "split"),
+        default="same",
+        help="CPU placement of the latency benchmark: 'same' pins its redis-servers and "
+        "the harness to one CPU (default: stable figures); 'split' to two different "
+        "CPUs (every hand-off pays a cross-CPU wake-up); 'none' lets the OS choose",
+    )
     args = parser.parse_args(argv)
     names = [ALIASES.get(n, n) for n in args.names] or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -91,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = datetime.now(UTC)
     outcomes: list[Outcome] = []
+    PIN["mode"] = args.pin
     for name in args.names:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         outcome = run_one(name, args.quick)
@@ -108,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             outcome.plots.clear()
     meta = report.run_meta(argv, started)
     meta["quick"] = args.quick
+    meta["pin"] = args.pin
     paths = report.write(outcomes, meta, args.out, report.stamp_of(started))
     print(paths["latest_md"].read_text())
     for key, path in paths.items():

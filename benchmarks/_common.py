@@ -251,19 +251,47 @@ def start_server(transport: Literal["unix", "tcp"], workdir: Path) -> BenchServe
     return server
 
 
+PinMode = Literal["none", "same", "split"]
+PIN: dict[str, PinMode] = {"mode": "same"}
+"""CPU placement for the latency benchmark (set by ``--pin``; others never pin)."""
+
+
+def pin_cpus(mode: PinMode) -> tuple[int, int] | None:
+    """(client CPU, server CPU) for ``mode``, or None when not pinning (or impossible)."""
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if mode == "none" or not cpus or (mode == "split" and len(cpus) < 2):
+        return None
+    return cpus[0], cpus[0] if mode == "same" else cpus[1]
+
+
 @contextmanager
-def bench_servers(*transports: Literal["unix", "tcp"]) -> Iterator[dict[str, BenchServer]]:
-    """Start one server per transport in a temp dir; stop them all (by PID) on exit."""
+def bench_servers(
+    *transports: Literal["unix", "tcp"], pin: PinMode = "none"
+) -> Iterator[dict[str, BenchServer]]:
+    """Start one server per transport in a temp dir; stop them all (by PID) on exit.
+
+    With ``pin="same"`` the servers and this process (the calling thread, and
+    the threads and processes it starts later) run on one CPU; with ``"split"``
+    on two different CPUs. The affinity is restored on exit.
+    """
     # A short directory: unix socket paths are limited to ~104 bytes.
     workdir = Path(tempfile.mkdtemp(prefix="ttb-"))
     servers: dict[str, BenchServer] = {}
+    pinned = pin_cpus(pin)
+    original = os.sched_getaffinity(0) if pinned else None
     try:
         for transport in transports:
             sub = workdir / transport
             sub.mkdir()
             servers[transport] = start_server(transport, sub)
+            if pinned:
+                os.sched_setaffinity(servers[transport].pid, {pinned[1]})
+        if pinned:
+            os.sched_setaffinity(0, {pinned[0]})
         yield servers
     finally:
+        if original is not None:
+            os.sched_setaffinity(0, original)
         for server in servers.values():
             server.stop()
         shutil.rmtree(workdir, ignore_errors=True)

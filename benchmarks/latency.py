@@ -28,7 +28,8 @@ import trio
 
 from benchmarks import _lat_clients as clients
 from benchmarks import _lat_raw as raw
-from benchmarks._common import BenchServer, Outcome, Plot, Table, bench_servers, summarize_ns
+from benchmarks._codec_cost import codec_costs
+from benchmarks._common import PIN, BenchServer, Outcome, Plot, Table, bench_servers, summarize_ns
 from benchmarks._lat_harness import (
     async_handoff,
     async_ping,
@@ -180,12 +181,15 @@ def run(quick: bool) -> Outcome:
     n, warm, rounds = (1000, 50, 4) if quick else (5000, 50, 20)
     outcome = Outcome(
         "latency",
-        params={"samples": n, "warmup_per_round": warm, "rounds": rounds, "ops": list(OPS)},
-    )
+        params={
+            "samples": n, "warmup_per_round": warm, "rounds": rounds, "ops": list(OPS),
+            "pin": PIN["mode"],
+        },
+    )  # fmt: skip
     samples: dict[tuple[str, str, str], list[int]] = {}
     round_p50: dict[str, list[float]] = {}
     failed: set[tuple[str, str, str]] = set()
-    with bench_servers("unix", "tcp") as servers:
+    with bench_servers("unix", "tcp", pin=PIN["mode"]) as servers:
         for transport, server in servers.items():
             for op in OPS:
                 plan = [(FLOOR, _floor(op)), *series_plan(op)]
@@ -219,6 +223,9 @@ def run(quick: bool) -> Outcome:
     outcome.data["series"] = series
     outcome.tables.extend(build_tables(series))
     outcome.data["ratios"] = outcome.tables[1].rows if len(outcome.tables) > 1 else []
+    costs, figures = codec_costs(quick)
+    outcome.tables.append(costs)
+    outcome.data["cpu_per_piece_us"] = figures
     for op in OPS:
         panels: dict[str, dict[str, list[float]]] = {}
         for (s_op, transport, client), values in samples.items():
@@ -236,6 +243,12 @@ def run(quick: bool) -> Outcome:
         "until the sender has the reply. Before each sample the receiver is confirmed "
         "blocked in Redis (INFO clients, outside the timed part). Channel.receive BLPOPs "
         "two keys (urgent queue, inbox); the others BLPOP one."
+    )
+    outcome.notes.append(
+        f"CPU placement: --pin {PIN['mode']} (same: the servers and the harness share one "
+        "CPU, the default; split: two CPUs; none: the OS decides). A hand-off whose ends "
+        "run on different CPUs pays a cross-CPU wake-up (≈ 50 µs on this VM); unpinned, "
+        "each series mixes both regimes and the ratios mean little."
     )
     outcome.notes.append(
         f"redis-py sync (2 threads): a thread blocks in BLPOP and takes t1; "

@@ -139,6 +139,31 @@ def ratio_table(series: list[dict[str, Any]]) -> Table:
     return table
 
 
+LADDER = (FLOOR, "trio + raw sockets", OURS_CLIENT, OURS)
+
+
+def ladder_table(series: list[dict[str, Any]]) -> Table:
+    """Where the hand-off time goes: each layer's p50 minus the layer below."""
+    table = Table(
+        "Where the hand-off time goes (p50, µs): each layer over the one below",
+        ["transport", "layer", "p50", "+ over previous", "share of Channel p50"],
+        note="floor → Trio scheduling (two tasks, epoll) → our client (pool, packing, "
+        "hiredis) → Channel (message JSON encode + decode, key building, two-key BLPOP).",
+    )
+    for transport in ("unix", "tcp"):
+        top = _p(_find(series, "handoff", transport, OURS), "p50_us")
+        previous: float | None = None
+        for client in LADDER:
+            p50 = _p(_find(series, "handoff", transport, client), "p50_us")
+            if p50 is None:
+                continue
+            step = None if previous is None else p50 - previous
+            share = ratio(step if step is not None else p50, top)
+            table.rows.append([transport, client, _round(p50, 1), _round(step, 1), _round(share)])
+            previous = p50
+    return table
+
+
 def build_tables(series: list[dict[str, Any]]) -> list[Table]:
-    """The per-series table, then the ratio table."""
-    return [series_table(series), ratio_table(series)]
+    """The per-series table, the ratio table, then the hand-off ladder."""
+    return [series_table(series), ratio_table(series), ladder_table(series)]

@@ -132,6 +132,7 @@ def markdown(meta: dict[str, Any], outcomes: list[Outcome], plots: dict[str, lis
         f"{machine['platform']}",
         f"- Python {meta['python']}; {versions}; {meta['redis_server']}",
         f"- git: {meta['git_commit']}{' (dirty tree)' if meta['git_dirty'] else ''}",
+        f"- CPU placement of the latency benchmark (--pin): {meta.get('pin', 'none')}",
         "",
     ]
     for outcome in outcomes:

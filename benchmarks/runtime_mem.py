@@ -1,17 +1,19 @@
 """Runtime: memory of one runtime hosting many idle agents, and assign-to-model latency.
 
 * RSS — ``tt start`` runs the town's runtime in the foreground as our child
-  (so we hold its PID); agents are added with ``tt spawn NAME --cli demo`` and
-  left idle; after each step (1, 10, 100 agents; ``--quick``: 1, 10) and a
-  short settle, ``VmRSS`` is read from ``/proc/<pid>/status``. The cost of one
-  more idle agent is the RSS slope between steps (target: < 1 MB).
+  (so we hold its PID); agents are added as ``tt spawn NAME --cli demo`` does
+  (``tinytown.runtime.control.spawn`` in-process, for speed) and left idle.
+  After each step (1, 10, 100 agents; ``--quick``: 1, 10) and a short settle,
+  ``VmRSS`` is read from ``/proc/<pid>/status``. The cost of one more idle
+  agent is the RSS slope between steps (target: < 1 MB).
 * assign → model start — a demo agent is given a task by ``tt assign`` (a
   subprocess, so its own start-up counts) and, separately, by
   ``Town.assign`` in-process; the time until the runtime creates the round's
   log ``.tt/logs/<name>_round_<n>.log`` (just before it starts the model
   process) is measured.
 
-The runtime is stopped with SIGTERM (SIGKILL after a grace period) by PID.
+The runtime is stopped with SIGINT, as Ctrl+C would (SIGKILL after a grace
+period), by PID.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from benchmarks._common import Outcome, Plot, Skipped, Table, bench_servers
 SETTLE_S = 1.0
 WAIT_S = 60.0
 STOP_GRACE_S = 15.0
+MAX_ROUNDS = 1000  # the default (10) would stop the demo agent during the assign runs
 
 
 def require_runtime() -> None:
@@ -72,25 +75,36 @@ async def _wait_states(root: Path, url: str, names: list[str], wanted: set[str])
     from tinytown.town import Town
 
     async with Town.connect(root, env={"REDIS_URL": url}) as town:
-        with trio.fail_after(WAIT_S):
+        with trio.move_on_after(WAIT_S):
             while True:
                 agents = {a.name: a.state.value for a in await town.list_agents()}
                 if all(agents.get(name) in wanted for name in names):
                     return
                 await trio.sleep(0.05)
+        late = {n: agents.get(n) for n in names if agents.get(n) not in wanted}
+        shown = ", ".join(f"{n}={s}" for n, s in list(late.items())[:5])
+        raise RuntimeError(f"agents not {'/'.join(sorted(wanted))} after {WAIT_S:.0f}s: {shown}")
 
 
-def _spawn(root: Path, env: dict[str, str], names: list[str]) -> None:
-    for name in names:
-        _, done = _town.run_tt(["spawn", name, "--cli", "demo"], root, env)
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or [""])[-1]
-            raise RuntimeError(f"tt spawn {name} failed (exit {done.returncode}): {last}")
+async def _spawn_async(root: Path, url: str, names: list[str]) -> None:
+    from tinytown.runtime.control import spawn
+    from tinytown.runtime.settings import host_id
+    from tinytown.town import Town
+
+    async with Town.connect(root, env={"REDIS_URL": url}) as town:
+        for name in names:
+            await spawn(town, name, cli="demo", max_rounds=MAX_ROUNDS, host=host_id())
+
+
+def _spawn(root: Path, url: str, names: list[str]) -> None:
+    """What ``tt spawn NAME --cli demo`` does, in-process (the runtime already runs)."""
+    trio.run(_spawn_async, root, url, names)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Ctrl+C (agents end Stopped), then SIGKILL after a grace period; by PID."""
     if process.poll() is None:
-        os.kill(process.pid, signal.SIGTERM)
+        os.kill(process.pid, signal.SIGINT)
         try:
             process.wait(timeout=STOP_GRACE_S)
         except subprocess.TimeoutExpired:
@@ -120,23 +134,25 @@ def measure_assign(root: Path, url: str, env: dict[str, str], runs: int) -> dict
     from tinytown.runtime.agentlog import round_log_path
 
     name = "demo-bench"
-    _spawn(root, env, [name])
+    _spawn(root, url, [name])
     trio.run(_wait_states, root, url, [name], {"idle"})
-    out: dict[str, list[float]] = {"tt assign (subprocess)": [], "Town.assign (in-process)": []}
+    sub, after_exit, local = "tt assign (subprocess)", "… after tt assign exited", "Town.assign"
+    out: dict[str, list[float]] = {sub: [], after_exit: [], local: []}
     round_no = 0
     for index in range(2 * runs):
         round_no += 1
         log = round_log_path(root, name, round_no)
         started = time.perf_counter()
         if index % 2 == 0:
-            label = "tt assign (subprocess)"
-            _, done = _town.run_tt(["assign", name, "Benchmark: write a short note"], root, env)
+            elapsed, done = _town.run_tt(["assign", name, "Benchmark: short note"], root, env)
             if done.returncode != 0:
                 raise RuntimeError(f"tt assign failed: {done.stderr.strip()}")
+            seen = _wait_file(log) - started
+            out[sub].append(seen)
+            out[after_exit].append(seen - elapsed)
         else:
-            label = "Town.assign (in-process)"
             trio.run(_assign_in_process, root, url, name)
-        out[label].append(_wait_file(log) - started)
+            out[local].append(_wait_file(log) - started)
         trio.run(_wait_states, root, url, [name], {"idle"})
     return out
 
@@ -168,7 +184,7 @@ def run(quick: bool) -> Outcome:
             spawned: list[str] = []
             for count in steps:
                 names = [f"idle-{i:03d}" for i in range(len(spawned), count)]
-                _spawn(root, env, names)
+                _spawn(root, url, names)
                 spawned += names
                 trio.run(_wait_states, root, url, spawned, {"idle"})
                 time.sleep(SETTLE_S)

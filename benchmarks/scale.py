@@ -1,4 +1,4 @@
-"""Scale: ``tt status --tasks``, ``tt inbox --all`` and ``tt list`` as the town grows.
+"""Scale: ``tt status [--tasks]``, ``tt inbox --all`` and ``tt list`` as the town grows.
 
 The service functions behind those commands run in-process against towns of
 10/100/1,000 agents with 1k/10k/100k tasks (``--quick``: the first two
@@ -34,6 +34,7 @@ OPERATIONS: dict[str, tuple[str, str, dict[str, Any], list[str]]] = {
         {"tasks": True},
         ["status", "--tasks"],
     ),
+    "tt status": ("tinytown.services.status", "status", {}, ["status"]),
     "tt inbox --all": ("tinytown.services.inbox", "inbox_all", {}, ["inbox", "--all"]),
     "tt list": ("tinytown.services.agents", "list_agents", {}, ["list"]),
 }

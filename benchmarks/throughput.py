@@ -197,9 +197,9 @@ def _cases(
 
 
 def run(quick: bool) -> Outcome:
-    total, single, repeats = (20_000, 2_000, 1) if quick else (200_000, 20_000, 3)
+    total, single, repeats = (20_000, 2_000, 1) if quick else (100_000, 10_000, 3)
     grid = [(1, 1), (4, 4)] if quick else [(1, 1), (4, 4), (16, 16), (16, 1), (1, 16)]
-    nxm_total = 4_000 if quick else 32_000
+    nxm_total = 4_000 if quick else 16_000
     outcome = Outcome("throughput", params={
         "pipelined_messages": total, "batch": BATCH, "one_at_a_time_messages": single,
         "n_by_m_messages": nxm_total, "repeats": repeats})  # fmt: skip

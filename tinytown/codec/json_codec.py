@@ -63,8 +63,8 @@ def _make_converter() -> cattrs.Converter:
 converter = _make_converter()
 
 
-def _dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_dumps = _ENCODER.encode
 
 
 def _loads_object(text: str | bytes, what: str) -> dict[str, Any]:
@@ -82,15 +82,15 @@ def _loads_object(text: str | bytes, what: str) -> dict[str, Any]:
 
 def message_to_dict(msg: Message) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": str(msg.id),
-        "from": str(msg.from_),
-        "to": str(msg.to),
+        "id": msg.id.text,
+        "from": msg.from_.text,
+        "to": msg.to.text,
         "type": msg.kind.TAG,
     }
     out.update(converter.unstructure(msg.kind))
     out["priority"] = msg.priority.value
     out["created_at"] = json_ts(msg.created_at)
-    out["correlation_id"] = None if msg.correlation_id is None else str(msg.correlation_id)
+    out["correlation_id"] = None if msg.correlation_id is None else msg.correlation_id.text
     return out
 
 

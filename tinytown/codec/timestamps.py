@@ -15,12 +15,12 @@ _FRACTION = re.compile(r"\.(\d+)")
 
 def hash_ts(dt: datetime) -> str:
     """``2026-04-20T18:22:15.123456+00:00`` (fraction omitted when zero)."""
-    return dt.astimezone(UTC).isoformat()
+    return (dt if dt.tzinfo is UTC else dt.astimezone(UTC)).isoformat()
 
 
 def json_ts(dt: datetime) -> str:
     """``2026-04-20T18:22:15.123456Z`` (fraction omitted when zero)."""
-    text = dt.astimezone(UTC).isoformat()
+    text = (dt if dt.tzinfo is UTC else dt.astimezone(UTC)).isoformat()
     return text[:-6] + "Z"
 
 
@@ -28,6 +28,10 @@ def parse_ts(text: str) -> datetime:
     """Parse an RFC 3339 timestamp into an aware UTC datetime; ValueError if it is not one."""
     if not isinstance(text, str) or len(text) < 19 or text[10] not in "Tt ":
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
+    if len(text) in (20, 27) and text[-1] == "Z" and text[10] == "T":
+        # Fast path for the form we write ourselves (whole seconds or 6 digits, Z).
+        dt = datetime.fromisoformat(text)
+        return dt if dt.tzinfo is UTC else dt.astimezone(UTC)
     if "." in text:
         # fromisoformat wants 1-6 digits on some versions; keep at most 6.
         text = _FRACTION.sub(lambda m: "." + m.group(1)[:6], text, count=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from typing import Self
 
 import attrs
@@ -22,11 +23,26 @@ def _parse_uuid(text: str, what: str) -> uuid.UUID:
         raise InvalidInputError(f"Invalid {what} id: {text!r} is not a UUID") from None
 
 
+def _is_canonical(text: str) -> bool:
+    """Already the lowercase hyphenated form (given it parsed as a UUID)?"""
+    return (
+        len(text) == 36
+        and text[8] == text[13] == text[18] == text[23] == "-"
+        and text == text.lower()
+    )
+
+
 @attrs.frozen(slots=True, order=True, repr=False)
 class _Id:
     uuid: uuid.UUID
+    # The canonical text, computed once: ids are rendered on every message encode.
+    text: str = attrs.field(kw_only=True, eq=False, order=False, hash=False, repr=False)
 
     _what = "record"
+
+    @text.default
+    def _canonical(self) -> str:
+        return str(self.uuid)
 
     @classmethod
     def new(cls) -> Self:
@@ -35,15 +51,18 @@ class _Id:
     @classmethod
     def parse(cls, text: str) -> Self:
         """Parse any form Python's UUID parser accepts; raise InvalidInputError otherwise."""
-        return cls(_parse_uuid(text, cls._what))
+        value = _parse_uuid(text, cls._what)
+        if _is_canonical(text):
+            return cls(value, text=text)
+        return cls(value)
 
     @property
     def short(self) -> str:
         """The first four hex characters, used for display and as an agent reference."""
-        return str(self.uuid)[:SHORT_ID_LEN]
+        return self.text[:SHORT_ID_LEN]
 
     def __str__(self) -> str:
-        return str(self.uuid)
+        return self.text
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}('{self.uuid}')"
@@ -54,6 +73,11 @@ class AgentId(_Id):
 
     __slots__ = ()
     _what = "agent"
+
+    @classmethod
+    def parse(cls, text: str) -> AgentId:
+        """Like :meth:`_Id.parse`, memoised: the same few agent ids recur in every message."""
+        return _parse_agent_id(text)
 
     @classmethod
     def supervisor(cls) -> AgentId:
@@ -75,3 +99,11 @@ class MessageId(_Id):
 
 
 SUPERVISOR = AgentId(SUPERVISOR_UUID)
+
+
+@lru_cache(maxsize=4096)
+def _parse_agent_id(text: str) -> AgentId:
+    value = _parse_uuid(text, "agent")
+    if _is_canonical(text):
+        return AgentId(value, text=text)
+    return AgentId(value)
