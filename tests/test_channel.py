@@ -317,3 +317,19 @@ async def test_broadcast_reaches_subscribers(channel: Channel) -> None:
         with trio.fail_after(5):
             got = await stream.__anext__()
     assert got == sent
+
+
+async def test_requeue_processing_returns_urgent_items_to_the_urgent_queue(
+    channel: Channel, redis: Redis
+) -> None:
+    aid = AgentId.new()
+    keys = Keys(channel.town)
+    await channel.send_urgent(msg(aid, "u"))
+    await channel.send(msg(aid, "n1"))
+    await channel.send(msg(aid, "n2"))
+    assert len(await channel.take(aid, 10)) == 3
+    await redis.execute("SET", keys.inflight_urgent(aid), 1)  # as the runtime records it
+    assert await channel.requeue_processing(aid) == 3
+    assert [m.kind.description for m in await channel.peek(aid, urgent=True)] == ["u"]  # type: ignore[union-attr]
+    assert [m.kind.description for m in await channel.peek(aid)] == ["n1", "n2"]  # type: ignore[union-attr]
+    assert await redis.execute("EXISTS", keys.inflight_urgent(aid)) == 0

@@ -37,7 +37,27 @@ _EXPORTS = {
     "TinytownError": "tinytown.errors",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+__all__ = [
+    "SUPERVISOR",
+    "Agent",
+    "AgentHandle",
+    "AgentId",
+    "AgentState",
+    "AgentType",
+    "Channel",
+    "ConfirmationType",
+    "Message",
+    "MessageId",
+    "MessageType",
+    "Priority",
+    "Task",
+    "TaskId",
+    "TaskState",
+    "TinytownError",
+    "Town",
+    "TownConfig",
+    "__version__",
+]
 
 if TYPE_CHECKING:
     from tinytown.channel import Channel

@@ -45,14 +45,17 @@ return out
 """
 )
 
-# Put processing items back at the head of the inbox, oldest first, then clear them.
+# Put processing items back at the head of their queues, oldest first, then clear them.
+# The first <inflight count> items came from the urgent queue (the runtime records it).
+# KEYS: processing, inbox, urgent, inflight count.
 _REQUEUE = Script(
     """
 local items = redis.call('LRANGE', KEYS[1], 0, -1)
-for i = #items, 1, -1 do
-  redis.call('LPUSH', KEYS[2], items[i])
-end
-redis.call('DEL', KEYS[1])
+local nu = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
+if nu > #items then nu = #items end
+for i = #items, nu + 1, -1 do redis.call('LPUSH', KEYS[2], items[i]) end
+for i = nu, 1, -1 do redis.call('LPUSH', KEYS[3], items[i]) end
+redis.call('DEL', KEYS[1], KEYS[4])
 return #items
 """
 )
@@ -242,9 +245,18 @@ class Channel(RecordStore):
         await pipe.execute()
 
     async def requeue_processing(self, agent_id: AgentId) -> int:
-        """Return every unacknowledged message to the head of the inbox, in order."""
+        """Return every unacknowledged message to the head of its queue, in order.
+
+        Messages the runtime took from the urgent queue go back there, the
+        others to the inbox.
+        """
         k = self.keys
-        n: int = await _REQUEUE(self.redis, [k.processing(agent_id), k.inbox(agent_id)], [])
+        n: int = await _REQUEUE(
+            self.redis,
+            [k.processing(agent_id), k.inbox(agent_id), k.urgent(agent_id),
+             k.inflight_urgent(agent_id)],
+            [],
+        )
         return n
 
     # --- events -----------------------------------------------------------------------

@@ -14,7 +14,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -108,7 +108,7 @@ def tt_nowhere(tmp_path: Path, tt_home: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 @pytest.fixture
-def tt_proc(town_dir: Path) -> Iterator[TT]:
+def tt_proc(town_dir: Path) -> TT:
     """Run the installed ``tt`` executable as a subprocess in the town directory."""
     exe = shutil.which("tt") or str(Path(sys.executable).with_name("tt"))
 
@@ -125,4 +125,4 @@ def tt_proc(town_dir: Path) -> Iterator[TT]:
         )
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
-    yield run
+    return run

@@ -74,7 +74,7 @@ for _, src in ipairs({KEYS[2], KEYS[3]}) do
   end
   if src == KEYS[2] then out[1] = #out - 1 end
 end
-if out[1] > 0 then redis.call('SET', KEYS[5], out[1]) end
+if out[1] > 0 then redis.call('SET', KEYS[5], out[1]) else redis.call('DEL', KEYS[5]) end
 return out
 """
 )
