@@ -1,7 +1,13 @@
-"""Identifiers: random UUID v4 values, shown as canonical lowercase hyphenated text."""
+"""Identifiers: random UUID v4 values, shown as canonical lowercase hyphenated text.
+
+An id holds its canonical text (what every key, JSON document and display
+uses); the :class:`uuid.UUID` is derived on demand. Parsing the canonical
+form is a regular-expression match, which keeps message decoding cheap.
+"""
 
 from __future__ import annotations
 
+import re
 import uuid
 from functools import lru_cache
 from typing import Self
@@ -14,47 +20,42 @@ SUPERVISOR_UUID = uuid.UUID("00000000-0000-0000-0000-000000000001")
 """The well-known supervisor/conductor mailbox: sender of every system message."""
 
 SHORT_ID_LEN = 4
+_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
-def _parse_uuid(text: str, what: str) -> uuid.UUID:
+def _canonical_text(text: str, what: str) -> str:
+    """The canonical form of any text Python's UUID parser accepts; InvalidInputError else."""
+    if isinstance(text, str) and len(text) == 36 and _CANONICAL.fullmatch(text):
+        return text
     try:
-        return uuid.UUID(text.strip())
+        return str(uuid.UUID(text.strip()))
     except (ValueError, AttributeError, TypeError):
         raise InvalidInputError(f"Invalid {what} id: {text!r} is not a UUID") from None
 
 
-def _is_canonical(text: str) -> bool:
-    """Already the lowercase hyphenated form (given it parsed as a UUID)?"""
-    return (
-        len(text) == 36
-        and text[8] == text[13] == text[18] == text[23] == "-"
-        and text == text.lower()
-    )
-
-
 @attrs.frozen(slots=True, order=True, repr=False)
 class _Id:
-    uuid: uuid.UUID
-    # The canonical text, computed once: ids are rendered on every message encode.
-    text: str = attrs.field(kw_only=True, eq=False, order=False, hash=False, repr=False)
+    text: str
+    """The canonical lowercase hyphenated form."""
 
     _what = "record"
 
-    @text.default
-    def _canonical(self) -> str:
-        return str(self.uuid)
-
     @classmethod
     def new(cls) -> Self:
-        return cls(uuid.uuid4())
+        return cls(str(uuid.uuid4()))
 
     @classmethod
     def parse(cls, text: str) -> Self:
         """Parse any form Python's UUID parser accepts; raise InvalidInputError otherwise."""
-        value = _parse_uuid(text, cls._what)
-        if _is_canonical(text):
-            return cls(value, text=text)
-        return cls(value)
+        return cls(_canonical_text(text, cls._what))
+
+    @classmethod
+    def from_uuid(cls, value: uuid.UUID) -> Self:
+        return cls(str(value))
+
+    @property
+    def uuid(self) -> uuid.UUID:
+        return uuid.UUID(self.text)
 
     @property
     def short(self) -> str:
@@ -65,7 +66,7 @@ class _Id:
         return self.text
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}('{self.uuid}')"
+        return f"{type(self).__name__}('{self.text}')"
 
 
 class AgentId(_Id):
@@ -85,7 +86,7 @@ class AgentId(_Id):
 
     @property
     def is_supervisor(self) -> bool:
-        return self.uuid == SUPERVISOR_UUID
+        return self.text == SUPERVISOR.text
 
 
 class TaskId(_Id):
@@ -98,12 +99,9 @@ class MessageId(_Id):
     _what = "message"
 
 
-SUPERVISOR = AgentId(SUPERVISOR_UUID)
+SUPERVISOR = AgentId(str(SUPERVISOR_UUID))
 
 
 @lru_cache(maxsize=4096)
 def _parse_agent_id(text: str) -> AgentId:
-    value = _parse_uuid(text, "agent")
-    if _is_canonical(text):
-        return AgentId(value, text=text)
-    return AgentId(value)
+    return AgentId(_canonical_text(text, "agent"))
