@@ -23,6 +23,7 @@ from tinytown.models import (
     MessageType,
     Priority,
     Task,
+    TaskId,
     TaskState,
 )
 from tinytown.redis.client import Redis, open_redis
@@ -256,6 +257,51 @@ async def test_listing_skips_corrupt_records(channel: Channel, redis: Redis,
     agents = await channel.list_agents()
     assert [a.name for a in agents] == ["good"]
     assert "skipping" in caplog.text
+
+
+async def test_listings_of_a_town_with_glob_characters_see_only_its_own_records(
+    redis: Redis, town_name: str
+) -> None:
+    own = Channel(redis, f"{town_name}[x]*")
+    lookalike = Channel(redis, f"{town_name}x-other")  # matched by the unescaped pattern
+    mine = Agent.new("mine", "claude", now())
+    await own.set_agent(mine)
+    await lookalike.set_agent(Agent.new("intruder", "claude", now()))
+    task = Task.new("mine too", now())
+    await own.set_task(task)
+    await lookalike.set_task(Task.new("not mine", now()))
+    assert [a.name for a in await own.list_agents()] == ["mine"]
+    assert [t.id for t in await own.list_tasks()] == [task.id]
+
+
+async def test_delete_agent_removes_every_key_of_the_agent(
+    channel: Channel, redis: Redis
+) -> None:
+    agent = Agent.new("doomed", "claude", now())
+    await channel.set_agent(agent)
+    await channel.send(msg(agent.id, "queued"))
+    await channel.send_urgent(msg(agent.id, "urgent"))
+    await redis.execute("RPUSH", channel.keys.processing(agent.id), "taken")
+    await redis.execute("SET", channel.keys.inflight_urgent(agent.id), 1)
+    await channel.log_activity(agent.id, "a line")
+    await channel.request_stop(agent.id)
+    await channel.emit(Event(event_type=EventType.AGENT_SPAWNED, message="m",
+                             timestamp=now(), agent_id=agent.id))
+    keys = channel.keys.agent_keys(agent.id)
+    assert await redis.execute("EXISTS", *keys) == len(keys)
+    await channel.delete_agent(agent.id)
+    assert await redis.execute("EXISTS", *keys) == 0
+
+
+async def test_get_tasks_leaves_out_a_task_key_of_the_wrong_type(
+    channel: Channel, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = Task.new("good", now())
+    await channel.set_task(good)
+    wrong = TaskId.new()
+    await redis.execute("SET", channel.keys.task(wrong), "a string, not a hash")
+    assert await channel.get_tasks([good.id, wrong, TaskId.new()]) == {good.id: good}
+    assert "WRONGTYPE" in caplog.text
 
 
 async def test_tasks_round_trip_through_redis_py(channel: Channel, redis_url: str) -> None:

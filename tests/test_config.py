@@ -61,6 +61,12 @@ def test_missing_file_names_the_root_as_given(
     with pytest.raises(NotInitializedError) as info:
         load_town_config(Path("nowhere"))
     assert info.value.path == "nowhere"
+    assert str(info.value) == "Town not initialized at nowhere. Run 'tt init' first."
+
+
+def test_missing_file_in_the_current_directory_reads_as_in_the_book() -> None:
+    error = NotInitializedError(".")
+    assert str(error) == "Town not initialized at . Run 'tt init' first."
 
 
 def test_defaults_apply_and_unknown_keys_are_ignored(tmp_path: Path) -> None:
@@ -91,6 +97,8 @@ def test_defaults_apply_and_unknown_keys_are_ignored(tmp_path: Path) -> None:
         ('name = "t"\n[redis]\nuse_socket = "no"\n', "redis.use_socket"),
         ('name = "t"\n[redis]\nport = 70000\n', "port"),
         ("name = 5\n", "name"),
+        ('name = ""\n', "'name' must not be empty"),
+        ('name = "  "\n', "'name' must not be empty"),
         ('default_cli = "claude"\n', "name"),
         ('name = "t"\nredis = 3\n', "redis"),
         ('name = "t"\n[agent]\nidle_timeout_secs = true\n', "agent.idle_timeout_secs"),

@@ -15,11 +15,12 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 import trio
 
 from tinytown.codec import event_from_json, event_to_json, message_from_json, message_to_json
-from tinytown.errors import CorruptRecordError
+from tinytown.errors import CorruptRecordError, ResponseError
 from tinytown.keys import AGENT_EVENTS_MAXLEN, EVENTS_MAXLEN, MISSION_EVENTS_MAXLEN
 from tinytown.models import AgentId, Event, Message
 from tinytown.redis.client import Redis
@@ -105,7 +106,12 @@ class Channel(RecordStore):
         """Wait for the next message, urgent queue first; None after ``timeout`` seconds.
 
         ``timeout=None`` waits forever. A corrupt message raises CorruptRecordError
-        (it has been removed from the queue).
+        (it has been removed from the queue). Pop semantics: a message is gone
+        from Redis once returned. If the call is cancelled after Redis already
+        popped a message, the message is still returned (see
+        :meth:`Redis.execute <tinytown.redis.client.Redis.execute>`) and the
+        cancellation is raised at the caller's next checkpoint, so keep what
+        it returns; the runtime uses the lossless hand-off below instead.
         """
         keys = self.keys
         server_timeout = 0 if timeout is None else max(timeout, 0.001)
@@ -137,9 +143,14 @@ class Channel(RecordStore):
         pipe = self.redis.pipeline()
         for aid in agent_ids:
             pipe.cmd("LLEN", self.keys.inbox(aid)).cmd("LLEN", self.keys.urgent(aid))
-        replies = await pipe.execute() if agent_ids else []
+        # A queue key of the wrong type counts as empty, with a warning.
+        replies = await pipe.execute(raise_on_error=False) if agent_ids else []
         return {
-            aid: (replies[2 * i], replies[2 * i + 1]) for i, aid in enumerate(agent_ids)
+            aid: (
+                reply_or(replies[2 * i], self.keys.inbox(aid), 0),
+                reply_or(replies[2 * i + 1], self.keys.urgent(aid), 0),
+            )
+            for i, aid in enumerate(agent_ids)
         }
 
     async def peek(self, agent_id: AgentId, n: int = -1, *, urgent: bool = False) -> list[Message]:
@@ -328,6 +339,18 @@ class BroadcastStream:
 
     async def __anext__(self) -> Message:
         return await self.receive()
+
+
+def reply_or(reply: Any, key: str, default: Any) -> Any:
+    """One reply of a pipeline run with ``raise_on_error=False``, or ``default``.
+
+    An error reply (e.g. WRONGTYPE: ``key`` holds another type, written by
+    something else) is logged as a warning, so listings skip it instead of failing.
+    """
+    if isinstance(reply, ResponseError):
+        log.warning("skipping %s: %s", key, reply)
+        return default
+    return reply
 
 
 def decode_messages(raw_items: Sequence[str], where: str) -> list[Message]:

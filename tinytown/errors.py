@@ -24,7 +24,9 @@ class NotInitializedError(TinytownError):
 
     def __init__(self, path: str) -> None:
         self.path = path
-        super().__init__(f"Town not initialized at {path}. Run 'tt init' first.")
+        # The book prints "at . Run 'tt init' first.": no second period after a path ending in one.
+        stop = "" if path.endswith(".") else "."
+        super().__init__(f"Town not initialized at {path}{stop} Run 'tt init' first.")
 
 
 class TownExistsError(TinytownError):
@@ -49,7 +51,8 @@ class NotFoundError(TinytownError):
 class AgentNotFoundError(NotFoundError):
     def __init__(self, ref: str) -> None:
         self.ref = ref
-        super().__init__(f"Agent not found: {ref}")
+        # A blank reference is quoted, so the message does not end in nothing.
+        super().__init__(f"Agent not found: {ref if ref.strip() else repr(ref)}")
 
 
 class TaskNotFoundError(NotFoundError):

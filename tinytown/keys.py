@@ -52,6 +52,14 @@ LEGACY_BACKLOG: Final = "tt:backlog"
 LEGACY_BROADCAST: Final = "tt:broadcast"
 
 
+_GLOB_SPECIALS: Final = frozenset("*?[]\\")
+
+
+def glob_escape(text: str) -> str:
+    """Escape Redis glob characters, so ``text`` matches only itself in ``KEYS``/``SCAN MATCH``."""
+    return "".join(f"\\{ch}" if ch in _GLOB_SPECIALS else ch for ch in text)
+
+
 def legacy_pattern(kind: str) -> str:
     """``tt:<kind>:*`` — pre-isolation keys of one kind."""
     return f"tt:{kind}:*"
@@ -88,6 +96,19 @@ class Keys:
 
     def stop(self, agent_id: object) -> str:
         return f"{self.prefix}stop:{agent_id}"
+
+    def agent_keys(self, agent_id: object) -> tuple[str, ...]:
+        """Every key that belongs to one agent (what removing the agent deletes)."""
+        return (
+            self.agent(agent_id),
+            self.inbox(agent_id),
+            self.urgent(agent_id),
+            self.processing(agent_id),
+            self.inflight_urgent(agent_id),
+            self.activity(agent_id),
+            self.stop(agent_id),
+            self.agent_events(agent_id),
+        )
 
     def task(self, task_id: object) -> str:
         return f"{self.prefix}task:{task_id}"
@@ -136,6 +157,14 @@ class Keys:
     def pattern(self, kind: str) -> str:
         """``tt:<town>:<kind>:*`` for kind in agent, inbox, urgent, processing, stop, task…"""
         return f"{self.prefix}{kind}:*"
+
+    def scan_pattern(self, kind: str) -> str:
+        """:meth:`pattern` with the town name glob-escaped: only this town's keys match.
+
+        A town name may hold glob characters (``my[app]``, ``a*``); unescaped,
+        its pattern would miss its own keys and match other towns'.
+        """
+        return f"{glob_escape(self.prefix)}{kind}:*"
 
     def id_from_key(self, key: str, kind: str) -> str:
         """The trailing id of ``tt:<town>:<kind>:<id>``."""

@@ -123,22 +123,13 @@ class RecordStore:
 
     async def list_agents(self) -> list[Agent]:
         """Every readable agent record, sorted by creation time (2 round trips)."""
-        agents = await self._list(self.keys.pattern("agent"), agent_from_hash)
+        agents = await self._list(self.keys.scan_pattern("agent"), agent_from_hash)
         agents.sort(key=lambda a: (a.created_at, a.name))
         return agents
 
     async def delete_agent(self, agent_id: AgentId) -> None:
-        """Remove the agent and its queues, flags and activity (prune)."""
-        k = self.keys
-        await self.redis.execute(
-            "DEL",
-            k.agent(agent_id),
-            k.inbox(agent_id),
-            k.urgent(agent_id),
-            k.processing(agent_id),
-            k.activity(agent_id),
-            k.stop(agent_id),
-        )
+        """Remove the agent and its queues, flags, activity and event stream (prune)."""
+        await self.redis.execute("DEL", *self.keys.agent_keys(agent_id))
 
     # --- tasks -----------------------------------------------------------------------
 
@@ -182,7 +173,8 @@ class RecordStore:
         for tid in task_ids:
             pipe.cmd("HGETALL", self.keys.task(tid))
         out: dict[TaskId, Task] = {}
-        for tid, reply in zip(task_ids, await pipe.execute(), strict=True):
+        replies = await pipe.execute(raise_on_error=False)  # a non-hash key is corrupt too
+        for tid, reply in zip(task_ids, replies, strict=True):
             task = _decode_or_warn(reply, self.keys.task(tid), task_from_hash)
             if task is not None:
                 out[tid] = task
@@ -190,7 +182,7 @@ class RecordStore:
 
     async def list_tasks(self) -> list[Task]:
         """Every readable task record, oldest first (2 round trips)."""
-        tasks = await self._list(self.keys.pattern("task"), task_from_hash)
+        tasks = await self._list(self.keys.scan_pattern("task"), task_from_hash)
         tasks.sort(key=lambda t: t.created_at)
         return tasks
 

@@ -201,6 +201,8 @@ def test_prune_matches_the_book(tt, town_dir: Path) -> None:  # type: ignore[no-
 BAD_INPUT = [
     # (args, exit code, text in the error line)
     (["kill", "nobody"], 3, "Agent not found: nobody"),
+    (["kill", ""], 3, "Agent not found: ''"),
+    (["kill", "  "], 3, "Agent not found: '  '"),
     (["kill"], 2, "requires an argument"),
     (["kill", "twin"], 6, "ambiguous"),
     (["interrupt", "nobody"], 3, "Agent not found"),
@@ -238,6 +240,14 @@ def test_bad_input(tt, town_dir: Path, args: list[str], code: int, text: str) ->
     assert text in result.err
     assert "Traceback" not in result.err + result.out
     assert snapshot(town_dir) == before
+
+
+def test_wait_rejects_a_bad_timeout_before_saying_it_waits(tt, town_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    seed(town_dir, ("idle-one", AgentState.IDLE))
+    result = tt("wait", "idle-one", "--timeout", "-1")
+    assert result.code == 6
+    assert result.out == ""
+    assert result.err.startswith("Error: --timeout must be a non-negative number")
 
 
 @pytest.mark.parametrize(

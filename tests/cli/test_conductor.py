@@ -82,6 +82,20 @@ def test_print_context_resume(tt: TT, town_dir: Path) -> None:
     assert "Backlog currently has **1** task(s)." in result.out
 
 
+def test_print_context_counts_a_wrong_type_inbox_as_empty(tt: TT, town_dir: Path) -> None:
+    label = trio.run(populate, town_dir)
+
+    async def corrupt() -> None:
+        async with Town.connect(town_dir) as town:
+            (agent,) = await town.list_agents()
+            await town.redis.execute("SET", town.channel.keys.inbox(agent.id), "not a list")
+
+    trio.run(corrupt)
+    result = tt("conductor", "--print-context")
+    assert result.code == 0, result.err
+    assert f"  - {label} (Starting) - 1 messages pending\n" in result.out  # the urgent one
+
+
 def test_launches_custom_cli_with_context_on_stdin(
     tt_proc: TT, town_dir: Path, tmp_path: Path, record: Path
 ) -> None:

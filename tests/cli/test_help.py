@@ -85,3 +85,13 @@ def test_town_defaults_to_tinytown_town_env(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.delenv("TINYTOWN_TOWN")
     assert extract_global_options(["list", "--", "-t"]) == ["list", "--", "-t"]
     assert OPTIONS.town == "."
+
+
+@pytest.mark.parametrize("args", [["-t"], ["status", "-t"], ["list", "--town"]])
+def test_town_option_without_a_value_says_so(tt_nowhere, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    result = tt_nowhere(*args)
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err == (
+        f"Error: {args[-1]} needs a value: the town directory, e.g. {args[-1]} ./my-town\n"
+    )

@@ -190,7 +190,7 @@ def test_bad_flags_change_nothing(
 def test_without_a_town(tt_nowhere: TT) -> None:
     result = tt_nowhere("migrate", "--dry-run")
     assert result.code == 4
-    assert result.err == "Error: Town not initialized at .. Run 'tt init' first.\n"
+    assert result.err == "Error: Town not initialized at . Run 'tt init' first.\n"
 
 
 def test_with_redis_down(tt: TT, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

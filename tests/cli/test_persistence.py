@@ -133,7 +133,7 @@ def test_restore_refuses_a_server_tt_does_not_manage(tt: TT, town_dir: Path) -> 
 def test_without_a_town(tt_nowhere: TT, command: list[str]) -> None:
     result = tt_nowhere(*command)
     assert result.code == 4
-    assert result.err == "Error: Town not initialized at .. Run 'tt init' first.\n"
+    assert result.err == "Error: Town not initialized at . Run 'tt init' first.\n"
 
 
 def test_save_with_redis_down(tt: TT, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -245,3 +245,32 @@ def test_redis_down(tt, town_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None
     result = tt("status")
     assert result.code == 5
     assert_one_error_line(result.err)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["status"], ["status", "--deep"], ["status", "--tasks"], ["list", "--long"],
+     ["inbox", "--all"], ["inbox", "backend"]],
+)
+def test_queue_keys_of_the_wrong_type_are_skipped_with_a_warning(  # type: ignore[no-untyped-def]
+    tt, town_dir: Path, args: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    ids = spawn(town_dir, "backend", "frontend")
+    assert tt("send", "frontend", "Build the login form").code == 0
+
+    async def corrupt(town: Town) -> None:
+        keys, aid = town.channel.keys, ids["backend"]
+        for key in (keys.inbox(aid), keys.urgent(aid), keys.processing(aid), keys.activity(aid)):
+            await town.redis.execute("SET", key, "not a list")
+        await town.redis.execute("SET", keys.backlog, "not a list")
+
+    in_town(town_dir, corrupt)
+    caplog.clear()
+    result = tt(*args)
+    assert result.code == 0, result.err
+    assert "Traceback" not in result.err
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings
+    assert all(w.startswith("skipping tt:") and "WRONGTYPE" in w for w in warnings)
+    if args[0] != "inbox" or args[-1] == "--all":
+        assert "frontend" in result.out

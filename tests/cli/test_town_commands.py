@@ -326,7 +326,7 @@ def test_stop_reset_usage_errors_change_nothing(
 def test_stop_reset_without_a_town(tt_nowhere: TT, command: list[str]) -> None:
     result = tt_nowhere(*command)
     assert result.code == 4
-    assert result.err == "Error: Town not initialized at .. Run 'tt init' first.\n"
+    assert result.err == "Error: Town not initialized at . Run 'tt init' first.\n"
 
 
 @pytest.mark.parametrize("command", [["stop"], ["reset", "--force"]])
@@ -339,3 +339,46 @@ def test_stop_reset_with_redis_down(
     assert result.out == ""
     assert result.err.startswith("Error: ")
     assert result.err.count("\n") == 1
+
+
+def test_stop_redis_first_stops_the_towns_runtime(managed: TT, tmp_path: Path) -> None:
+    import json
+    import os
+    import signal
+    import time
+
+    from tinytown.runtime.procfiles import pid_alive, read_pid
+
+    root = tmp_path / "empty"
+    assert managed("init", "-n", "my-project").code == 0
+    runtime_pid: int | None = None
+    model_pids: list[int] = []
+    try:
+        assert managed("spawn", "w", "--model", "sleep 1000").code == 0
+        runtime_pid = read_pid(root / ".tt" / "runtime.pid")
+        assert runtime_pid is not None
+        assert managed("assign", "w", "Take your time").code == 0
+        deadline = time.monotonic() + 30
+        while not list((root / ".tt" / "agents").glob("*.model.pid")):
+            assert time.monotonic() < deadline, "the model never started"
+            time.sleep(0.05)
+        model_pids = [
+            pid for f in (root / ".tt" / "agents").glob("*.model.pid") if (pid := read_pid(f))
+        ]
+        result = managed("stop", "--redis")
+        assert result.code == 0, result.err
+        assert result.lines == [
+            "🛑 Requested graceful stop for 1 agent(s) in town 'my-project'",
+            "   Agents will stop at the start of their next round.",
+            f"   Stopped the town's runtime (pid {runtime_pid}).",
+            "   The town's Redis has been shut down (state saved in .tt/redis.rdb).",
+        ]
+        assert not pid_alive(runtime_pid)
+        assert not any(pid_alive(pid) for pid in model_pids)
+        assert not server.server_running(root)
+        listing = json.loads(managed("list", "--json").out)  # restarts the town's Redis
+        assert [a["state"] for a in listing["agents"]] == ["stopped"]
+    finally:
+        for pid in [p for p in (runtime_pid, *model_pids) if p is not None]:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)

@@ -7,7 +7,16 @@ import trio
 
 from tinytown.channel import Channel
 from tinytown.codec import message_to_json
-from tinytown.models import SUPERVISOR, Agent, AgentId, AgentState, Message, MessageType
+from tinytown.models import (
+    SUPERVISOR,
+    Agent,
+    AgentId,
+    AgentState,
+    Message,
+    MessageType,
+    Task,
+    TaskState,
+)
 from tinytown.redis.client import Redis, open_redis
 from tinytown.redis.url import ConnectionSettings
 from tinytown.runtime.delivery import Delivery, wait_for_queued
@@ -132,3 +141,42 @@ async def test_wait_for_queued_wakes_on_either_queue_and_takes_nothing(
         assert scope.cancelled_caught
         raws = await _push(channel, aid, ["after a cancelled wait"], urgent=False)
         assert await channel.raw_queue(aid) == raws
+
+
+async def test_task_start_and_revert_never_overwrite_a_concurrent_change(setup: Setup) -> None:
+    channel, delivery, aid = setup
+    now = utcnow()
+    task = Task.new("build it", now).assigned(aid, now)
+    await channel.set_task(task)
+    assert await delivery.start_task(task.id, now)
+    started = await channel.require_task(task.id)
+    assert (started.state, started.started_at, started.description) == (
+        TaskState.RUNNING, now, "build it")
+    assert not await delivery.start_task(task.id, utcnow())  # already running: untouched
+    assert await delivery.revert_task(task.id, utcnow())
+    reverted = await channel.require_task(task.id)
+    assert (reverted.state, reverted.assigned_to) == (TaskState.ASSIGNED, aid)
+
+    # `tt task complete` lands between the round reading the task and writing it.
+    stale = await channel.require_task(task.id)
+    await channel.set_task(stale.completed("done by hand", utcnow()))
+    assert not await delivery.start_task(task.id, utcnow())
+    assert not await delivery.revert_task(task.id, utcnow())
+    final = await channel.require_task(task.id)
+    assert (final.state, final.result) == (TaskState.COMPLETED, "done by hand")
+
+
+async def test_task_revert_leaves_a_task_reassigned_to_another_agent(setup: Setup) -> None:
+    channel, delivery, aid = setup
+    other = AgentId.new()
+    now = utcnow()
+    task = Task.new("build it", now).assigned(other, now).started(now)
+    await channel.set_task(task)
+    assert not await delivery.revert_task(task.id, utcnow())
+    assert (await channel.require_task(task.id)).assigned_to == other
+    newer = Delivery(channel.redis, channel.keys, aid)
+    assert await newer.claim("host-b", utcnow()) == 2
+    mine = Task.new("mine", now).assigned(aid, now)
+    await channel.set_task(mine)
+    assert await delivery.start_task(mine.id, utcnow()) is None  # superseded: nothing written
+    assert (await channel.require_task(mine.id)).state is TaskState.ASSIGNED

@@ -101,3 +101,14 @@ def test_restart_refuses_unknown_and_running_agents(rt_town: RtTown) -> None:
     assert res.code == 7
     assert "is still active" in res.err
     assert "use 'tt kill alive' to stop it first" in res.err
+
+
+def test_restart_with_a_corrupt_activity_key_restarts(rt_town: RtTown) -> None:
+    rt_town.ok("spawn", "w", "--model", "ok", "--max-rounds", "0")
+    aid = rt_town.agent("w")["id"]
+    wait_until(lambda: rt_town.state("w") == "stopped", "stopped with no rounds")
+    rt_town.r.delete(rt_town.keys.activity(aid))
+    rt_town.r.set(rt_town.keys.activity(aid), "not a list")
+    rt_town.ok("restart", "w", "--rounds", "1")
+    task_id = _task_id(rt_town.ok("assign", "w", "after the restart"))
+    wait_until(lambda: rt_town.task(task_id).get("state") == "completed", "task done")

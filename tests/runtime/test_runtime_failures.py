@@ -103,3 +103,20 @@ def test_spawn_refuses_models_that_are_not_installed(rt_town: RtTown) -> None:
         )
     assert rt_town.agents() == {}
     assert not rt_town.runtime_pids()
+
+
+def test_a_corrupt_activity_key_does_not_kill_the_agent(rt_town: RtTown) -> None:
+    rt_town.ok("spawn", "scribe", "--model", "ok")
+    aid = rt_town.agent("scribe")["id"]
+    wait_until(lambda: rt_town.state("scribe") == "idle", "agent idle")
+    rt_town.r.delete(rt_town.keys.activity(aid))
+    rt_town.r.set(rt_town.keys.activity(aid), "not a list")  # written by something else
+    task_id = _task_id(rt_town.ok("assign", "scribe", "Work despite the junk"))
+    wait_until(lambda: rt_task_state(rt_town, task_id) == "completed", "task completed")
+    wait_until(lambda: rt_town.state("scribe") == "idle", "agent idle again")
+    assert rt_town.queued(aid) == (0, 0, 0)
+    assert rt_town.r.get(rt_town.keys.activity(aid)) == "not a list"
+
+
+def rt_task_state(rt_town: RtTown, task_id: str) -> str:
+    return rt_town.task(task_id).get("state", "")

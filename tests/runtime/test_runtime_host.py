@@ -217,3 +217,23 @@ async def test_close_drains_then_stops(rt_town: RtTown, host: str) -> None:
             await until(lambda: rt_town.state("c") == "stopped", "stopped")
             await until(lambda: not runtime.hosted, "actor ended")
         assert AgentState(rt_town.state("c")) is AgentState.STOPPED
+
+
+async def test_a_redis_hiccup_during_a_long_round_does_not_restart_the_actor(
+    rt_town: RtTown, host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_SLEEP_S", "1.5")
+    async with Town.connect(rt_town.root) as town:
+        aid = await register(town, "steady", "slow", host)
+        async with running(rt_town, host) as runtime:
+            task = await town.assign(aid, "Survive a hiccup")
+            await until(lambda: rt_town.state("steady") == "working", "the round running")
+            await trio.sleep(0.3)  # a few heartbeats
+            # The heartbeat's next command meets a connection the server has closed.
+            idle = [c.client_id for c in runtime.ctx.town.redis.pool.idle if c.client_id]
+            assert idle
+            for client_id in idle:
+                await town.redis.execute("CLIENT", "KILL", "ID", client_id)
+            await until(lambda: rt_town.task(str(task.id)).get("state") == "completed",
+                        "the round finished")
+            assert rt_town.agent("steady")["incarnation"] == "1"  # never restarted

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -155,3 +157,62 @@ async def test_a_missing_program_is_not_started(tmp_path: Path) -> None:
     outcome = await run_model(cmd, tmp_path / "p", tmp_path / "log")
     assert outcome.status == "not_started"
     assert outcome.detail == "'/nonexistent/ghost-cli' not found (is ghost installed?)"
+
+
+STUBBORN_CHILD = """
+import subprocess, sys, time
+from pathlib import Path
+ready = Path(sys.argv[0]).with_name('child.pid')
+subprocess.Popen([sys.executable, '-c',
+    'import os, signal, sys, time\\n'
+    'signal.signal(signal.SIGTERM, signal.SIG_IGN)\\n'
+    'open(sys.argv[1] + ".tmp", "w").write(str(os.getpid()))\\n'
+    'os.replace(sys.argv[1] + ".tmp", sys.argv[1])\\n'
+    'time.sleep(100)\\n', str(ready)])
+time.sleep(100)
+"""
+
+
+async def _gone(pid: int) -> bool:
+    for _ in range(100):
+        if not pid_alive(pid):
+            return True
+        await trio.sleep(0.02)
+    return False
+
+
+async def test_cancellation_kills_a_group_member_that_outlives_the_leader(tmp_path: Path) -> None:
+    # The leader dies on SIGTERM at once; its child ignores SIGTERM and must still be killed.
+    cmd = _script(tmp_path, STUBBORN_CHILD)
+    (tmp_path / "p").write_text("")
+    ready = tmp_path / "child.pid"
+    child = 0
+    try:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(partial(run_model, cmd, tmp_path / "p", tmp_path / "log",
+                                       kill_grace_s=0.3))
+            for _ in range(500):  # the child writes its pid once SIGTERM is ignored
+                if ready.exists():
+                    break
+                await trio.sleep(0.02)
+            child = int(ready.read_text())
+            nursery.cancel_scope.cancel()
+        assert await _gone(child)
+    finally:
+        if child and pid_alive(child):
+            os.kill(child, signal.SIGKILL)
+
+
+async def test_a_failing_on_started_callback_leaves_no_process(tmp_path: Path) -> None:
+    cmd = _script(tmp_path, HANG)
+    (tmp_path / "p").write_text("")
+    pids: list[int] = []
+
+    def record_then_fail(pid: int) -> None:
+        pids.append(pid)
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        await run_model(cmd, tmp_path / "p", tmp_path / "log", kill_grace_s=0.3,
+                        on_started=record_then_fail)
+    assert not pid_alive(pids[0])

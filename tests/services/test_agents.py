@@ -110,6 +110,19 @@ async def test_kill_sets_flag_state_and_activity(town: Town) -> None:
     assert 3500 < ttl <= 3600
 
 
+async def test_control_with_a_corrupt_activity_key_applies_fully(town: Town) -> None:
+    a = await add_agent(town, "backend", AgentState.WORKING)
+    activity = town.channel.keys.activity(a.id)
+    await town.redis.execute("SET", activity, "not a list")
+    result = await svc.interrupt(town, "backend")
+    assert result.state is AgentState.PAUSED
+    result = await svc.kill(town, "backend")
+    assert (result.previous, result.state) == (AgentState.PAUSED, AgentState.STOPPED)
+    assert await town.channel.get_agent_state(a.id) is AgentState.STOPPED
+    assert await town.channel.should_stop(a.id)
+    assert await town.redis.execute("GET", activity) == "not a list"
+
+
 async def test_kill_by_short_id_and_full_id(town: Town) -> None:
     a = await add_agent(town, "backend", AgentState.IDLE)
     await svc.kill(town, a.short_id)

@@ -11,7 +11,16 @@ import trio
 
 from tinytown.config import new_town_config, save_town_config
 from tinytown.errors import InvalidInputError
-from tinytown.models import SUPERVISOR, Agent, AgentId, AgentState, Message, MessageType
+from tinytown.models import (
+    SUPERVISOR,
+    Agent,
+    AgentId,
+    AgentState,
+    Message,
+    MessageType,
+    Task,
+    TaskState,
+)
 from tinytown.services import recovery
 from tinytown.services.recovery import ORPHAN_THRESHOLD_S, find_orphans
 from tinytown.town import Town, utcnow
@@ -174,3 +183,31 @@ async def test_recover_rejects_a_bad_threshold_before_touching_anything(town: To
 async def test_recover_empty_town(town: Town) -> None:
     report = await recovery.recover(town)
     assert (report.checked, report.recovered, report.requeued) == (0, [], 0)
+
+
+async def test_recover_puts_the_running_task_of_a_dead_agent_back_to_assigned(town: Town) -> None:
+    dead = await add(town, "dead", AgentState.WORKING, 300)
+    other = await add(town, "other", AgentState.IDLE, 1)
+    now = utcnow()
+    mine = Task.new("half done", now - timedelta(hours=1)).assigned(dead, now).started(now)
+    theirs = Task.new("not mine", now).assigned(other, now).started(now)
+    await town.channel.set_tasks([mine, theirs])
+    await town.channel.update_agent(dead, current_task=mine.id)
+    await recovery.recover(town)
+    after = await town.channel.require_task(mine.id)
+    assert after.state is TaskState.ASSIGNED
+    assert after.assigned_to == dead
+    assert after.started_at == mine.started_at
+    record = await town.channel.require_agent(dead)
+    assert record.current_task is None
+    assert (await town.channel.require_task(theirs.id)).state is TaskState.RUNNING
+
+
+async def test_recover_leaves_a_finished_pointed_task_alone(town: Town) -> None:
+    dead = await add(town, "dead", AgentState.WORKING, 300)
+    now = utcnow()
+    done = Task.new("done", now).assigned(dead, now).completed("ok", now)
+    await town.channel.set_task(done)
+    await town.channel.update_agent(dead, current_task=done.id)
+    await recovery.recover(town)
+    assert (await town.channel.require_task(done.id)).state is TaskState.COMPLETED

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -10,9 +10,14 @@ import pytest
 import trio
 
 from tinytown.codec import message_from_json
-from tinytown.errors import AgentNotFoundError, InvalidInputError, TaskNotFoundError
+from tinytown.errors import (
+    AgentNotFoundError,
+    InvalidInputError,
+    NotFoundError,
+    TaskNotFoundError,
+)
 from tinytown.models import SUPERVISOR, AgentId, EventType, MessageType, Task, TaskId, TaskState
-from tinytown.services import tasks
+from tinytown.services import backlog, tasks
 from tinytown.town import Town
 
 from ._work_fixtures import open_test_town
@@ -193,6 +198,22 @@ async def test_cancel_clears_pointer_without_counting(town: Town) -> None:
     assert result.cleared_current
     assert result.tasks_completed == 0
     assert (await handle.record()).tasks_completed == 0
+
+
+@pytest.mark.parametrize("finish", [tasks.complete, tasks.cancel])
+async def test_finishing_a_backlog_task_takes_it_out_of_the_backlog(
+    town: Town, finish: Callable[[Town, str], Awaitable[tasks.Completion]]
+) -> None:
+    await town.spawn_agent("backend", "claude")
+    parked = await backlog.add(town, "Parked")
+    kept = await backlog.add(town, "Kept")
+    await finish(town, str(parked.id))
+    assert await town.channel.backlog_list() == [kept.id]
+    with pytest.raises(NotFoundError, match="not found in backlog"):
+        await backlog.claim(town, str(parked.id), "backend")
+    task = await town.channel.require_task(parked.id)
+    assert task.state in (TaskState.COMPLETED, TaskState.CANCELLED)
+    assert task.assigned_to is None
 
 
 # --- show / list / current ---------------------------------------------------------------------

@@ -15,6 +15,13 @@ def main(argv: list[str] | None = None) -> None:
     from tinytown.cli.context import extract_global_options
 
     args = extract_global_options(list(sys.argv[1:] if argv is None else argv))
+    if args and args[-1] in ("-t", "--town") and "--" not in args:
+        # Left in place only when nothing follows it; the parser would call it unknown.
+        from tinytown.cli.exitcodes import USAGE
+        from tinytown.cli.output import error_line
+
+        error_line(f"{args[-1]} needs a value: the town directory, e.g. {args[-1]} ./my-town")
+        raise SystemExit(USAGE)
     app = build_app()
     try:
         app(args)

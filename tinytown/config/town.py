@@ -36,6 +36,14 @@ SCOPES = ("town.read", "town.write", "agent.manage", "admin")
 
 _port = attrs.validators.and_(attrs.validators.ge(0), attrs.validators.le(65535))
 _non_negative = attrs.validators.ge(0)
+
+
+def _not_blank(_instance: object, attribute: "attrs.Attribute[str]", value: str) -> None:
+    # An empty town name would put every key under "tt::".
+    if not value.strip():
+        raise ValueError(f"'{attribute.name}' must not be empty")
+
+
 _scope_list = attrs.validators.deep_iterable(attrs.validators.in_(SCOPES))
 
 
@@ -131,7 +139,7 @@ class TownConfig:
         townhall: the ``[townhall]`` table.
     """
 
-    name: str
+    name: str = attrs.field(validator=_not_blank)
     default_cli: str = DEFAULT_CLI
     conductor_cli: str | None = None
     max_agents: int = attrs.field(default=10, validator=_non_negative)

@@ -6,7 +6,8 @@ polls: with nothing to do it blocks on the agent's two queues (see
 runtime's control list, and on the idle-timeout deadline, whichever comes
 first. A paused agent waits for a wake only. The heartbeat refreshes
 ``last_heartbeat`` every ``heartbeat_s`` (during model runs too, which is how
-``tt recover`` tells a dead runtime from a long round) and wakes the loop
+``tt recover`` tells a dead runtime from a long round; a failed beat is
+logged and retried, never fatal to the round) and wakes the loop
 when it sees a stop flag, a pause ending, or a newer incarnation, so control
 commands that do not send a wake still take effect within one heartbeat.
 
@@ -30,7 +31,7 @@ import attrs
 import trio
 
 from tinytown.config import TownConfig, load_town_config, town_config_path
-from tinytown.errors import RedisError, TinytownError
+from tinytown.errors import RedisError, ResponseError, TinytownError
 from tinytown.models import Agent, AgentId, AgentState, Event, EventType, TaskId
 from tinytown.redis.client import Redis, open_redis
 from tinytown.runtime.agentlog import AgentLog, agent_log_path
@@ -307,7 +308,11 @@ class AgentActor:
     async def _heartbeat(self) -> None:
         while True:
             await trio.sleep(self.ctx.settings.heartbeat_s)
-            beat = await self.delivery.beat(utcnow())
+            try:
+                beat = await self.delivery.beat(utcnow())
+            except RedisError as exc:  # a Redis hiccup must not kill a long model run
+                log.warning("%s: heartbeat failed (%s); retrying", self.name, exc)
+                continue
             if beat is None or beat.stop or beat.incarnation > self.delivery.incarnation:
                 self.wake()
                 continue
@@ -373,7 +378,11 @@ class AgentActor:
     # --- helpers -------------------------------------------------------------------------
 
     async def activity(self, line: str) -> None:
-        await self.ctx.town.channel.log_activity(self.agent_id, line)
+        """Best effort: a corrupt activity key (wrong type) is logged, not fatal to the agent."""
+        try:
+            await self.ctx.town.channel.log_activity(self.agent_id, line)
+        except ResponseError as exc:
+            log.warning("%s: could not record activity: %s", self.name, exc)
 
     async def emit(
         self, kind: EventType, message: str, old: AgentState | None, new: AgentState | None

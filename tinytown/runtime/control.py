@@ -37,6 +37,7 @@ RESTART_ACTIVITY = "🔄 Restarted with {rounds} rounds"
 
 # KEYS: agent, stop, activity; ARGV: now, rounds, host, activity line.
 # Revive a terminal agent: returns '' on success, else its current state ('-' if missing).
+# An activity key of another type is left alone (an error midway would keep earlier writes).
 _REVIVE = Script(
     """
 local state = redis.call('HGET', KEYS[1], 'state')
@@ -45,9 +46,12 @@ if state ~= 'stopped' and state ~= 'error' and state ~= 'cold' then return state
 redis.call('HSET', KEYS[1], 'state', 'idle', 'rounds_completed', '0', 'max_rounds', ARGV[2],
            'host', ARGV[3], 'last_heartbeat', ARGV[1], 'last_active_at', ARGV[1])
 redis.call('DEL', KEYS[2])
-redis.call('LPUSH', KEYS[3], ARGV[4])
-redis.call('LTRIM', KEYS[3], 0, 9)
-redis.call('EXPIRE', KEYS[3], 3600)
+local kind = redis.call('TYPE', KEYS[3])['ok']
+if kind == 'list' or kind == 'none' then
+  redis.call('LPUSH', KEYS[3], ARGV[4])
+  redis.call('LTRIM', KEYS[3], 0, 9)
+  redis.call('EXPIRE', KEYS[3], 3600)
+end
 return ''
 """
 )

@@ -14,6 +14,8 @@ written and the caller learns it was superseded.
 * :func:`settle` acknowledges a batch after its round, putting back the
   messages to retry at the head of their queues in their original order, and
   counts the round, in one atomic step;
+* :meth:`Delivery.start_task` and :meth:`Delivery.revert_task` change the
+  round's task field by field, only from the states they expect;
 * :func:`wait_for_queued` blocks until a queue is non-empty *without taking
   anything* (``BLMOVE q q LEFT LEFT`` is an atomic no-op rotation), so a
   cancelled wait can never lose or move a message.
@@ -29,7 +31,7 @@ import trio
 
 from tinytown.codec import agent_from_hash, hash_ts, pairs_to_dict
 from tinytown.keys import Keys
-from tinytown.models import Agent, AgentId, AgentState
+from tinytown.models import Agent, AgentId, AgentState, TaskId
 from tinytown.redis.client import Redis
 from tinytown.redis.script import Script
 
@@ -119,6 +121,32 @@ for i = 4 + n, #ARGV, 2 do
   if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
   else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 end
+return 1
+"""
+)
+
+# KEYS: agent, task; ARGV: incarnation, now. A pending or assigned task becomes running.
+# Returns -1 superseded, 1 started, 0 left alone (missing, running or ended meanwhile).
+_START_TASK = Script(
+    _CHECK
+    + """
+local state = redis.call('HGET', KEYS[2], 'state')
+if state ~= 'pending' and state ~= 'assigned' then return 0 end
+redis.call('HSET', KEYS[2], 'state', 'running', 'started_at', ARGV[2], 'updated_at', ARGV[2])
+return 1
+"""
+)
+
+# KEYS: agent, task; ARGV: incarnation, now, agent id. A task still running for this agent
+# goes back to assigned. Returns -1 superseded, 1 reverted, 0 left alone.
+_REVERT_TASK = Script(
+    _CHECK
+    + """
+local state = redis.call('HGET', KEYS[2], 'state')
+if state ~= 'running' and state ~= 'in_flight' then return 0 end
+local owner = redis.call('HGET', KEYS[2], 'assigned_to')
+if owner and owner ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[2], 'state', 'assigned', 'assigned_to', ARGV[3], 'updated_at', ARGV[2])
 return 1
 """
 )
@@ -255,6 +283,31 @@ class Delivery:
         for name, value in fields.items():
             args += [name, _text(value)]
         n = int(await _SET_IF(self.redis, [self._agent_key], args))
+        return None if n == SUPERSEDED else bool(n)
+
+    async def start_task(self, task_id: TaskId, now: datetime) -> bool | None:
+        """Mark the round's task running if it is still pending or assigned.
+
+        Field-level and conditional on the server, so a concurrent
+        ``tt task complete``/``cancel`` is never overwritten by a stale copy.
+        Returns True if started, False if left alone, ``None`` when superseded.
+        """
+        n = int(await _START_TASK(
+            self.redis, [self._agent_key, self.keys.task(task_id)],
+            [self.incarnation, hash_ts(now)],
+        ))
+        return None if n == SUPERSEDED else bool(n)
+
+    async def revert_task(self, task_id: TaskId, now: datetime) -> bool | None:
+        """Put a task this agent left running back to ``assigned`` (after a failed round).
+
+        Only a task still running and assigned to this agent is touched.
+        Returns True if reverted, False if left alone, ``None`` when superseded.
+        """
+        n = int(await _REVERT_TASK(
+            self.redis, [self._agent_key, self.keys.task(task_id)],
+            [self.incarnation, hash_ts(now), str(self.agent_id)],
+        ))
         return None if n == SUPERSEDED else bool(n)
 
     async def beat(self, now: datetime) -> Beat | None:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import trio
 
-from tinytown.errors import InvalidStateError, RedisError
+from tinytown.errors import InvalidStateError, RedisError, ResponseError
 from tinytown.models import AgentId, AgentState, Event, EventType
 from tinytown.redis.client import open_redis
 from tinytown.redis.script import Script
@@ -203,7 +203,10 @@ class Runtime:
         if agent is None:
             return
         await channel.update_agent(agent_id, state=AgentState.ERROR, last_heartbeat=utcnow())
-        await channel.log_activity(agent_id, f"❌ Error: {reason}")
+        try:
+            await channel.log_activity(agent_id, f"❌ Error: {reason}")
+        except ResponseError as exc:  # a corrupt activity key must not hide the failure
+            log.warning("could not record activity of %s: %s", agent_id, exc)
         log_file = AgentLog(agent_log_path(self.ctx.root, agent.name), self.ctx.echo)
         log_file.line(f"❌ Agent '{agent.name}' failed: {reason}")
         log_file.close()

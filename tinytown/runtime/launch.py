@@ -25,6 +25,7 @@ from tinytown.town import Town
 
 RUNTIME_LOG: Final = ".tt/logs/runtime.log"
 START_TIMEOUT_S: Final = 15.0
+STOP_TIMEOUT_S: Final = 15.0
 _POLL_S: Final = 0.05
 
 
@@ -46,6 +47,38 @@ async def runtime_pid(town: Town, host: str) -> int | None:
         return None
     pid = int(raw)
     return pid if pid_alive(pid) else None
+
+
+async def shut_down_runtimes(town: Town, timeout_s: float = STOP_TIMEOUT_S) -> list[int]:
+    """Ask every live runtime of the town to shut down ("stop" mode) and wait for them to exit.
+
+    Used before the town's own Redis goes away: a runtime left without its
+    Redis would retry forever. In "stop" mode each kills its running model
+    processes, puts in-flight work back in the queues and marks its agents
+    Stopped (``tt restart`` revives them).
+
+    Returns:
+        The pids of the runtimes asked (those still alive after ``timeout_s`` are left).
+    """
+    from tinytown.services.town_ops import scan_keys
+
+    keys = town.channel.keys
+    prefix = keys.runtime("")
+    pids: dict[str, int] = {}
+    for key in await scan_keys(town.redis, keys.scan_pattern("runtime")):
+        host = key[len(prefix) :]
+        if key.endswith(":control") or not host:
+            continue
+        pid = await runtime_pid(town, host)
+        if pid is not None:
+            pids[host] = pid
+    for host in pids:
+        await town.channel.runtime_command(host, {"op": "shutdown", "mode": "stop"})
+    for _ in range(int(timeout_s / _POLL_S) + 1):
+        if not any(pid_alive(pid) for pid in pids.values()):
+            break
+        await trio.sleep(_POLL_S)
+    return sorted(pids.values())
 
 
 def launch_detached(root: Path, *, stay: bool = False, env: Mapping[str, str] | None = None

@@ -38,6 +38,7 @@ from tinytown.models import AgentId
 PROMPT_FILE_MARK = "{prompt_file}"
 _SHELL_CHARS = frozenset("|&;<>()$`*?~\n")
 _AUGGIE = "auggie"
+_GROUP_POLL_S = 0.05
 
 
 @attrs.frozen
@@ -236,10 +237,10 @@ async def run_model(
         log.close()
         if not isinstance(stdin, int):
             stdin.close()
-    if on_started is not None:
-        on_started(proc.pid)
     timeout = cmd.timeout_s if cmd.timeout_s is not None else float("inf")
     try:
+        if on_started is not None:
+            on_started(proc.pid)  # a failure here must not leave the process running
         with trio.move_on_after(timeout) as scope:
             await proc.wait()
     except BaseException:
@@ -267,14 +268,21 @@ def _start_error(cmd: ModelCommand, exc: OSError) -> str:
 
 
 async def kill_group(proc: trio.Process, grace_s: float) -> None:
-    """SIGTERM the process group, wait ``grace_s``, then SIGKILL it; reap the leader."""
-    if proc.returncode is None:
-        _signal_group(proc.pid, signal.SIGTERM)
-        with trio.move_on_after(grace_s):
-            await proc.wait()
-    if proc.returncode is None:
-        _signal_group(proc.pid, signal.SIGKILL)
+    """SIGTERM the process group, allow ``grace_s``, then SIGKILL what is left; reap the leader.
+
+    The grace period is the whole group's, not only its leader's: a tool the
+    model started may outlive the leader or ignore SIGTERM, and must not
+    outlive the round. The leader is our child and is waited for; the other
+    members are not, so their end can only be polled.
+    """
+    pgid = proc.pid
+    _signal_group(pgid, signal.SIGTERM)
+    with trio.move_on_after(grace_s):
         await proc.wait()
+        while _group_alive(pgid):  # noqa: ASYNC110 - no event exists for a non-child
+            await trio.sleep(_GROUP_POLL_S)
+    _signal_group(pgid, signal.SIGKILL)
+    await proc.wait()
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
@@ -282,3 +290,11 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True

@@ -21,7 +21,7 @@ import attrs
 
 from tinytown.codec import message_from_json
 from tinytown.errors import CorruptRecordError
-from tinytown.models import Agent, AgentState, Message, Task, TaskId, TaskState, classify
+from tinytown.models import Agent, AgentState, Message, Task, TaskId, classify
 from tinytown.runtime.agentlog import prompt_path, round_log_path
 from tinytown.runtime.delivery import InFlight
 from tinytown.runtime.model import ModelOutcome, build_model_command, run_model
@@ -129,8 +129,8 @@ async def run_round(actor: AgentActor, agent: Agent, batch: InFlight) -> RoundRe
                                    last_active_at=now, last_heartbeat=now) is None:
         return RoundResult(exit=ExitReason.SUPERSEDED)
     if current is not None and not current.is_terminal:
-        if current.state is not TaskState.RUNNING:
-            await town.channel.set_task(current.started(now))
+        if await actor.delivery.start_task(current.id, now) is None:
+            return RoundResult(exit=ExitReason.SUPERSEDED)
         actor.started_task = current.id
     outcome = await _run_model(actor, agent, r, text)
     actionable = [e for e in entries if classify(e.message.kind).is_actionable]
@@ -234,9 +234,5 @@ async def revert_started_task(actor: AgentActor) -> None:
     """The round's task goes back to ``assigned`` if it is still running."""
     tid = actor.started_task
     actor.started_task = None
-    if tid is None:
-        return
-    channel = actor.ctx.town.channel
-    task = await channel.get_task(tid)
-    if task is not None and task.state is TaskState.RUNNING:
-        await channel.set_task(task.assigned(actor.agent_id, utcnow()))
+    if tid is not None:
+        await actor.delivery.revert_task(tid, utcnow())

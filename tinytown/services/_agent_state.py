@@ -90,6 +90,8 @@ def state_of(raw: str) -> AgentState:
 # stop TTL, activity line, activity length, activity TTL, then the allowed current states
 # (none = any). Returns {1, previous, host} when applied, {0, current, host} when refused,
 # {-1, '', ''} when there is no record. One script: nothing can slip between check and set.
+# The activity line is skipped when that key holds another type: a script stopped by an
+# error midway keeps its earlier writes, and activity is only a log.
 _TRANSITION = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, '', ''} end
 local cur = redis.call('HGET', KEYS[1], 'state') or 'starting'
@@ -105,9 +107,12 @@ if ARGV[2] == 'set' then
 elseif ARGV[2] == 'clear' then
   redis.call('DEL', KEYS[2])
 end
-redis.call('LPUSH', KEYS[3], ARGV[4])
-redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)
-redis.call('EXPIRE', KEYS[3], ARGV[6])
+local kind = redis.call('TYPE', KEYS[3])['ok']
+if kind == 'list' or kind == 'none' then
+  redis.call('LPUSH', KEYS[3], ARGV[4])
+  redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)
+  redis.call('EXPIRE', KEYS[3], ARGV[6])
+end
 return {1, cur, host}
 """
 

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import attrs
 import trio
 
+from tinytown.channel import reply_or
 from tinytown.errors import AgentNotFoundError, InvalidInputError
 from tinytown.keys import STOP_TTL_S
 from tinytown.models import Agent, AgentId, AgentState, EventType
@@ -84,11 +85,20 @@ async def list_agents(town: Town) -> list[AgentRow]:
         pipe.cmd("LLEN", keys.inbox(agent.id))
         pipe.cmd("LLEN", keys.urgent(agent.id))
         pipe.cmd("LLEN", keys.processing(agent.id))
-    sizes = await pipe.execute()
-    return [
-        AgentRow(agent, int(sizes[3 * i]), int(sizes[3 * i + 1]), int(sizes[3 * i + 2]))
-        for i, agent in enumerate(agents)
-    ]
+    # A queue key of the wrong type is warned about and counted as empty, not fatal.
+    sizes = await pipe.execute(raise_on_error=False)
+    rows = []
+    for i, agent in enumerate(agents):
+        inbox, urgent, processing = sizes[3 * i : 3 * i + 3]
+        rows.append(
+            AgentRow(
+                agent,
+                int(reply_or(inbox, keys.inbox(agent.id), 0)),
+                int(reply_or(urgent, keys.urgent(agent.id), 0)),
+                int(reply_or(processing, keys.processing(agent.id), 0)),
+            )
+        )
+    return rows
 
 
 def prunable_count(agents: Sequence[Agent]) -> int:
@@ -207,6 +217,16 @@ async def close(town: Town, ref: str) -> ControlResult:
     return ControlResult(agent.id, agent.name, previous, AgentState.DRAINING)
 
 
+def check_wait_timeout(timeout_s: float | None) -> None:
+    """Validate a ``wait`` timeout given by a user (None: wait forever).
+
+    Raises:
+        InvalidInputError: a negative or non-finite timeout.
+    """
+    if timeout_s is not None and not (0 <= timeout_s < float("inf")):
+        raise InvalidInputError(f"--timeout must be a non-negative number of seconds: {timeout_s}")
+
+
 async def wait(
     town: Town, ref: str, timeout_s: float | None = None, *, poll_s: float = WAIT_POLL_S
 ) -> WaitResult:
@@ -218,8 +238,7 @@ async def wait(
         InvalidInputError: a negative or non-finite timeout.
         AgentNotFoundError: no such agent record (also if it disappears meanwhile).
     """
-    if timeout_s is not None and not (0 <= timeout_s < float("inf")):
-        raise InvalidInputError(f"--timeout must be a non-negative number of seconds: {timeout_s}")
+    check_wait_timeout(timeout_s)
     agent = await _require_record(town, ref)
     aid, name = agent.id, agent.name
 

@@ -12,7 +12,7 @@ from typing import Final
 
 import attrs
 
-from tinytown.channel import decode_messages
+from tinytown.channel import decode_messages, reply_or
 from tinytown.models import SUPERVISOR, Agent, AgentId, Message, TaskId
 from tinytown.services.messages import (
     INBOX_PREVIEWS,
@@ -107,13 +107,14 @@ async def sample_queues(
         pipe.cmd("LLEN", keys.inbox(aid))
         pipe.cmd("LLEN", keys.urgent(aid))
         pipe.cmd("LRANGE", keys.inbox(aid), 0, n - 1)
-    replies = await pipe.execute()
+    # A queue key of the wrong type is warned about and shown empty, not fatal.
+    replies = await pipe.execute(raise_on_error=False)
     return [
         QueueSample(
             aid,
-            replies[3 * i],
-            replies[3 * i + 1],
-            decode_messages(replies[3 * i + 2], keys.inbox(aid)),
+            reply_or(replies[3 * i], keys.inbox(aid), 0),
+            reply_or(replies[3 * i + 1], keys.urgent(aid), 0),
+            decode_messages(reply_or(replies[3 * i + 2], keys.inbox(aid), []), keys.inbox(aid)),
         )
         for i, aid in enumerate(agent_ids)
     ]

@@ -9,7 +9,8 @@ therefore stopped long-running agents; that rule is deliberately dropped.)
 
 Recovering an agent marks it Stopped, logs an activity line and returns the
 messages it had taken but not acknowledged to the head of its inbox, where
-``tt reclaim`` and ``tt restart`` find them. Each recovery re-reads the record
+``tt reclaim`` and ``tt restart`` find them; the task it was running goes back
+to Assigned, as after a failed round. Each recovery re-reads the record
 under ``WATCH`` and gives up if a heartbeat arrived meanwhile.
 """
 
@@ -22,7 +23,7 @@ from typing import Final
 import attrs
 import trio
 
-from tinytown.codec import agent_from_hash, pairs_to_dict
+from tinytown.codec import agent_from_hash, hash_ts, pairs_to_dict
 from tinytown.errors import InvalidInputError, WatchError
 from tinytown.keys import ACTIVITY_KEEP, ACTIVITY_TTL_S
 from tinytown.models import Agent, AgentId, AgentState
@@ -38,6 +39,17 @@ RECOVER_ACTIVITY_CLI: Final = "🔄 Recovered by tt recover (orphaned)"
 """Activity line written by ``tt recover``."""
 
 _CONFIRM_ATTEMPTS: Final = 20
+
+# KEYS: agent hash, task hash; ARGV: agent id, updated_at. The task the dead agent was
+# running goes back to ``assigned`` (its message is back in the inbox), as after a failed
+# round; the agent's pointer to it is cleared. A task in any other state is left alone.
+_REVERT_RUNNING = """
+redis.call('HDEL', KEYS[1], 'current_task')
+if redis.call('HGET', KEYS[2], 'state') ~= 'running' then return 0 end
+if redis.call('HGET', KEYS[2], 'assigned_to') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[2], 'state', 'assigned', 'updated_at', ARGV[2])
+return 1
+"""
 
 
 @attrs.frozen
@@ -152,14 +164,19 @@ async def _stop_if_still_orphaned(
                 if not found:
                     return None
                 act = keys.activity(aid)
-                await (
+                pipe = (
                     tx.pipeline(transaction=True)
                     .cmd("HSET", key, "state", AgentState.STOPPED.value)
                     .cmd("LPUSH", act, activity)
                     .cmd("LTRIM", act, 0, ACTIVITY_KEEP - 1)
                     .cmd("EXPIRE", act, ACTIVITY_TTL_S)
-                    .execute()
                 )
+                current = found[0].agent.current_task
+                if current is not None:
+                    pipe.cmd(
+                        "EVAL", _REVERT_RUNNING, 2, key, keys.task(current), str(aid), hash_ts(now)
+                    )
+                await pipe.execute()
                 return found[0]
         except WatchError:
             await trio.lowlevel.checkpoint()

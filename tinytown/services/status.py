@@ -15,7 +15,7 @@ from typing import Final
 import attrs
 import trio
 
-from tinytown.channel import decode_messages
+from tinytown.channel import decode_messages, reply_or
 from tinytown.models import Agent, AgentId, Task, TaskState
 from tinytown.services.agent_logs import AgentLog, read_agent_logs
 from tinytown.services.messages import CategoryCounts, count_categories
@@ -181,22 +181,24 @@ async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> Stat
         if deep:
             pipe.cmd("LRANGE", keys.activity(a.id), 0, ACTIVITY_SHOWN - 1)
     pipe.cmd("LLEN", keys.backlog)
-    replies = await pipe.execute()
+    # A queue key of the wrong type is warned about and shown empty, not fatal.
+    replies = await pipe.execute(raise_on_error=False)
     step = 4 if deep else 3
     running = running_by_agent(all_tasks)
     rows = []
     for i, a in enumerate(agents):
         length, urgent, raw = replies[step * i : step * i + 3]
-        sample = decode_messages(raw, keys.inbox(a.id))
+        sample = decode_messages(reply_or(raw, keys.inbox(a.id), []), keys.inbox(a.id))
+        activity = reply_or(replies[step * i + 3], keys.activity(a.id), []) if deep else []
         rows.append(
             AgentStatus(
                 agent=a,
-                length=length,
-                urgent=urgent,
+                length=reply_or(length, keys.inbox(a.id), 0),
+                urgent=reply_or(urgent, keys.urgent(a.id), 0),
                 sampled=len(sample),
                 counts=count_categories(sample),
                 running=running.get(a.id, []),
-                activity=list(replies[step * i + 3]) if deep else [],
+                activity=list(activity),
             )
         )
     logs: list[AgentLog] = []
@@ -209,7 +211,7 @@ async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> Stat
         redis=town.target.redacted,
         agents=rows,
         tasks=count_tasks(all_tasks),
-        backlog=replies[-1],
+        backlog=reply_or(replies[-1], keys.backlog, 0),
         groups=group_tasks(all_tasks, agents) if tasks else [],
         logs=logs,
     )

@@ -2,7 +2,8 @@
 
 Completing a task updates the task and its assignee in one transaction: the
 assignee's ``tasks_completed`` grows exactly once per task, however many
-times or from however many places the task is completed.
+times or from however many places the task is completed. A completed or
+cancelled task also leaves the backlog, in the same transaction.
 """
 
 from __future__ import annotations
@@ -188,6 +189,8 @@ async def _finish(
         count = state is TaskState.COMPLETED and not before.is_terminal
         pipe = tx.pipeline(transaction=True)
         queue_task_write(pipe, keys, after)
+        # A finished task is no longer unassigned work: claiming it would revive it.
+        pipe.cmd("LREM", keys.backlog, 0, str(tid))
         if after.assigned_to is not None:
             pipe.cmd(
                 "EVAL",

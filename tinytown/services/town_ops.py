@@ -17,7 +17,7 @@ from pathlib import Path
 import attrs
 
 from tinytown.errors import AgentNotFoundError
-from tinytown.keys import Keys
+from tinytown.keys import Keys, glob_escape
 from tinytown.models import Agent
 from tinytown.redis.client import Redis
 from tinytown.services.agents import kill
@@ -27,16 +27,11 @@ SCAN_COUNT = 1000
 DELETE_BATCH = 1000
 
 # Per-agent key kinds removed by ``reset --agents-only``: 0.10's five, plus our
-# processing lists and per-agent event streams (they would be orphans otherwise).
-AGENT_KEY_KINDS = ("agent", "inbox", "urgent", "processing", "stop", "activity", "events:agent")
-
-_GLOB_SPECIALS = frozenset("*?[]\\")
-
-
-def glob_escape(text: str) -> str:
-    """Escape Redis glob characters so ``text`` matches only itself in ``SCAN MATCH``."""
-    return "".join(f"\\{ch}" if ch in _GLOB_SPECIALS else ch for ch in text)
-
+# processing lists, in-flight urgent counts and per-agent event streams (they would be
+# orphans otherwise).
+AGENT_KEY_KINDS = (
+    "agent", "inbox", "urgent", "processing", "inflight", "stop", "activity", "events:agent",
+)
 
 def town_pattern(keys: Keys, pattern: str) -> str:
     """A pattern from :class:`Keys` with its town prefix glob-escaped."""

@@ -169,9 +169,11 @@ def wait(agent: str, /, *, timeout: float | None = None, json: JsonFlag = False)
         Print one JSON document with the state reached instead of text.
     """
     from tinytown.cli.runner import run_town
+    from tinytown.services.agents import check_wait_timeout
     from tinytown.services.agents import wait as wait_agent
 
     async def body(town: Town) -> None:
+        check_wait_timeout(timeout)
         aid, _ = await town.resolve(agent)
         if not json:
             say(f"⏳ Waiting for agent '{agent}' to finish...")

@@ -109,6 +109,11 @@ def stop(*, redis: Annotated[bool, Parameter(negative=())] = False) -> None:
             say(f"🛑 Requested graceful stop for {len(stopped)} agent(s) in town '{town.name}'")
             say("   Agents will stop at the start of their next round.")
         if redis and town.target.managed:
+            from tinytown.runtime.launch import shut_down_runtimes
+
+            # Without its Redis a runtime would retry forever: stop it first.
+            for pid in await shut_down_runtimes(town):
+                say(f"   Stopped the town's runtime (pid {pid}).")
             await town.stop_redis()
             say("   The town's Redis has been shut down (state saved in .tt/redis.rdb).")
         elif redis:
