@@ -4,10 +4,10 @@ Queue semantics follow tinytown 0.10: high/urgent priority messages jump the
 inbox (LPUSH), others queue at the tail (RPUSH); ``send_urgent`` uses the
 separate urgent queue, which every receive looks at first.
 
-For lossless delivery the runtime never pops: :meth:`Channel.take` moves
-messages atomically into the agent's *processing* list, the runtime works,
-then :meth:`Channel.ack` removes them. A crash leaves every message either
-queued or in processing.
+For lossless delivery the runtime never pops: it moves messages atomically
+into the agent's *processing* list, works, then acknowledges them
+(:mod:`tinytown.runtime.delivery`). A crash leaves every message either queued
+or in processing; :meth:`Channel.requeue_processing` puts them back.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
-
-import trio
 
 from tinytown.codec import event_from_json, event_to_json, message_from_json, message_to_json
 from tinytown.errors import CorruptRecordError, ResponseError
@@ -29,22 +27,6 @@ from tinytown.redis.script import Script
 from tinytown.store import RecordStore
 
 log = logging.getLogger("tinytown")
-
-# Move up to ARGV[1] messages, urgent queue first, into the processing list.
-_TAKE = Script(
-    """
-local n = tonumber(ARGV[1])
-local out = {}
-for _, src in ipairs({KEYS[1], KEYS[2]}) do
-  while #out < n do
-    local item = redis.call('LMOVE', src, KEYS[3], 'LEFT', 'RIGHT')
-    if not item then break end
-    out[#out + 1] = item
-  end
-end
-return out
-"""
-)
 
 # Put processing items back at the head of their queues, oldest first, then clear them.
 # The first <inflight count> items came from the urgent queue (the runtime records it).
@@ -192,47 +174,8 @@ class Channel(RecordStore):
 
     # --- lossless hand-off for the runtime ----------------------------------------------
 
-    @staticmethod
-    def decode_raw(raw: str, where: str = "message") -> Message:
-        """Decode one raw queued message (CorruptRecordError if it is not one)."""
-        return message_from_json(raw, where)
 
-    async def take(self, agent_id: AgentId, max_items: int = 100) -> list[str]:
-        """Atomically move up to ``max_items`` queued messages (urgent first) to processing."""
-        k = self.keys
-        moved: list[str] = await _TAKE(
-            self.redis, [k.urgent(agent_id), k.inbox(agent_id), k.processing(agent_id)],
-            [max_items],
-        )
-        return moved
 
-    async def wait_for_work(self, agent_id: AgentId, timeout: float | None = None) -> bool:
-        """Block until a message is queued or moved to processing; False on timeout.
-
-        Blocks with BLMOVE on the urgent queue and the inbox at once (each on its
-        own connection), so it never polls; whichever wakes first cancels the
-        other. A message a cancelled BLMOVE already moved is in the processing
-        list, never lost. Needs a client with at least two free connections.
-        """
-        k = self.keys
-        if await self.processing_len(agent_id):
-            return True
-        got = False
-        server_timeout = 0 if timeout is None else max(timeout, 0.001)
-
-        async def wait_on(src: str, cancel: trio.CancelScope) -> None:
-            nonlocal got
-            reply = await self.redis.execute(
-                "BLMOVE", src, k.processing(agent_id), "LEFT", "RIGHT", server_timeout
-            )
-            if reply is not None:
-                got = True
-            cancel.cancel()
-
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(wait_on, k.urgent(agent_id), nursery.cancel_scope)
-            nursery.start_soon(wait_on, k.inbox(agent_id), nursery.cancel_scope)
-        return got or bool(await self.processing_len(agent_id))
 
     async def processing(self, agent_id: AgentId) -> list[str]:
         """Raw messages taken but not yet acknowledged, in the order taken."""
@@ -245,15 +188,6 @@ class Channel(RecordStore):
         n: int = await self.redis.execute("LLEN", self.keys.processing(agent_id))
         return n
 
-    async def ack(self, agent_id: AgentId, raw_items: Sequence[str]) -> None:
-        """Acknowledge handled messages: remove them from processing."""
-        if not raw_items:
-            return
-        key = self.keys.processing(agent_id)
-        pipe = self.redis.pipeline()
-        for raw in raw_items:
-            pipe.cmd("LREM", key, 1, raw)
-        await pipe.execute()
 
     async def requeue_processing(self, agent_id: AgentId) -> int:
         """Return every unacknowledged message to the head of its queue, in order.

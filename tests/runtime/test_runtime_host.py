@@ -237,3 +237,15 @@ async def test_a_redis_hiccup_during_a_long_round_does_not_restart_the_actor(
             await until(lambda: rt_town.task(str(task.id)).get("state") == "completed",
                         "the round finished")
             assert rt_town.agent("steady")["incarnation"] == "1"  # never restarted
+
+
+async def test_only_one_runtime_takes_over_from_a_dead_one(rt_town: RtTown, host: str) -> None:
+    from tinytown.runtime.host import _TAKEOVER
+
+    async with Town.connect(rt_town.root) as town:
+        key = town.channel.keys.runtime(host)
+        await town.redis.execute("SET", key, "999999", "PX", 30000)  # a dead holder
+        first = await _TAKEOVER(town.redis, [key], ["999999", "111", 30000])
+        second = await _TAKEOVER(town.redis, [key], ["999999", "222", 30000])
+        assert (str(first), str(second)) == ("111", "111")
+        assert await town.redis.execute("GET", key) == "111"

@@ -59,6 +59,16 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return ARGV[1]
 """
 )
+# Take over from a dead holder only if it still holds the key (two runtimes starting at
+# once after a crash must not both win). KEYS: live key; ARGV: dead pid, our pid, ttl ms.
+_TAKEOVER = Script(
+    """
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return cur end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return ARGV[2]
+"""
+)
 _RELEASE = Script(
     """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -144,7 +154,11 @@ class Runtime:
                     f"The town's runtime is already running on {self.ctx.host} (pid {other})"
                 )
             log.info("taking over from dead runtime pid %s", holder)
-            await redis.execute("SET", self._live_key, str(self.pid), "PX", ttl_ms)
+            winner = str(await _TAKEOVER(redis, [self._live_key], [holder, str(self.pid), ttl_ms]))
+            if winner != str(self.pid):
+                raise InvalidStateError(
+                    f"Another runtime (pid {winner}) took over the town on {self.ctx.host} first"
+                )
         if self.pidfile:
             write_pid(runtime_pidfile(self.ctx.root), self.pid)
         log.info("runtime %s serving town %s as %s", self.pid, self.ctx.town.name, self.ctx.host)
