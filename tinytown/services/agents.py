@@ -272,14 +272,7 @@ async def prune(town: Town, *, everything: bool = False) -> list[Agent]:
     pipe = town.redis.pipeline()
     for agent in doomed:
         aid = agent.id
-        agent_keys = (
-            keys.agent(aid),
-            keys.inbox(aid),
-            keys.urgent(aid),
-            keys.processing(aid),
-            keys.activity(aid),
-            keys.stop(aid),
-        )
+        agent_keys = keys.agent_keys(aid)  # the agent key first: the script reads its state
         pipe.cmd("EVAL", _DELETE_IF_STATE, len(agent_keys), *agent_keys, *allowed)
     removed = [a for a, ok in zip(doomed, await pipe.execute(), strict=True) if ok]
     for agent in removed:
