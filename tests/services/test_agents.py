@@ -19,6 +19,7 @@ from tinytown.errors import (
     InvalidStateError,
 )
 from tinytown.models import SUPERVISOR, Agent, AgentState, Message, MessageType
+from tinytown.runtime.delivery import Delivery
 from tinytown.services import agents as svc
 from tinytown.town import Town, utcnow
 
@@ -69,7 +70,7 @@ async def test_list_reports_queue_sizes(town: Town) -> None:
     await town.channel.send(Message(from_=SUPERVISOR, to=a.id, kind=MessageType.Ping()))
     await town.channel.send(Message(from_=SUPERVISOR, to=a.id, kind=MessageType.Ping()))
     await town.channel.send_urgent(Message(from_=SUPERVISOR, to=a.id, kind=MessageType.Ping()))
-    await town.channel.take(a.id, max_items=1)  # the urgent one goes to processing
+    await Delivery(town.redis, town.channel.keys, a.id).take_batch(1)  # urgent -> processing
     rows = await svc.list_agents(town)
     assert [(r.agent.name, r.inbox, r.urgent, r.processing) for r in rows] == [
         ("backend", 2, 0, 1),

@@ -21,6 +21,7 @@ from tinytown.models import (
     Task,
     TaskState,
 )
+from tinytown.runtime.delivery import Delivery
 from tinytown.services import recovery
 from tinytown.services.recovery import ORPHAN_THRESHOLD_S, find_orphans
 from tinytown.town import Town, utcnow
@@ -154,7 +155,7 @@ async def test_recover_returns_unacknowledged_messages_to_the_inbox(town: Town) 
     second = Message(from_=SUPERVISOR, to=aid, kind=MessageType.Task(description="two"))
     third = Message(from_=SUPERVISOR, to=aid, kind=MessageType.Task(description="three"))
     await town.channel.send_many([first, second, third])
-    await town.channel.take(aid, max_items=2)  # the runtime took two, then died
+    await Delivery(town.redis, town.channel.keys, aid).take_batch(2)  # took two, then died
     report = await recovery.recover(town, activity=recovery.RECOVER_ACTIVITY_CLI)
     assert report.requeued == 2
     assert await town.channel.processing_len(aid) == 0
