@@ -390,3 +390,14 @@ async def test_requeue_processing_returns_urgent_items_to_the_urgent_queue(
     assert [m.kind.description for m in await channel.peek(aid, urgent=True)] == ["u"]  # type: ignore[union-attr]
     assert [m.kind.description for m in await channel.peek(aid)] == ["n1", "n2"]  # type: ignore[union-attr]
     assert await redis.execute("EXISTS", keys.inflight_urgent(aid)) == 0
+
+
+async def test_update_agent_sets_and_deletes_in_one_step(channel: Channel) -> None:
+    agent = Agent.new("w", "claude", now())
+    agent.current_task = Task.new("x", now()).id
+    await channel.set_agent(agent)
+    assert await channel.update_agent(agent.id, current_task=None, state=AgentState.IDLE)
+    after = await channel.require_agent(agent.id)
+    assert (after.current_task, after.state) == (None, AgentState.IDLE)
+    assert not await channel.update_agent(AgentId.new(), current_task=None)
+    assert await channel.get_agent(AgentId.new()) is None

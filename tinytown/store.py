@@ -36,11 +36,14 @@ from tinytown.redis.script import Script
 
 log = logging.getLogger("tinytown")
 
-# HSET the given fields only when the hash exists; returns 1 if it did.
+# Set and delete fields of a hash only when it exists; returns 1 if it did.
+# ARGV: number of fields to delete, their names, then field/value pairs to set.
 _UPDATE_IF_EXISTS = Script(
     """
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], unpack(ARGV))
+local n = tonumber(ARGV[1])
+if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 2, n + 1)) end
+if #ARGV > n + 1 then redis.call('HSET', KEYS[1], unpack(ARGV, n + 2)) end
 return 1
 """
 )
@@ -90,15 +93,10 @@ class RecordStore:
 
         Returns False when the agent does not exist (nothing is written).
         """
-        key = self.keys.agent(agent_id)
-        sets = [(k, _field_text(v)) for k, v in fields.items() if v is not None]
         dels = [k for k, v in fields.items() if v is None]
-        if dels:
-            await self.redis.execute("HDEL", key, *dels)
-        if not sets:
-            return bool(await self.redis.execute("EXISTS", key))
-        flat = [x for pair in sets for x in pair]
-        return bool(await _UPDATE_IF_EXISTS(self.redis, [key], flat))
+        sets = [x for k, v in fields.items() if v is not None for x in (k, _field_text(v))]
+        args: list[str | int] = [len(dels), *dels, *sets]
+        return bool(await _UPDATE_IF_EXISTS(self.redis, [self.keys.agent(agent_id)], args))
 
     async def set_agent_state(self, agent_id: AgentId, state: AgentState) -> None:
         """Change only the state field; AgentNotFoundError if there is no such agent."""

@@ -214,8 +214,8 @@ class Runtime:
         reason = f"actor crashed {s.restart_budget + 1} times: {describe(exc)}"
         channel = self.ctx.town.channel
         agent = await channel.get_agent(agent_id)
-        if agent is None:
-            return
+        if agent is None or agent.host != self.ctx.host or agent.state.is_terminal:
+            return  # gone, taken over by another host's runtime, or already stopped
         await channel.update_agent(agent_id, state=AgentState.ERROR, last_heartbeat=utcnow())
         try:
             await channel.log_activity(agent_id, f"❌ Error: {reason}")
