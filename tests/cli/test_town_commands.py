@@ -5,7 +5,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +23,7 @@ from tinytown.config import list_towns, load_town_config
 from tinytown.keys import Keys
 from tinytown.models import AgentState, Task
 from tinytown.redis import server
+from tinytown.runtime.procfiles import pid_alive, read_pid
 from tinytown.town import Town
 
 TT = Callable[..., Any]
@@ -342,13 +347,6 @@ def test_stop_reset_with_redis_down(
 
 
 def test_stop_redis_first_stops_the_towns_runtime(managed: TT, tmp_path: Path) -> None:
-    import json
-    import os
-    import signal
-    import time
-
-    from tinytown.runtime.procfiles import pid_alive, read_pid
-
     root = tmp_path / "empty"
     assert managed("init", "-n", "my-project").code == 0
     runtime_pid: int | None = None
