@@ -401,3 +401,12 @@ async def test_update_agent_sets_and_deletes_in_one_step(channel: Channel) -> No
     assert (after.current_task, after.state) == (None, AgentState.IDLE)
     assert not await channel.update_agent(AgentId.new(), current_task=None)
     assert await channel.get_agent(AgentId.new()) is None
+
+
+async def test_backlog_of_the_wrong_type_reads_as_empty_with_a_warning(
+    channel: Channel, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    await redis.execute("SET", Keys(channel.town).backlog, "not a list")
+    assert await channel.backlog_list() == []
+    assert await channel.backlog_len() == 0
+    assert "skipping" in caplog.text

@@ -166,6 +166,10 @@ class Keys:
         """
         return f"{glob_escape(self.prefix)}{kind}:*"
 
+    def prefix_pattern(self, kind: str, id_prefix: str) -> str:
+        """Keys of one kind whose id starts with ``id_prefix`` (both glob-escaped)."""
+        return f"{glob_escape(self.prefix)}{kind}:{glob_escape(id_prefix)}*"
+
     def id_from_key(self, key: str, kind: str) -> str:
         """The trailing id of ``tt:<town>:<kind>:<id>``."""
         return key[len(self.prefix) + len(kind) + 1 :]

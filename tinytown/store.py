@@ -27,6 +27,7 @@ from tinytown.errors import (
     AgentNotFoundError,
     CorruptRecordError,
     InvalidInputError,
+    ResponseError,
     TaskNotFoundError,
 )
 from tinytown.keys import ACTIVITY_KEEP, ACTIVITY_TTL_S, STOP_TTL_S, Keys
@@ -193,7 +194,12 @@ class RecordStore:
         await self.redis.execute("RPUSH", self.keys.backlog, str(task_id))
 
     async def backlog_list(self) -> list[TaskId]:
-        raw: list[str] = await self.redis.execute("LRANGE", self.keys.backlog, 0, -1)
+        """Backlog task ids, head first; a backlog key of the wrong type reads as empty."""
+        try:
+            raw: list[str] = await self.redis.execute("LRANGE", self.keys.backlog, 0, -1)
+        except ResponseError as exc:
+            log.warning("skipping %s: %s", self.keys.backlog, exc)
+            return []
         out = []
         for item in raw:
             try:
@@ -215,7 +221,11 @@ class RecordStore:
         return bool(await self.redis.execute("LREM", self.keys.backlog, 1, str(task_id)))
 
     async def backlog_len(self) -> int:
-        n: int = await self.redis.execute("LLEN", self.keys.backlog)
+        try:
+            n: int = await self.redis.execute("LLEN", self.keys.backlog)
+        except ResponseError as exc:
+            log.warning("skipping %s: %s", self.keys.backlog, exc)
+            return 0
         return n
 
     # --- stop flags and activity ------------------------------------------------------

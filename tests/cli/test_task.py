@@ -178,3 +178,22 @@ def test_no_town(tt_nowhere) -> None:  # type: ignore[no-untyped-def]
         result = tt_nowhere(*args)
         assert result.code == 4
         assert_one_error_line(result.err, "Error: Town not initialized")
+
+
+def test_short_task_ids_as_task_list_shows_them_are_accepted(tt) -> None:  # type: ignore[no-untyped-def]
+    import re as _re
+
+    out = tt("backlog", "add", "Write the changelog").out
+    full = _re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", out)
+    assert full is not None, out
+    task_id = full.group(0)
+    shown = tt("task", "show", task_id[:8] + "-...")
+    assert shown.code == 0, shown.err
+    assert task_id in shown.out
+    done = tt("task", "complete", task_id[:6], "--result", "ok")
+    assert done.code == 0, done.err
+    missing = tt("task", "show", "ffff0000")
+    if not task_id.startswith("ffff0000"):
+        assert missing.code == 3
+        assert missing.err.startswith("Error: Task not found: ffff0000")
+    assert tt("task", "show", "zz").code == 6

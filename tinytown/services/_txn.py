@@ -7,9 +7,10 @@ backlog entry removed but its task not assigned) are queued on one
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
 from tinytown.codec import message_to_json, task_to_hash
 from tinytown.errors import InvalidInputError, InvalidStateError, TaskNotFoundError, WatchError
@@ -25,6 +26,9 @@ from tinytown.models import (
     TaskId,
 )
 from tinytown.redis.client import Pipeline, Redis, Transaction
+
+if TYPE_CHECKING:
+    from tinytown.town import Town
 
 T = TypeVar("T")
 
@@ -52,12 +56,46 @@ async def run_watched(
     raise InvalidStateError(f"Gave up after {WATCH_ATTEMPTS} concurrent updates of {keys[0]}")
 
 
+_SHORT_ID = re.compile(r"[0-9a-f]{1,8}(-[0-9a-f]{0,4}){0,4}[0-9a-f]*")
+
+
 def parse_task_id(text: str) -> TaskId:
     """Parse a task id argument; InvalidInputError with a one-line message if it is not a UUID."""
     try:
         return TaskId.parse(text)
     except InvalidInputError:
         raise InvalidInputError(f"Invalid task ID: {text.strip()!r} is not a UUID") from None
+
+
+SHORT_TASK_ID_MIN = 4
+_SHOWN_MATCHES = 5
+
+
+async def resolve_task_id(town: Town, text: str) -> TaskId:
+    """A task id argument: a full UUID, or a unique prefix of one as ``tt task list`` shows.
+
+    ``0700b405``, ``0700b405-...`` and ``0700`` resolve when exactly one task id starts
+    with them (one KEYS round trip).
+
+    Raises:
+        InvalidInputError: neither a UUID nor a hex prefix, or an ambiguous prefix.
+        TaskNotFoundError: a prefix no task id starts with.
+    """
+    try:
+        return parse_task_id(text)
+    except InvalidInputError:
+        prefix = text.strip().removesuffix("...").rstrip("-").lower()
+        if len(prefix) < SHORT_TASK_ID_MIN or not _SHORT_ID.fullmatch(prefix):
+            raise
+    keys = town.channel.keys
+    found: list[str] = await town.redis.execute("KEYS", keys.prefix_pattern("task", prefix))
+    ids = sorted(keys.id_from_key(k, "task") for k in found)
+    if not ids:
+        raise TaskNotFoundError(text.strip())
+    if len(ids) > 1:
+        shown = ", ".join(ids[:_SHOWN_MATCHES]) + (", ..." if len(ids) > _SHOWN_MATCHES else "")
+        raise InvalidInputError(f"Task id prefix {prefix!r} is ambiguous: {shown}")
+    return parse_task_id(ids[0])
 
 
 def require_found(task: Task | None, task_id: TaskId) -> Task:

@@ -20,9 +20,9 @@ from tinytown.redis.client import Transaction
 from tinytown.redis.script import Script
 from tinytown.services._txn import (
     assigned_event,
-    parse_task_id,
     queue_assignment,
     queue_task_write,
+    resolve_task_id,
     run_watched,
 )
 from tinytown.services.tasks import Assignment
@@ -210,7 +210,7 @@ async def claim(town: Town, task_id: str, agent_ref: str) -> Assignment:
         NotFoundError: The task is not in the backlog.
         TaskNotFoundError: It is, but its record is missing.
     """
-    tid = parse_task_id(task_id)
+    tid = await resolve_task_id(town, task_id)
     agent_id, agent = await town.resolve(agent_ref)
     keys = town.channel.keys
     task_key = keys.task(tid)
@@ -288,7 +288,7 @@ async def remove(town: Town, task_id: str) -> TaskId:
         InvalidInputError: ``task_id`` is not a UUID.
         NotFoundError: The task is not in the backlog (nothing is deleted).
     """
-    tid = parse_task_id(task_id)
+    tid = await resolve_task_id(town, task_id)
     keys = town.channel.keys
     removed = await _REMOVE(town.redis, [keys.backlog, keys.task(tid)], [str(tid)])
     if not removed:

@@ -20,9 +20,9 @@ from tinytown.models import Agent, AgentId, Event, EventType, Task, TaskId, Task
 from tinytown.redis.client import Transaction
 from tinytown.services._txn import (
     assigned_event,
-    parse_task_id,
     queue_assignment,
     queue_task_write,
+    resolve_task_id,
     run_watched,
 )
 from tinytown.town import Town, utcnow
@@ -159,14 +159,16 @@ async def complete(
         InvalidInputError: ``task_id`` is not a UUID.
         TaskNotFoundError: There is no such task.
     """
-    return await _finish(town, parse_task_id(task_id), result, TaskState.COMPLETED, now)
+    tid = await resolve_task_id(town, task_id)
+    return await _finish(town, tid, result, TaskState.COMPLETED, now)
 
 
 async def cancel(
     town: Town, task_id: str, reason: str = DEFAULT_CANCEL_REASON, *, now: datetime | None = None
 ) -> Completion:
     """Cancel a task (result = reason), clearing the assignee's pointer; nothing is counted."""
-    return await _finish(town, parse_task_id(task_id), reason, TaskState.CANCELLED, now)
+    tid = await resolve_task_id(town, task_id)
+    return await _finish(town, tid, reason, TaskState.CANCELLED, now)
 
 
 async def _finish(
@@ -228,7 +230,7 @@ async def show(town: Town, task_id: str) -> TaskView:
         InvalidInputError: ``task_id`` is not a UUID.
         TaskNotFoundError: There is no such task.
     """
-    task = await town.channel.require_task(parse_task_id(task_id))
+    task = await town.channel.require_task(await resolve_task_id(town, task_id))
     assignee = None
     if task.assigned_to is not None and not task.assigned_to.is_supervisor:
         assignee = await town.channel.get_agent(task.assigned_to)
