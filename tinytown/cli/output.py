@@ -37,3 +37,9 @@ def one_line_error(error: Exception) -> NoReturn:
     """
     error_line(" ".join(str(error).split()))
     raise SystemExit(USAGE)
+
+
+def usage_error(text: str) -> NoReturn:
+    """Report a command-line misuse (one line on stderr) and exit with the usage code."""
+    error_line(text)
+    raise SystemExit(USAGE)

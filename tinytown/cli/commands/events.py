@@ -7,8 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 from cyclopts import Parameter
 
-from tinytown.cli.commands.work import usage_error
-from tinytown.cli.output import emit_json, say
+from tinytown.cli.output import emit_json, say, usage_error
 
 if TYPE_CHECKING:
     from tinytown.models import Agent, AgentId, Event

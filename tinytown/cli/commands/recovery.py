@@ -6,11 +6,11 @@ destination is a preview that changes nothing.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any
 
 from cyclopts import Parameter
 
-from tinytown.cli.output import emit_json, say
+from tinytown.cli.output import emit_json, say, usage_error
 
 if TYPE_CHECKING:
     from tinytown.services.orphan_tasks import OrphanAction, OrphanTask
@@ -32,14 +32,6 @@ def format_silence(seconds: float) -> str:
     if s >= 60:
         return f"{s // 60}m"
     return f"{s}s"
-
-
-def _usage_error(text: str) -> NoReturn:
-    from tinytown.cli import exitcodes
-    from tinytown.cli.output import error_line
-
-    error_line(text)
-    raise SystemExit(exitcodes.USAGE)
 
 
 def recover(*, threshold: float = DEFAULT_THRESHOLD_S, json: JsonFlag = False) -> None:
@@ -146,11 +138,11 @@ def reclaim(
     from tinytown.cli.runner import run_town
 
     if to_backlog and to is not None:
-        _usage_error("--to-backlog and --to cannot be used together")
+        usage_error("--to-backlog and --to cannot be used together")
     if (cancel or delete) and not orphan_tasks:
-        _usage_error("--cancel and --delete need --orphan-tasks")
+        usage_error("--cancel and --delete need --orphan-tasks")
     if sum([cancel, delete, to_backlog or to is not None]) > 1:
-        _usage_error("choose one of --to-backlog, --to, --cancel and --delete")
+        usage_error("choose one of --to-backlog, --to, --cancel and --delete")
 
     async def body(town: Town) -> None:
         if orphan_tasks:

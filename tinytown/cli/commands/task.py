@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 from cyclopts import App, Parameter
 
-from tinytown.cli.commands.work import AGENT_ID_ENV, AGENT_NAME_ENV, usage_error
-from tinytown.cli.output import emit_json, one_line_error, say
+from tinytown.cli.commands.work import AGENT_ID_ENV, AGENT_NAME_ENV
+from tinytown.cli.output import emit_json, one_line_error, say, usage_error
 
 if TYPE_CHECKING:
     from tinytown.models import Agent, AgentId, Task

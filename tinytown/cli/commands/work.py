@@ -3,24 +3,17 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated
 
 from cyclopts import Parameter
 
-from tinytown.cli import exitcodes
-from tinytown.cli.output import error_line, say
+from tinytown.cli.output import say, usage_error
 
 if TYPE_CHECKING:
     from tinytown.town import Town
 
 AGENT_ID_ENV = "TINYTOWN_AGENT_ID"
 AGENT_NAME_ENV = "TINYTOWN_AGENT_NAME"
-
-
-def usage_error(text: str) -> NoReturn:
-    """Report a command-line misuse (one line on stderr) and exit with the usage code."""
-    error_line(text)
-    raise SystemExit(exitcodes.USAGE)
 
 
 def assign(agent: str, task: str) -> None:
