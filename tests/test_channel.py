@@ -204,7 +204,8 @@ async def test_runtime_hand_off_is_lossless_under_cancellation(
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(producer)
-            while len(handled) < total:
+            # Redelivery may repeat a message, so count distinct ones.
+            while len(set(handled)) < total:
                 with trio.move_on_after(rng.choice([0, 0.0002, 0.001, 0.01])):
                     await wait_for_queued(blocking, Keys(town_name), aid)
                 with trio.move_on_after(rng.choice([0, 0.0005, 1])):
@@ -215,9 +216,17 @@ async def test_runtime_hand_off_is_lossless_under_cancellation(
                         for raw in batch.raw
                     )
                     await delivery.settle(batch.raw, count_round=False)
+        # A settle cancelled before it ran leaves its batch in processing: redelivered.
+        while (batch := await delivery.take_batch(50)) is not None and not batch.empty:
+            handled.extend(
+                message_from_json(raw).kind.description  # type: ignore[union-attr]
+                for raw in batch.raw
+            )
+            await delivery.settle(batch.raw, count_round=False)
         for _ in range(8):
             assert await client.execute("ECHO", "in-sync") == "in-sync"
         assert await ch.processing_len(aid) == 0
+        assert await ch.inbox_len(aid) + await ch.urgent_len(aid) == 0
     # A take or settle cancelled after Redis ran it is redelivered: at least once.
     assert sorted(set(handled), key=int) == [str(i) for i in range(total)]
 
