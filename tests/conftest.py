@@ -8,9 +8,12 @@ Every server started here is stopped, and waited for, before the session ends.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -188,3 +191,25 @@ def redis_server_factory() -> Iterator[Callable[..., RedisServer]]:
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that was free a moment ago."""
     return free_tcp_port()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_runtime_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Safety net: at the end of the session, kill (by pid) any runtime process still
+    serving a town under this session's temporary directory, and say so."""
+    yield
+    base = str(tmp_path_factory.getbasetemp())
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"tinytown.runtime" in argv and any(a.decode(errors="replace").startswith(base)
+                                              for a in argv):
+            sys.stderr.write(f"\nleftover runtime pid {entry.name} killed: {argv}\n")
+            try:
+                os.kill(int(entry.name), signal.SIGKILL)
+            except ProcessLookupError:
+                pass

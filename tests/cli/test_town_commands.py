@@ -353,8 +353,11 @@ def test_stop_redis_first_stops_the_towns_runtime(managed: TT, tmp_path: Path) -
     model_pids: list[int] = []
     try:
         assert managed("spawn", "w", "--model", "sleep 1000").code == 0
-        runtime_pid = read_pid(root / ".tt" / "runtime.pid")
-        assert runtime_pid is not None
+        # The runtime claims its liveness key (what spawn waits for), then writes its pidfile.
+        deadline = time.monotonic() + 30
+        while (runtime_pid := read_pid(root / ".tt" / "runtime.pid")) is None:
+            assert time.monotonic() < deadline, "the runtime never wrote its pidfile"
+            time.sleep(0.05)
         assert managed("assign", "w", "Take your time").code == 0
         deadline = time.monotonic() + 30
         while not list((root / ".tt" / "agents").glob("*.model.pid")):
@@ -377,6 +380,7 @@ def test_stop_redis_first_stops_the_towns_runtime(managed: TT, tmp_path: Path) -
         listing = json.loads(managed("list", "--json").out)  # restarts the town's Redis
         assert [a["state"] for a in listing["agents"]] == ["stopped"]
     finally:
+        runtime_pid = runtime_pid or read_pid(root / ".tt" / "runtime.pid")
         for pid in [p for p in (runtime_pid, *model_pids) if p is not None]:
             if pid_alive(pid):
                 os.kill(pid, signal.SIGKILL)
