@@ -18,8 +18,9 @@ from typing import Any
 from tinytown.codec import (
     agent_from_hash,
     agent_to_hash,
-    hash_ts,
+    field_text,
     pairs_to_dict,
+    queue_hash_write,
     task_from_hash,
     task_to_hash,
 )
@@ -50,14 +51,6 @@ return 1
 )
 
 
-def _field_text(value: object) -> str:
-    if isinstance(value, datetime):
-        return hash_ts(value)
-    if hasattr(value, "value"):  # enums
-        return str(value.value)
-    return str(value)
-
-
 class RecordStore:
     """Record operations shared by :class:`tinytown.channel.Channel`."""
 
@@ -70,12 +63,8 @@ class RecordStore:
 
     async def set_agent(self, agent: Agent) -> None:
         """Write the whole agent record."""
-        fields, empty = agent_to_hash(agent)
-        key = self.keys.agent(agent.id)
         pipe = self.redis.pipeline()
-        if empty:
-            pipe.cmd("HDEL", key, *empty)
-        pipe.cmd("HSET", key, *_flatten(fields))
+        queue_hash_write(pipe, self.keys.agent(agent.id), *agent_to_hash(agent))
         await pipe.execute()
 
     async def get_agent(self, agent_id: AgentId) -> Agent | None:
@@ -95,7 +84,7 @@ class RecordStore:
         Returns False when the agent does not exist (nothing is written).
         """
         dels = [k for k, v in fields.items() if v is None]
-        sets = [x for k, v in fields.items() if v is not None for x in (k, _field_text(v))]
+        sets = [x for k, v in fields.items() if v is not None for x in (k, field_text(v))]
         args: list[str | int] = [len(dels), *dels, *sets]
         return bool(await _UPDATE_IF_EXISTS(self.redis, [self.keys.agent(agent_id)], args))
 
@@ -133,23 +122,15 @@ class RecordStore:
     # --- tasks -----------------------------------------------------------------------
 
     async def set_task(self, task: Task) -> None:
-        fields, empty = task_to_hash(task)
-        key = self.keys.task(task.id)
         pipe = self.redis.pipeline()
-        if empty:
-            pipe.cmd("HDEL", key, *empty)
-        pipe.cmd("HSET", key, *_flatten(fields))
+        queue_hash_write(pipe, self.keys.task(task.id), *task_to_hash(task))
         await pipe.execute()
 
     async def set_tasks(self, tasks: Iterable[Task]) -> None:
         """Write many task records in one round trip."""
         pipe = self.redis.pipeline()
         for task in tasks:
-            fields, empty = task_to_hash(task)
-            key = self.keys.task(task.id)
-            if empty:
-                pipe.cmd("HDEL", key, *empty)
-            pipe.cmd("HSET", key, *_flatten(fields))
+            queue_hash_write(pipe, self.keys.task(task.id), *task_to_hash(task))
         if len(pipe):
             await pipe.execute()
 
@@ -306,6 +287,3 @@ def _decode_or_warn(reply: Any, key: str, decode: Any) -> Any:
         log.warning("skipping corrupt record: %s", exc)
         return None
 
-
-def _flatten(fields: Mapping[str, str]) -> list[str]:
-    return [x for pair in fields.items() for x in pair]

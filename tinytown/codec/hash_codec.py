@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any, TypeVar
 
 from tinytown.codec.timestamps import hash_ts, parse_ts
@@ -35,13 +36,27 @@ TASK_OPTIONAL_FIELDS = ("assigned_to", "started_at", "completed_at", "result", "
 T = TypeVar("T")
 
 
+def field_text(value: object) -> str:
+    """One hash field value as text: timestamps ``+00:00``, enums by value, the rest ``str``."""
+    if isinstance(value, datetime):
+        return hash_ts(value)
+    if isinstance(value, Enum):
+        return str(value.value)
+    return str(value)
+
+
+def queue_hash_write(pipe: Any, key: str, fields: Mapping[str, str], empty: list[str]) -> None:
+    """Queue 0.10's record write on a pipeline: HDEL the empty optionals, one HSET."""
+    if empty:
+        pipe.cmd("HDEL", key, *empty)
+    pipe.cmd("HSET", key, *[x for pair in fields.items() for x in pair])
+
+
 def _present(fields: dict[str, str], empty: list[str], name: str, value: object) -> None:
     if value is None:
         empty.append(name)
-    elif isinstance(value, datetime):
-        fields[name] = hash_ts(value)
     else:
-        fields[name] = str(value)
+        fields[name] = field_text(value)
 
 
 def agent_to_hash(agent: Agent) -> tuple[dict[str, str], list[str]]:

@@ -5,6 +5,7 @@ A foreground runtime also echoes every line to its terminal.
 
 from __future__ import annotations
 
+import glob
 import logging
 from collections.abc import Callable
 from pathlib import Path
@@ -29,16 +30,12 @@ def clean_round_logs(root: Path, name: str) -> int:
     """Delete ``<name>_round_*.log`` files; returns how many were deleted."""
     logs = root / ".tt" / "logs"
     n = 0
-    for path in logs.glob(f"{_glob_escape(name)}_round_*.log"):
+    for path in logs.glob(f"{glob.escape(name)}_round_*.log"):
         suffix = path.name[len(name) + len("_round_"):-len(".log")]
         if suffix.isdigit():
             path.unlink(missing_ok=True)
             n += 1
     return n
-
-
-def _glob_escape(text: str) -> str:
-    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 class AgentLog:

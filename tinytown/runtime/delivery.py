@@ -29,7 +29,7 @@ from datetime import datetime
 import attrs
 import trio
 
-from tinytown.codec import agent_from_hash, hash_ts, pairs_to_dict
+from tinytown.codec import agent_from_hash, field_text, hash_ts, pairs_to_dict
 from tinytown.keys import Keys
 from tinytown.models import Agent, AgentId, AgentState, TaskId
 from tinytown.redis.client import Redis
@@ -324,13 +324,8 @@ class Delivery:
 
 
 def _text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return hash_ts(value)
-    if hasattr(value, "value"):
-        return str(value.value)
-    return str(value)
+    """A field value for the scripts: ``""`` means delete the field."""
+    return "" if value is None else field_text(value)
 
 
 async def wait_for_queued(blocking: Redis, keys: Keys, agent_id: AgentId) -> None:

@@ -8,11 +8,11 @@ backlog entry removed but its task not assigned) are queued on one
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from tinytown.codec import message_to_json, task_to_hash
+from tinytown.codec import message_to_json, queue_hash_write, task_to_hash
 from tinytown.errors import InvalidInputError, InvalidStateError, TaskNotFoundError, WatchError
 from tinytown.keys import Keys
 from tinytown.models import (
@@ -106,11 +106,7 @@ def require_found(task: Task | None, task_id: TaskId) -> Task:
 
 def queue_task_write(pipe: Pipeline, keys: Keys, task: Task) -> None:
     """Queue the commands that store ``task`` as a hash (as RecordStore.set_task does)."""
-    fields, empty = task_to_hash(task)
-    key = keys.task(task.id)
-    if empty:
-        pipe.cmd("HDEL", key, *empty)
-    pipe.cmd("HSET", key, *_flatten(fields))
+    queue_hash_write(pipe, keys.task(task.id), *task_to_hash(task))
 
 
 def queue_assignment(pipe: Pipeline, keys: Keys, task: Task) -> Message:
@@ -138,6 +134,3 @@ def assigned_event(task: Task, to: AgentId, now: datetime, text: str | None = No
         task_id=None if text else str(task.id),
     )
 
-
-def _flatten(fields: Mapping[str, str]) -> list[str]:
-    return [x for pair in fields.items() for x in pair]

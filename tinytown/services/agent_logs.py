@@ -8,6 +8,7 @@ Rust loop are understood.
 
 from __future__ import annotations
 
+import glob
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -150,17 +151,13 @@ def tail_lines(path: Path, n: int) -> list[str]:
 
 def latest_round_file(logs_dir: Path, name: str) -> tuple[int, Path] | None:
     best: tuple[int, Path] | None = None
-    for path in logs_dir.glob(f"{glob_escape(name)}_round_*.log"):
+    for path in logs_dir.glob(f"{glob.escape(name)}_round_*.log"):
         m = _ROUND_FILE.match(path.name)
         if m and m.group("name") == name:
             n = int(m.group("n"))
             if best is None or n > best[0]:
                 best = (n, path)
     return best
-
-
-def glob_escape(text: str) -> str:
-    return re.sub(r"([*?\[])", r"[\1]", text)
 
 
 def read_agent_log(logs_dir: Path, name: str) -> AgentLog | None:
