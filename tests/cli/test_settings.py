@@ -259,6 +259,8 @@ def test_auth_gen_key(tt_nowhere: TT) -> None:
     lines = result.lines
     key, hashed = lines[3], lines[6]
     assert re.fullmatch(r"[0-9a-f]{64}", key)
+    assert re.fullmatch(r"\$argon2id\$v=19\$m=19456,t=2,p=1\$[A-Za-z0-9+/]{22}\$[A-Za-z0-9+/]{43}",
+                        hashed), hashed
     assert verify_api_key(key, hashed)
     assert not verify_api_key("wrong-key", hashed)
     assert lines == [
@@ -291,3 +293,14 @@ def test_auth_bad_input(tt_nowhere: TT, args: list[str], code: int) -> None:
     assert (result.code, result.out) == (code, "")
     assert result.err.startswith("Error:")
     assert result.err.count("\n") == 1
+
+
+def test_installed_tt_auth_gen_key_writes_an_argon2id_hash_0_10_reads(tt_proc: TT) -> None:
+    from argon2 import PasswordHasher
+
+    result = tt_proc("auth", "gen-key")
+    assert result.code == 0, result.err
+    key, hashed = result.lines[3], result.lines[6]
+    assert hashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$"), hashed
+    # A plain argon2 verifier (what 0.10's townhall does) accepts it: parameters are embedded.
+    assert PasswordHasher().verify(hashed, key)
