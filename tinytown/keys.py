@@ -28,7 +28,9 @@ Key                                        Type        Contents
 ``tt:<town>:mission:<mission_id>``         string      MissionRun JSON
 ``tt:<town>:mission:<mission_id>:work``    hash        work items
 ``tt:<town>:mission:<mission_id>:watch``   hash        watch items
-``tt:<town>:mission:<mission_id>:events``  list        mission log lines
+``tt:<town>:mission:<mission_id>:events``  list        mission log lines, newest first, 100 kept
+``tt:<town>:mission:<mission_id>:control`` hash        operator notes for the dispatcher
+``tt:<town>:mission:<mission_id>:dispatch_lock``  string  dispatcher lease owner token, EX 90 s
 ``tt:<town>:mission:active``               set         active mission ids
 ``tt:agent:<id>`` … ``tt:backlog``          (legacy)    pre-isolation keys, read by ``tt migrate``
 =========================================  ==========  ============================================
@@ -46,6 +48,8 @@ STOP_TTL_S: Final = 3600
 EVENTS_MAXLEN: Final = 1000
 AGENT_EVENTS_MAXLEN: Final = 100
 MISSION_EVENTS_MAXLEN: Final = 500
+MISSION_LOG_KEEP: Final = 100
+MISSION_KEY_SUFFIXES: Final = (":work", ":watch", ":events", ":control", ":dispatch_lock")
 
 LEGACY_ID_KINDS: Final = ("agent", "inbox", "urgent", "task", "activity", "stop")
 LEGACY_BACKLOG: Final = "tt:backlog"
@@ -147,6 +151,37 @@ class Keys:
 
     def mission(self, mission_id: object) -> str:
         return f"{self.prefix}mission:{mission_id}"
+
+    def mission_work(self, mission_id: object) -> str:
+        return f"{self.prefix}mission:{mission_id}:work"
+
+    def mission_watch(self, mission_id: object) -> str:
+        return f"{self.prefix}mission:{mission_id}:watch"
+
+    def mission_control(self, mission_id: object) -> str:
+        return f"{self.prefix}mission:{mission_id}:control"
+
+    def mission_log(self, mission_id: object) -> str:
+        """``…:mission:<id>:events``: the mission's log lines (a list, not the event stream)."""
+        return f"{self.prefix}mission:{mission_id}:events"
+
+    def mission_dispatch_lock(self, mission_id: object) -> str:
+        return f"{self.prefix}mission:{mission_id}:dispatch_lock"
+
+    @property
+    def mission_active(self) -> str:
+        return f"{self.prefix}mission:active"
+
+    def mission_keys(self, mission_id: object) -> tuple[str, ...]:
+        """Every key that belongs to one mission (what deleting it removes)."""
+        return (
+            self.mission(mission_id),
+            self.mission_work(mission_id),
+            self.mission_watch(mission_id),
+            self.mission_log(mission_id),
+            self.mission_control(mission_id),
+            self.mission_dispatch_lock(mission_id),
+        )
 
     # --- scan patterns ---------------------------------------------------------
 
