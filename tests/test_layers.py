@@ -17,6 +17,7 @@ LAYER = {
     "keys": 2,
     "config": 3,
     "redis": 3,
+    "scripts": 4,
     "store": 4,
     "channel": 4,
     "events": 4,

@@ -23,26 +23,10 @@ from tinytown.keys import AGENT_EVENTS_MAXLEN, EVENTS_MAXLEN, MISSION_EVENTS_MAX
 from tinytown.models import AgentId, Event, Message
 from tinytown.redis.client import Redis
 from tinytown.redis.pubsub import PubSub
-from tinytown.redis.script import Script
+from tinytown.scripts import REQUEUE_PROCESSING
 from tinytown.store import RecordStore
 
 log = logging.getLogger("tinytown")
-
-# Put processing items back at the head of their queues, oldest first, then clear them.
-# The first <inflight count> items came from the urgent queue (the runtime records it).
-# KEYS: processing, inbox, urgent, inflight count.
-_REQUEUE = Script(
-    """
-local items = redis.call('LRANGE', KEYS[1], 0, -1)
-local nu = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
-if nu > #items then nu = #items end
-for i = #items, nu + 1, -1 do redis.call('LPUSH', KEYS[2], items[i]) end
-for i = nu, 1, -1 do redis.call('LPUSH', KEYS[3], items[i]) end
-redis.call('DEL', KEYS[1], KEYS[4])
-return #items
-"""
-)
-
 
 class Channel(RecordStore):
     """Message transport and state storage for one town."""
@@ -196,7 +180,7 @@ class Channel(RecordStore):
         others to the inbox.
         """
         k = self.keys
-        n: int = await _REQUEUE(
+        n: int = await REQUEUE_PROCESSING(
             self.redis,
             [k.processing(agent_id), k.inbox(agent_id), k.urgent(agent_id),
              k.inflight_urgent(agent_id)],

@@ -31,25 +31,12 @@ from tinytown.errors import (
     ResponseError,
     TaskNotFoundError,
 )
-from tinytown.keys import ACTIVITY_KEEP, ACTIVITY_TTL_S, STOP_TTL_S, Keys
+from tinytown.keys import STOP_TTL_S, Keys
 from tinytown.models import Agent, AgentId, AgentState, Task, TaskId
 from tinytown.redis.client import Redis
-from tinytown.redis.script import Script
+from tinytown.scripts import PUSH_ACTIVITY, UPDATE_IF_EXISTS
 
 log = logging.getLogger("tinytown")
-
-# Set and delete fields of a hash only when it exists; returns 1 if it did.
-# ARGV: number of fields to delete, their names, then field/value pairs to set.
-_UPDATE_IF_EXISTS = Script(
-    """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local n = tonumber(ARGV[1])
-if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 2, n + 1)) end
-if #ARGV > n + 1 then redis.call('HSET', KEYS[1], unpack(ARGV, n + 2)) end
-return 1
-"""
-)
-
 
 class RecordStore:
     """Record operations shared by :class:`tinytown.channel.Channel`."""
@@ -86,7 +73,7 @@ class RecordStore:
         dels = [k for k, v in fields.items() if v is None]
         sets = [x for k, v in fields.items() if v is not None for x in (k, field_text(v))]
         args: list[str | int] = [len(dels), *dels, *sets]
-        return bool(await _UPDATE_IF_EXISTS(self.redis, [self.keys.agent(agent_id)], args))
+        return bool(await UPDATE_IF_EXISTS(self.redis, [self.keys.agent(agent_id)], args))
 
     async def set_agent_state(self, agent_id: AgentId, state: AgentState) -> None:
         """Change only the state field; AgentNotFoundError if there is no such agent."""
@@ -241,14 +228,14 @@ class RecordStore:
         await self.redis.execute("DEL", self.keys.stop(agent_id))
 
     async def log_activity(self, agent_id: AgentId, line: str) -> None:
+        """Log one activity line (newest first, a bounded and expiring list).
+
+        Raises:
+            ResponseError: ``WRONGTYPE``, the activity key holds another type (nothing written).
+        """
         key = self.keys.activity(agent_id)
-        await (
-            self.redis.pipeline()
-            .cmd("LPUSH", key, line)
-            .cmd("LTRIM", key, 0, ACTIVITY_KEEP - 1)
-            .cmd("EXPIRE", key, ACTIVITY_TTL_S)
-            .execute()
-        )
+        if not await PUSH_ACTIVITY(self.redis, [key], [line]):
+            raise ResponseError(f"WRONGTYPE {key} is not a list; activity line not recorded")
 
     async def recent_activity(self, agent_id: AgentId, n: int = 5) -> list[str]:
         """Newest first."""

@@ -240,12 +240,12 @@ async def test_a_redis_hiccup_during_a_long_round_does_not_restart_the_actor(
 
 
 async def test_only_one_runtime_takes_over_from_a_dead_one(rt_town: RtTown, host: str) -> None:
-    from tinytown.runtime.host import _TAKEOVER
+    from tinytown.scripts import CLAIM_LIVENESS
 
     async with Town.connect(rt_town.root) as town:
         key = town.channel.keys.runtime(host)
         await town.redis.execute("SET", key, "999999", "PX", 30000)  # a dead holder
-        first = await _TAKEOVER(town.redis, [key], ["999999", "111", 30000])
-        second = await _TAKEOVER(town.redis, [key], ["999999", "222", 30000])
+        first = await CLAIM_LIVENESS(town.redis, [key], ["999999", "111", 30000])
+        second = await CLAIM_LIVENESS(town.redis, [key], ["999999", "222", 30000])
         assert (str(first), str(second)) == ("111", "111")
         assert await town.redis.execute("GET", key) == "111"

@@ -20,6 +20,7 @@ from tinytown.errors import (
 )
 from tinytown.models import SUPERVISOR, Agent, AgentState, Message, MessageType
 from tinytown.runtime.delivery import Delivery
+from tinytown.scripts import DELETE_AGENT_IF_STATE
 from tinytown.services import agents as svc
 from tinytown.town import Town, utcnow
 
@@ -320,9 +321,7 @@ async def test_prune_keeps_an_agent_restarted_after_the_listing(town: Town) -> N
     keys = town.channel.keys
     script_keys = (keys.agent(a.id), keys.inbox(a.id))
     await town.channel.set_agent_state(a.id, AgentState.IDLE)
-    kept = await town.redis.execute(
-        "EVAL", svc._DELETE_IF_STATE, len(script_keys), *script_keys, "stopped", "error"
-    )
+    kept = await DELETE_AGENT_IF_STATE(town.redis, script_keys, ["stopped", "error"])
     assert kept == 0
     assert await town.channel.get_agent_state(a.id) is AgentState.IDLE
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
+from types import MappingProxyType
 
 
 class AgentType(enum.StrEnum):
@@ -93,7 +95,7 @@ class TaskState(enum.StrEnum):
         return self in (TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED)
 
     def can_become(self, other: TaskState) -> bool:
-        return other in _NORMAL_MOVES[self]
+        return other in TASK_MOVES[self]
 
 
 _TASK_ICON = {
@@ -106,14 +108,17 @@ _TASK_ICON = {
 }
 
 _ENDINGS = {TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED}
-_NORMAL_MOVES: dict[TaskState, set[TaskState]] = {
-    TaskState.PENDING: {TaskState.ASSIGNED, TaskState.RUNNING, *_ENDINGS},
-    TaskState.ASSIGNED: {TaskState.RUNNING, TaskState.PENDING, TaskState.ASSIGNED, *_ENDINGS},
-    TaskState.RUNNING: {TaskState.PENDING, TaskState.ASSIGNED, *_ENDINGS},
-    TaskState.COMPLETED: set(),
-    TaskState.FAILED: {TaskState.PENDING, TaskState.ASSIGNED},
-    TaskState.CANCELLED: {TaskState.PENDING, TaskState.ASSIGNED},
-}
+TASK_MOVES: Mapping[TaskState, frozenset[TaskState]] = MappingProxyType({
+    TaskState.PENDING: frozenset({TaskState.ASSIGNED, TaskState.RUNNING, *_ENDINGS}),
+    TaskState.ASSIGNED: frozenset(
+        {TaskState.RUNNING, TaskState.PENDING, TaskState.ASSIGNED, *_ENDINGS}
+    ),
+    TaskState.RUNNING: frozenset({TaskState.PENDING, TaskState.ASSIGNED, *_ENDINGS}),
+    TaskState.COMPLETED: frozenset(),
+    TaskState.FAILED: frozenset({TaskState.PENDING, TaskState.ASSIGNED}),
+    TaskState.CANCELLED: frozenset({TaskState.PENDING, TaskState.ASSIGNED}),
+})
+"""The normal task moves: :meth:`TaskState.can_become` and :mod:`tinytown.scripts` read it."""
 
 
 class Priority(enum.StrEnum):

@@ -27,6 +27,12 @@ class Executor(Protocol):
     async def execute(self, *args: CommandArg) -> Any: ...
 
 
+class Queue(Protocol):
+    """Anything with ``cmd``: a :class:`~tinytown.redis.client.Pipeline`."""
+
+    def cmd(self, *args: CommandArg) -> Any: ...
+
+
 class Script:
     """A Lua script, identified by the SHA-1 of its source.
 
@@ -64,6 +70,14 @@ class Script:
             return await redis.execute("EVALSHA", self.sha, len(keys), *keys, *args)
         except NoScriptError:
             return await redis.execute("EVAL", self.source, len(keys), *keys, *args)
+
+    def queue(self, pipe: Queue, keys: Sequence[str], args: Sequence[CommandArg]) -> None:
+        """Queue the script on a pipeline as ``EVAL`` with its source.
+
+        Inside ``MULTI`` a ``NOSCRIPT`` could not be retried, so pipelines
+        carry the source.
+        """
+        pipe.cmd("EVAL", self.source, len(keys), *keys, *args)
 
     async def load(self, redis: Executor) -> None:
         """Load the script into the server's cache (``SCRIPT LOAD``)."""

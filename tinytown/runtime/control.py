@@ -24,38 +24,16 @@ from tinytown.errors import (
     InvalidStateError,
 )
 from tinytown.models import Agent, AgentId, AgentState, validate_agent_name
-from tinytown.redis.script import Script
 from tinytown.runtime.agentlog import agent_log_path, clean_round_logs
 from tinytown.runtime.launch import ensure_runtime
 from tinytown.runtime.model import check_model_cli
 from tinytown.runtime.settings import DEFAULT_MAX_ROUNDS
+from tinytown.scripts import REVIVE_AGENT
 from tinytown.town import Town, utcnow
 
 log = logging.getLogger("tinytown.runtime")
 
 RESTART_ACTIVITY = "🔄 Restarted with {rounds} rounds"
-
-# KEYS: agent, stop, activity; ARGV: now, rounds, host, activity line.
-# Revive a terminal agent: returns '' on success, else its current state ('-' if missing).
-# An activity key of another type is left alone (an error midway would keep earlier writes).
-_REVIVE = Script(
-    """
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return '-' end
-if state ~= 'stopped' and state ~= 'error' and state ~= 'cold' then return state end
-redis.call('HSET', KEYS[1], 'state', 'idle', 'rounds_completed', '0', 'max_rounds', ARGV[2],
-           'host', ARGV[3], 'last_heartbeat', ARGV[1], 'last_active_at', ARGV[1])
-redis.call('DEL', KEYS[2])
-local kind = redis.call('TYPE', KEYS[3])['ok']
-if kind == 'list' or kind == 'none' then
-  redis.call('LPUSH', KEYS[3], ARGV[4])
-  redis.call('LTRIM', KEYS[3], 0, 9)
-  redis.call('EXPIRE', KEYS[3], 3600)
-end
-return ''
-"""
-)
-
 
 @attrs.frozen
 class Launch:
@@ -179,7 +157,7 @@ async def restart(
     cli_name, _ = check_model_cli(town.config, agent.cli or town.config.default_cli)
     keys = town.channel.keys
     now = utcnow()
-    state = await _REVIVE(
+    state = await REVIVE_AGENT(
         town.redis,
         [keys.agent(agent.id), keys.stop(agent.id), keys.activity(agent.id)],
         [hash_ts(now), rounds, host, RESTART_ACTIVITY.format(rounds=rounds)],

@@ -33,133 +33,15 @@ from tinytown.codec import agent_from_hash, field_text, hash_ts, pairs_to_dict
 from tinytown.keys import Keys
 from tinytown.models import Agent, AgentId, AgentState, TaskId
 from tinytown.redis.client import Redis
-from tinytown.redis.script import Script
-
-SUPERSEDED = -1
-
-_CHECK = """
-local inc = tonumber(redis.call('HGET', KEYS[1], 'incarnation') or '0') or 0
-if inc > tonumber(ARGV[1]) then return -1 end
-"""
-
-# KEYS: agent; ARGV: host, now. Returns the new incarnation, or 0 without a record.
-_CLAIM = Script(
-    """
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-local n = redis.call('HINCRBY', KEYS[1], 'incarnation', 1)
-redis.call('HSET', KEYS[1], 'host', ARGV[1], 'last_heartbeat', ARGV[2], 'last_active_at', ARGV[2])
-return n
-"""
-)
-
-# KEYS: agent, urgent, inbox, processing, inflight; ARGV: incarnation, limit.
-# Returns {-1} when superseded, else {urgent count, raw messages...}.
-_TAKE = Script(
-    """
-local inc = tonumber(redis.call('HGET', KEYS[1], 'incarnation') or '0') or 0
-if inc > tonumber(ARGV[1]) then return {-1} end
-local held = redis.call('LRANGE', KEYS[4], 0, -1)
-if #held > 0 then
-  local nu = tonumber(redis.call('GET', KEYS[5]) or '0') or 0
-  if nu > #held then nu = #held end
-  local out = {nu}
-  for i = 1, #held do out[#out + 1] = held[i] end
-  return out
-end
-local limit = tonumber(ARGV[2])
-local out = {0}
-for _, src in ipairs({KEYS[2], KEYS[3]}) do
-  while #out - 1 < limit do
-    local item = redis.call('LMOVE', src, KEYS[4], 'LEFT', 'RIGHT')
-    if not item then break end
-    out[#out + 1] = item
-  end
-  if src == KEYS[2] then out[1] = #out - 1 end
-end
-if out[1] > 0 then redis.call('SET', KEYS[5], out[1]) else redis.call('DEL', KEYS[5]) end
-return out
-"""
-)
-
-# KEYS: agent, processing, inflight, urgent, inbox
-# ARGV: incarnation, count_round, n_ack, ack..., n_urgent, urgent retries..., normal retries...
-# Returns -1 when superseded, else rounds_completed (0 when the round is not counted).
-_SETTLE = Script(
-    _CHECK
-    + """
-local i = 3
-local n_ack = tonumber(ARGV[i])
-for j = 1, n_ack do redis.call('LREM', KEYS[2], 1, ARGV[i + j]) end
-i = i + n_ack + 1
-local n_urgent = tonumber(ARGV[i])
-for j = n_urgent, 1, -1 do redis.call('LPUSH', KEYS[4], ARGV[i + j]) end
-i = i + n_urgent
-for j = #ARGV, i + 1, -1 do redis.call('LPUSH', KEYS[5], ARGV[j]) end
-redis.call('DEL', KEYS[3])
-if ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
-  return redis.call('HINCRBY', KEYS[1], 'rounds_completed', 1)
-end
-return 0
-"""
-)
-
-# KEYS: agent; ARGV: incarnation, new state ('' = keep), n_from, from states..., field, value...
-# Returns -1 superseded, 0 not applied (no record or state not in from), 1 applied.
-_SET_IF = Script(
-    _CHECK
-    + """
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return 0 end
-local n = tonumber(ARGV[3])
-if n > 0 then
-  local ok = false
-  for i = 4, 3 + n do if ARGV[i] == state then ok = true end end
-  if not ok then return 0 end
-end
-if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'state', ARGV[2]) end
-for i = 4 + n, #ARGV, 2 do
-  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
-  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-end
-return 1
-"""
-)
-
-# KEYS: agent, task; ARGV: incarnation, now. A pending or assigned task becomes running.
-# Returns -1 superseded, 1 started, 0 left alone (missing, running or ended meanwhile).
-_START_TASK = Script(
-    _CHECK
-    + """
-local state = redis.call('HGET', KEYS[2], 'state')
-if state ~= 'pending' and state ~= 'assigned' then return 0 end
-redis.call('HSET', KEYS[2], 'state', 'running', 'started_at', ARGV[2], 'updated_at', ARGV[2])
-return 1
-"""
-)
-
-# KEYS: agent, task; ARGV: incarnation, now, agent id. A task still running for this agent
-# goes back to assigned. Returns -1 superseded, 1 reverted, 0 left alone.
-_REVERT_TASK = Script(
-    _CHECK
-    + """
-local state = redis.call('HGET', KEYS[2], 'state')
-if state ~= 'running' and state ~= 'in_flight' then return 0 end
-local owner = redis.call('HGET', KEYS[2], 'assigned_to')
-if owner and owner ~= ARGV[3] then return 0 end
-redis.call('HSET', KEYS[2], 'state', 'assigned', 'assigned_to', ARGV[3], 'updated_at', ARGV[2])
-return 1
-"""
-)
-
-# KEYS: agent, stop; ARGV: now. Returns nil without a record, else {state, incarnation, stop}.
-_BEAT = Script(
-    """
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-redis.call('HSET', KEYS[1], 'last_heartbeat', ARGV[1])
-return {redis.call('HGET', KEYS[1], 'state') or '',
-        redis.call('HGET', KEYS[1], 'incarnation') or '0',
-        redis.call('EXISTS', KEYS[2])}
-"""
+from tinytown.scripts import (
+    ACK_BATCH,
+    BEAT,
+    CLAIM_INCARNATION,
+    REVERT_TASK,
+    START_TASK,
+    SUPERSEDED,
+    TAKE_BATCH,
+    UPDATE_AGENT_IF,
 )
 
 
@@ -210,7 +92,7 @@ class Delivery:
 
     async def claim(self, host: str, now: datetime) -> int:
         """Become the agent's newest incarnation; 0 if the record does not exist."""
-        n = int(await _CLAIM(self.redis, [self._agent_key], [host, hash_ts(now)]))
+        n = int(await CLAIM_INCARNATION(self.redis, [self._agent_key], [host, hash_ts(now)]))
         self.incarnation = n
         return n
 
@@ -230,7 +112,7 @@ class Delivery:
         """The batch to handle now (leftovers first); ``None`` when superseded."""
         k = self.keys
         aid = self.agent_id
-        reply = await _TAKE(
+        reply = await TAKE_BATCH(
             self.redis,
             [self._agent_key, k.urgent(aid), k.inbox(aid), k.processing(aid),
              k.inflight_urgent(aid)],
@@ -257,7 +139,7 @@ class Delivery:
         aid = self.agent_id
         args: list[str | int] = [self.incarnation, 1 if count_round else 0, len(ack), *ack,
                                  len(retry_urgent), *retry_urgent, *retry_normal]
-        n = int(await _SETTLE(
+        n = int(await ACK_BATCH(
             self.redis,
             [self._agent_key, k.processing(aid), k.inflight_urgent(aid), k.urgent(aid),
              k.inbox(aid)],
@@ -282,7 +164,7 @@ class Delivery:
         args += [s.value for s in only_from]
         for name, value in fields.items():
             args += [name, _text(value)]
-        n = int(await _SET_IF(self.redis, [self._agent_key], args))
+        n = int(await UPDATE_AGENT_IF(self.redis, [self._agent_key], args))
         return None if n == SUPERSEDED else bool(n)
 
     async def start_task(self, task_id: TaskId, now: datetime) -> bool | None:
@@ -292,7 +174,7 @@ class Delivery:
         ``tt task complete``/``cancel`` is never overwritten by a stale copy.
         Returns True if started, False if left alone, ``None`` when superseded.
         """
-        n = int(await _START_TASK(
+        n = int(await START_TASK(
             self.redis, [self._agent_key, self.keys.task(task_id)],
             [self.incarnation, hash_ts(now)],
         ))
@@ -304,7 +186,7 @@ class Delivery:
         Only a task still running and assigned to this agent is touched.
         Returns True if reverted, False if left alone, ``None`` when superseded.
         """
-        n = int(await _REVERT_TASK(
+        n = int(await REVERT_TASK(
             self.redis, [self._agent_key, self.keys.task(task_id)],
             [self.incarnation, hash_ts(now), str(self.agent_id)],
         ))
@@ -312,7 +194,7 @@ class Delivery:
 
     async def beat(self, now: datetime) -> Beat | None:
         """Refresh ``last_heartbeat``; what the record says now (``None``: record gone)."""
-        reply = await _BEAT(
+        reply = await BEAT(
             self.redis, [self._agent_key, self.keys.stop(self.agent_id)], [hash_ts(now)]
         )
         if not reply:

@@ -38,44 +38,17 @@ import trio
 from tinytown.errors import InvalidStateError, RedisError, ResponseError
 from tinytown.models import AgentId, AgentState, Event, EventType
 from tinytown.redis.client import open_redis
-from tinytown.redis.script import Script
 from tinytown.runtime.actor import AgentActor, RuntimeContext
 from tinytown.runtime.agentlog import AgentLog, agent_log_path
 from tinytown.runtime.procfiles import pid_alive, remove_pid, runtime_pidfile, write_pid
 from tinytown.runtime.settings import RuntimeSettings
 from tinytown.runtime.supervisor import Supervisor, describe
+from tinytown.scripts import CLAIM_LIVENESS, RELEASE_LIVENESS
 from tinytown.town import Town, utcnow
 
 log = logging.getLogger("tinytown.runtime")
 
 CONTROL_RETRY_S = 1.0
-
-# KEYS: liveness; ARGV: pid, ttl ms. Set if free or ours; returns the holder's pid otherwise.
-_HOLD = Script(
-    """
-local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then return cur end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return ARGV[1]
-"""
-)
-# Take over from a dead holder only if it still holds the key (two runtimes starting at
-# once after a crash must not both win). KEYS: live key; ARGV: dead pid, our pid, ttl ms.
-_TAKEOVER = Script(
-    """
-local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then return cur end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return ARGV[2]
-"""
-)
-_RELEASE = Script(
-    """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-)
-
 
 class Runtime:
     """One runtime: the supervisor, the liveness key, the control list.
@@ -146,7 +119,7 @@ class Runtime:
     async def _claim(self) -> None:
         ttl_ms = int(self.ctx.settings.liveness_ttl_s * 1000)
         redis = self.ctx.town.redis
-        holder = str(await _HOLD(redis, [self._live_key], [str(self.pid), ttl_ms]))
+        holder = await self._hold()
         if holder != str(self.pid):
             other = int(holder) if holder.isdigit() else 0
             if pid_alive(other) and other != self.pid:
@@ -154,7 +127,9 @@ class Runtime:
                     f"The town's runtime is already running on {self.ctx.host} (pid {other})"
                 )
             log.info("taking over from dead runtime pid %s", holder)
-            winner = str(await _TAKEOVER(redis, [self._live_key], [holder, str(self.pid), ttl_ms]))
+            winner = str(
+                await CLAIM_LIVENESS(redis, [self._live_key], [holder, str(self.pid), ttl_ms])
+            )
             if winner != str(self.pid):
                 raise InvalidStateError(
                     f"Another runtime (pid {winner}) took over the town on {self.ctx.host} first"
@@ -163,6 +138,12 @@ class Runtime:
             write_pid(runtime_pidfile(self.ctx.root), self.pid)
         log.info("runtime %s serving town %s as %s", self.pid, self.ctx.town.name, self.ctx.host)
 
+    async def _hold(self) -> str:
+        """Set or refresh the liveness key if free or ours; the holder's pid as it is now."""
+        ttl_ms = int(self.ctx.settings.liveness_ttl_s * 1000)
+        pid = str(self.pid)
+        return str(await CLAIM_LIVENESS(self.ctx.town.redis, [self._live_key], [pid, pid, ttl_ms]))
+
     async def _claim_quietly(self) -> None:
         try:
             await self._claim()
@@ -170,12 +151,10 @@ class Runtime:
             log.warning("could not re-claim the liveness key: %s", exc)
 
     async def _keep_alive(self) -> None:
-        ttl_ms = int(self.ctx.settings.liveness_ttl_s * 1000)
         while True:
             await trio.sleep(self.ctx.settings.liveness_refresh_s)
             try:
-                holder = await _HOLD(self.ctx.town.redis, [self._live_key],
-                                     [str(self.pid), ttl_ms])
+                holder = await self._hold()
             except RedisError as exc:  # a Redis hiccup must not end the runtime
                 log.warning("could not refresh the liveness key: %s", exc)
                 continue
@@ -184,7 +163,7 @@ class Runtime:
 
     async def _release(self) -> None:
         try:
-            await _RELEASE(self.ctx.town.redis, [self._live_key], [str(self.pid)])
+            await RELEASE_LIVENESS(self.ctx.town.redis, [self._live_key], [str(self.pid)])
         except RedisError as exc:
             log.warning("could not release the liveness key: %s", exc)
         if self.pidfile:
@@ -248,13 +227,11 @@ class Runtime:
                 self.shutdown("exit")
                 return
             try:
-                await _RELEASE(self.ctx.town.redis, [self._live_key], [str(self.pid)])
+                await RELEASE_LIVENESS(self.ctx.town.redis, [self._live_key], [str(self.pid)])
                 pending = [a for a in await self._to_host() if a not in self.supervisor.running]
                 if pending:
                     # Registered meanwhile: host them, unless a new runtime already took over.
-                    ttl_ms = int(self.ctx.settings.liveness_ttl_s * 1000)
-                    holder = await _HOLD(self.ctx.town.redis, [self._live_key],
-                                         [str(self.pid), ttl_ms])
+                    holder = await self._hold()
                     if str(holder) == str(self.pid):
                         await self._resume()
                         continue

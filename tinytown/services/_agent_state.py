@@ -13,9 +13,10 @@ import logging
 from typing import Literal
 
 from tinytown.errors import AgentNotFoundError, InvalidStateError, RedisError
-from tinytown.keys import ACTIVITY_KEEP, ACTIVITY_TTL_S, STOP_TTL_S, Keys
+from tinytown.keys import Keys
 from tinytown.models import Agent, AgentId, AgentState, Event, EventType
 from tinytown.redis.client import Pipeline
+from tinytown.scripts import AGENT_TRANSITION, PUSH_ACTIVITY
 from tinytown.town import Town, utcnow
 
 log = logging.getLogger("tinytown")
@@ -44,18 +45,10 @@ async def transition(
     keys = town.channel.keys
     aid = agent.id
     script_keys = (keys.agent(aid), keys.stop(aid), keys.activity(aid))
-    ok, current, host = await town.redis.execute(
-        "EVAL",
-        _TRANSITION,
-        len(script_keys),
-        *script_keys,
-        new_state.value,
-        stop_flag,
-        STOP_TTL_S,
-        activity,
-        ACTIVITY_KEEP,
-        ACTIVITY_TTL_S,
-        *sorted(s.value for s in (allowed or ())),
+    ok, current, host = await AGENT_TRANSITION(
+        town.redis,
+        script_keys,
+        [new_state.value, stop_flag, activity, *sorted(s.value for s in (allowed or ()))],
     )
     if ok < 0:
         raise AgentNotFoundError(str(aid))
@@ -86,42 +79,9 @@ def state_of(raw: str) -> AgentState:
         return AgentState.STARTING  # as the codec reads an unknown state
 
 
-# KEYS: agent hash, stop flag, activity list. ARGV: new state, stop op (set/clear/keep),
-# stop TTL, activity line, activity length, activity TTL, then the allowed current states
-# (none = any). Returns {1, previous, host} when applied, {0, current, host} when refused,
-# {-1, '', ''} when there is no record. One script: nothing can slip between check and set.
-# The activity line is skipped when that key holds another type: a script stopped by an
-# error midway keeps its earlier writes, and activity is only a log.
-_TRANSITION = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {-1, '', ''} end
-local cur = redis.call('HGET', KEYS[1], 'state') or 'starting'
-local host = redis.call('HGET', KEYS[1], 'host') or ''
-if #ARGV > 6 then
-  local ok = false
-  for i = 7, #ARGV do if ARGV[i] == cur then ok = true end end
-  if not ok then return {0, cur, host} end
-end
-redis.call('HSET', KEYS[1], 'state', ARGV[1])
-if ARGV[2] == 'set' then
-  redis.call('SET', KEYS[2], '1', 'EX', ARGV[3])
-elseif ARGV[2] == 'clear' then
-  redis.call('DEL', KEYS[2])
-end
-local kind = redis.call('TYPE', KEYS[3])['ok']
-if kind == 'list' or kind == 'none' then
-  redis.call('LPUSH', KEYS[3], ARGV[4])
-  redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[5]) - 1)
-  redis.call('EXPIRE', KEYS[3], ARGV[6])
-end
-return {1, cur, host}
-"""
-
-
 def queue_activity(pipe: Pipeline, keys: Keys, aid: AgentId, line: str) -> None:
-    key = keys.activity(aid)
-    pipe.cmd("LPUSH", key, line)
-    pipe.cmd("LTRIM", key, 0, ACTIVITY_KEEP - 1)
-    pipe.cmd("EXPIRE", key, ACTIVITY_TTL_S)
+    """Queue an activity line for ``aid`` on a pipeline (the one writer, :data:`PUSH_ACTIVITY`)."""
+    PUSH_ACTIVITY.queue(pipe, [keys.activity(aid)], [line])
 
 
 async def emit_event(

@@ -18,6 +18,7 @@ from tinytown.channel import reply_or
 from tinytown.errors import AgentNotFoundError, InvalidInputError
 from tinytown.keys import STOP_TTL_S
 from tinytown.models import Agent, AgentId, AgentState, EventType
+from tinytown.scripts import DELETE_AGENT_IF_STATE
 from tinytown.services._agent_state import emit_event, queue_activity, transition, wake
 from tinytown.town import Town
 
@@ -273,26 +274,12 @@ async def prune(town: Town, *, everything: bool = False) -> list[Agent]:
     for agent in doomed:
         aid = agent.id
         agent_keys = keys.agent_keys(aid)  # the agent key first: the script reads its state
-        pipe.cmd("EVAL", _DELETE_IF_STATE, len(agent_keys), *agent_keys, *allowed)
+        DELETE_AGENT_IF_STATE.queue(pipe, agent_keys, allowed)
     removed = [a for a, ok in zip(doomed, await pipe.execute(), strict=True) if ok]
     for agent in removed:
         if agent.host and not agent.state.is_terminal:  # --all: a live actor should notice now
             await wake(town, agent.id, agent.host)
     return removed
-
-
-# Delete the agent's keys if its state is one of ARGV (any state when ARGV is empty).
-_DELETE_IF_STATE = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return 0 end
-if #ARGV > 0 then
-  local ok = false
-  for _, s in ipairs(ARGV) do if s == state then ok = true end end
-  if not ok then return 0 end
-end
-redis.call('DEL', unpack(KEYS))
-return 1
-"""
 
 
 # --- helpers ---------------------------------------------------------------------------

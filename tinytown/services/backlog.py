@@ -17,7 +17,7 @@ from tinytown.codec import pairs_to_dict, task_from_hash
 from tinytown.errors import InvalidInputError, NotFoundError, TaskNotFoundError
 from tinytown.models import Task, TaskId
 from tinytown.redis.client import Transaction
-from tinytown.redis.script import Script
+from tinytown.scripts import REMOVE_BACKLOG_TASK
 from tinytown.services._txn import (
     assigned_event,
     queue_assignment,
@@ -29,16 +29,6 @@ from tinytown.services.tasks import Assignment
 from tinytown.town import Town, utcnow
 
 SNAPSHOT_LIMIT: Final = 8
-
-# KEYS: backlog list, task hash; ARGV: task id. Removes the entry and, if it was there, the task.
-_REMOVE = Script(
-    """
-local n = redis.call('LREM', KEYS[1], 1, ARGV[1])
-if n > 0 then redis.call('DEL', KEYS[2]) end
-return n
-"""
-)
-
 
 # --- role matching (pure) ---------------------------------------------------------------
 
@@ -290,7 +280,7 @@ async def remove(town: Town, task_id: str) -> TaskId:
     """
     tid = await resolve_task_id(town, task_id)
     keys = town.channel.keys
-    removed = await _REMOVE(town.redis, [keys.backlog, keys.task(tid)], [str(tid)])
+    removed = await REMOVE_BACKLOG_TASK(town.redis, [keys.backlog, keys.task(tid)], [str(tid)])
     if not removed:
         raise _not_in_backlog(tid)
     return tid

@@ -26,6 +26,7 @@ from tinytown.channel import decode_messages
 from tinytown.codec import message_to_json
 from tinytown.errors import AgentNotFoundError, InvalidInputError, InvalidStateError
 from tinytown.models import Agent, AgentId, Message, MessageType, Task, TaskId
+from tinytown.scripts import MOVE_ENTRY
 from tinytown.town import Town, utcnow
 
 
@@ -186,7 +187,7 @@ async def reclaim_to_backlog(town: Town, dead: Sequence[DeadInbox]) -> list[list
     pipe = town.redis.pipeline()
     for box, item, tid in plan:
         src = keys.urgent(box.agent.id) if item.urgent else keys.inbox(box.agent.id)
-        pipe.cmd("EVAL", _MOVE, 2, src, keys.backlog, item.raw, str(tid), "R", "1")
+        MOVE_ENTRY.queue(pipe, [src, keys.backlog], [item.raw, str(tid), "R", "1"])
     results = [bool(r) for r in await pipe.execute()] if plan else []
     # Free-text tasks whose message vanished meanwhile must not linger as records.
     for (_, item, tid), done in zip(plan, results, strict=True):
@@ -232,7 +233,7 @@ async def reclaim_to_agent(
             else:
                 src, dst = keys.inbox(box.agent.id), keys.inbox(target)
                 side = "L" if item.message.priority.jumps_queue else "R"
-            pipe.cmd("EVAL", _MOVE, 2, src, dst, item.raw, copy, side, "0")
+            MOVE_ENTRY.queue(pipe, [src, dst], [item.raw, copy, side, "0"])
             plan.append((box, item, item.task_id))
     results = [bool(r) for r in await pipe.execute()] if plan else []
     moved_ids = [
@@ -260,16 +261,3 @@ def _group(
     return [per_agent[box.agent.id] for box in dead]
 
 
-# Move one exact entry: remove ARGV[1] from KEYS[1]; if it was there, push ARGV[2] on
-# KEYS[2] (ARGV[3] 'L' = head, else tail), skipping the push when ARGV[4] is '1' and
-# the value is already in KEYS[2]. Returns 1 if the entry was moved.
-_MOVE = """
-if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
-if ARGV[4] == '1' and redis.call('LPOS', KEYS[2], ARGV[2]) then return 1 end
-if ARGV[3] == 'L' then
-  redis.call('LPUSH', KEYS[2], ARGV[2])
-else
-  redis.call('RPUSH', KEYS[2], ARGV[2])
-end
-return 1
-"""

@@ -25,8 +25,8 @@ import trio
 
 from tinytown.codec import agent_from_hash, hash_ts, pairs_to_dict
 from tinytown.errors import InvalidInputError, WatchError
-from tinytown.keys import ACTIVITY_KEEP, ACTIVITY_TTL_S
 from tinytown.models import Agent, AgentId, AgentState
+from tinytown.scripts import PUSH_ACTIVITY, RECOVER_TASK
 from tinytown.town import Town, utcnow
 
 ORPHAN_THRESHOLD_S: Final = 120.0
@@ -39,18 +39,6 @@ RECOVER_ACTIVITY_CLI: Final = "🔄 Recovered by tt recover (orphaned)"
 """Activity line written by ``tt recover``."""
 
 _CONFIRM_ATTEMPTS: Final = 20
-
-# KEYS: agent hash, task hash; ARGV: agent id, updated_at. The task the dead agent was
-# running goes back to ``assigned`` (its message is back in the inbox), as after a failed
-# round; the agent's pointer to it is cleared. A task in any other state is left alone.
-_REVERT_RUNNING = """
-redis.call('HDEL', KEYS[1], 'current_task')
-if redis.call('HGET', KEYS[2], 'state') ~= 'running' then return 0 end
-if redis.call('HGET', KEYS[2], 'assigned_to') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[2], 'state', 'assigned', 'updated_at', ARGV[2])
-return 1
-"""
-
 
 @attrs.frozen
 class Orphan:
@@ -163,19 +151,13 @@ async def _stop_if_still_orphaned(
                 found = find_orphans([agent_from_hash(fields, key, now=now)], now, threshold_s)
                 if not found:
                     return None
-                act = keys.activity(aid)
-                pipe = (
-                    tx.pipeline(transaction=True)
-                    .cmd("HSET", key, "state", AgentState.STOPPED.value)
-                    .cmd("LPUSH", act, activity)
-                    .cmd("LTRIM", act, 0, ACTIVITY_KEEP - 1)
-                    .cmd("EXPIRE", act, ACTIVITY_TTL_S)
+                pipe = tx.pipeline(transaction=True).cmd(
+                    "HSET", key, "state", AgentState.STOPPED.value
                 )
+                PUSH_ACTIVITY.queue(pipe, [keys.activity(aid)], [activity])
                 current = found[0].agent.current_task
                 if current is not None:
-                    pipe.cmd(
-                        "EVAL", _REVERT_RUNNING, 2, key, keys.task(current), str(aid), hash_ts(now)
-                    )
+                    RECOVER_TASK.queue(pipe, [key, keys.task(current)], [str(aid), hash_ts(now)])
                 await pipe.execute()
                 return found[0]
         except WatchError:

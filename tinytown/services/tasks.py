@@ -18,6 +18,7 @@ from tinytown.codec import hash_ts, pairs_to_dict, task_from_hash
 from tinytown.errors import AgentNotFoundError, InvalidInputError, TaskNotFoundError
 from tinytown.models import Agent, AgentId, Event, EventType, Task, TaskId, TaskState
 from tinytown.redis.client import Transaction
+from tinytown.scripts import CREDIT_ASSIGNEE
 from tinytown.services._txn import (
     assigned_event,
     queue_assignment,
@@ -33,23 +34,6 @@ NO_CONTEXT: Final = (
     "No current agent context found. Pass an agent name/id or run this from an agent loop."
 )
 VALID_STATES: Final = ", ".join(s.value for s in TaskState)
-
-# Run inside the completing transaction (EVAL, so it never meets NOSCRIPT in MULTI).
-# KEYS[1] agent hash; ARGV: task id, heartbeat timestamp, "1" to count a completion.
-# Returns {exists, cleared pointer, tasks_completed}.
-_SETTLE_AGENT: Final = """
-if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, 0} end
-local cleared = 0
-if redis.call('HGET', KEYS[1], 'current_task') == ARGV[1] then
-  redis.call('HDEL', KEYS[1], 'current_task')
-  cleared = 1
-end
-redis.call('HSET', KEYS[1], 'last_heartbeat', ARGV[2])
-local n = tonumber(redis.call('HGET', KEYS[1], 'tasks_completed') or '0') or 0
-if ARGV[3] == '1' then n = redis.call('HINCRBY', KEYS[1], 'tasks_completed', 1) end
-return {1, cleared, n}
-"""
-
 
 @attrs.frozen
 class Assignment:
@@ -194,14 +178,10 @@ async def _finish(
         # A finished task is no longer unassigned work: claiming it would revive it.
         pipe.cmd("LREM", keys.backlog, 0, str(tid))
         if after.assigned_to is not None:
-            pipe.cmd(
-                "EVAL",
-                _SETTLE_AGENT,
-                1,
-                keys.agent(after.assigned_to),
-                str(tid),
-                hash_ts(when),
-                "1" if count else "0",
+            CREDIT_ASSIGNEE.queue(
+                pipe,
+                [keys.agent(after.assigned_to)],
+                [str(tid), hash_ts(when), "1" if count else "0"],
             )
         replies = await pipe.execute()
         settle = replies[-1] if after.assigned_to is not None else None

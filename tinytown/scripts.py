@@ -1,0 +1,360 @@
+"""Every Lua script tinytown runs, built from the state enums and the ``keys`` constants.
+
+A state is spelled by its enum (``TaskState.RUNNING``), never as a literal, and
+which task states a script accepts comes from :data:`~tinytown.models.TASK_MOVES`,
+the table :meth:`~tinytown.models.TaskState.can_become` reads: the Python side
+and the server side share one state machine. The activity list has one writer,
+:data:`PUSH_ACTIVITY` (with its Lua twin inside the scripts that log a line).
+
+Each script's comment gives its ``KEYS`` and ``ARGV``. Call a script with
+``await SCRIPT(redis, keys, args)``; inside a ``MULTI`` pipeline, queue it with
+``SCRIPT.queue(pipe, keys, args)`` (full source: no ``NOSCRIPT`` retry there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Final
+
+from tinytown.keys import ACTIVITY_KEEP, ACTIVITY_TTL_S, STOP_TTL_S
+from tinytown.models.enums import TASK_MOVES, AgentState, TaskState
+from tinytown.redis.script import Script
+
+SUPERSEDED: Final = -1
+"""What an incarnation-checked script returns when a newer incarnation owns the agent."""
+
+
+def lua_set(values: Iterable[str]) -> str:
+    """A Lua set literal: ``{['a'] = true, ['b'] = true}`` (values are enum values, no quotes)."""
+    return "{" + ", ".join(f"['{v}'] = true" for v in sorted(values)) + "}"
+
+
+def sources(target: TaskState) -> frozenset[TaskState]:
+    """The task states from which a move to ``target`` is normal (per :data:`TASK_MOVES`)."""
+    return frozenset(s for s, moves in TASK_MOVES.items() if target in moves and s is not target)
+
+
+_RUNNING = TaskState.RUNNING.value
+_ASSIGNED = TaskState.ASSIGNED.value
+_TERMINAL_AGENT = lua_set(s.value for s in AgentState if s.is_terminal)
+
+# The one activity writer (Lua): newest first, ACTIVITY_KEEP kept, expiring. A key of
+# another type is left alone: a script stopped by an error midway keeps its earlier
+# writes, and activity is only a log.
+_ACTIVITY_FN = f"""
+local function push_activity(key, line)
+  local kind = redis.call('TYPE', key)['ok']
+  if kind ~= 'list' and kind ~= 'none' then return 0 end
+  redis.call('LPUSH', key, line)
+  redis.call('LTRIM', key, 0, {ACTIVITY_KEEP - 1})
+  redis.call('EXPIRE', key, {ACTIVITY_TTL_S})
+  return 1
+end
+"""
+
+# Refuse (return SUPERSEDED) when the agent record (KEYS[1]) has a newer incarnation
+# than ARGV[1]. Scripts starting with it change nothing for a superseded actor.
+_CHECK_INCARNATION = f"""
+local inc = tonumber(redis.call('HGET', KEYS[1], 'incarnation') or '0') or 0
+if inc > tonumber(ARGV[1]) then return {SUPERSEDED} end
+"""
+
+# A task still running for this agent (or for nobody) goes back to assigned to it:
+# the one rule for "the round that ran it ended without finishing it".
+_REVERT_FN = f"""
+local function revert_running(task, agent_id, now)
+  if redis.call('HGET', task, 'state') ~= '{_RUNNING}' then return 0 end
+  local owner = redis.call('HGET', task, 'assigned_to')
+  if owner and owner ~= agent_id then return 0 end
+  redis.call('HSET', task, 'state', '{_ASSIGNED}', 'assigned_to', agent_id, 'updated_at', now)
+  return 1
+end
+"""
+
+# --- activity and agent records ---------------------------------------------------------
+
+# KEYS: activity list; ARGV: line. Returns 1 if written, 0 if the key has another type.
+PUSH_ACTIVITY: Final = Script(
+_ACTIVITY_FN + "\nreturn push_activity(KEYS[1], ARGV[1])\n"
+)
+
+# Set and delete fields of a hash only when it exists; returns 1 if it did.
+# KEYS: hash; ARGV: number of fields to delete, their names, then field/value pairs to set.
+UPDATE_IF_EXISTS: Final = Script(
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = tonumber(ARGV[1])
+if n > 0 then redis.call('HDEL', KEYS[1], unpack(ARGV, 2, n + 1)) end
+if #ARGV > n + 1 then redis.call('HSET', KEYS[1], unpack(ARGV, n + 2)) end
+return 1
+"""
+)
+
+# KEYS: agent hash, stop flag, activity list. ARGV: new state, stop op (set/clear/keep),
+# activity line, then the allowed current states (none = any). Returns {1, previous, host}
+# when applied, {0, current, host} when refused, {-1, '', ''} when there is no record.
+# One script: nothing can slip between check and set.
+AGENT_TRANSITION: Final = Script(
+    _ACTIVITY_FN
+    + f"""
+if redis.call('EXISTS', KEYS[1]) == 0 then return {{-1, '', ''}} end
+local cur = redis.call('HGET', KEYS[1], 'state') or '{AgentState.STARTING.value}'
+local host = redis.call('HGET', KEYS[1], 'host') or ''
+if #ARGV > 3 then
+  local ok = false
+  for i = 4, #ARGV do if ARGV[i] == cur then ok = true end end
+  if not ok then return {{0, cur, host}} end
+end
+redis.call('HSET', KEYS[1], 'state', ARGV[1])
+if ARGV[2] == 'set' then
+  redis.call('SET', KEYS[2], '1', 'EX', {STOP_TTL_S})
+elseif ARGV[2] == 'clear' then
+  redis.call('DEL', KEYS[2])
+end
+push_activity(KEYS[3], ARGV[3])
+return {{1, cur, host}}
+"""
+)
+
+# KEYS: agent, stop, activity; ARGV: now, rounds, host, activity line.
+# Revive a terminal agent: returns '' on success, else its current state ('-' if missing).
+REVIVE_AGENT: Final = Script(
+    _ACTIVITY_FN
+    + f"""
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return '-' end
+if not ({_TERMINAL_AGENT})[state] then return state end
+redis.call('HSET', KEYS[1], 'state', '{AgentState.IDLE.value}', 'rounds_completed', '0',
+           'max_rounds', ARGV[2], 'host', ARGV[3], 'last_heartbeat', ARGV[1],
+           'last_active_at', ARGV[1])
+redis.call('DEL', KEYS[2])
+push_activity(KEYS[3], ARGV[4])
+return ''
+"""
+)
+
+# KEYS: the agent hash first, then every other key of the agent; ARGV: the states in which
+# it may be deleted (any state when empty). Returns 1 if the keys were deleted.
+DELETE_AGENT_IF_STATE: Final = Script(
+    """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 0 end
+if #ARGV > 0 then
+  local ok = false
+  for _, s in ipairs(ARGV) do if s == state then ok = true end end
+  if not ok then return 0 end
+end
+redis.call('DEL', unpack(KEYS))
+return 1
+"""
+)
+
+# --- tasks ------------------------------------------------------------------------------
+
+# Run inside the completing transaction: the assignee's side of a finished task.
+# KEYS: agent hash; ARGV: task id, heartbeat timestamp, "1" to count a completion.
+# Returns {exists, cleared pointer, tasks_completed}.
+CREDIT_ASSIGNEE: Final = Script(
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return {0, 0, 0} end
+local cleared = 0
+if redis.call('HGET', KEYS[1], 'current_task') == ARGV[1] then
+  redis.call('HDEL', KEYS[1], 'current_task')
+  cleared = 1
+end
+redis.call('HSET', KEYS[1], 'last_heartbeat', ARGV[2])
+local n = tonumber(redis.call('HGET', KEYS[1], 'tasks_completed') or '0') or 0
+if ARGV[3] == '1' then n = redis.call('HINCRBY', KEYS[1], 'tasks_completed', 1) end
+return {1, cleared, n}
+"""
+)
+
+# KEYS: agent hash, task hash; ARGV: agent id, updated_at. A recovered (dead) agent's
+# running task goes back to assigned (its message is back in the inbox), as after a failed
+# round; the agent's pointer to it is cleared. Returns 1 if the task was reverted.
+RECOVER_TASK: Final = Script(
+    _REVERT_FN
+    + """
+redis.call('HDEL', KEYS[1], 'current_task')
+return revert_running(KEYS[2], ARGV[1], ARGV[2])
+"""
+)
+
+# KEYS: backlog list, task hash; ARGV: task id. Removes the entry and, if it was there, the task.
+REMOVE_BACKLOG_TASK: Final = Script(
+    """
+local n = redis.call('LREM', KEYS[1], 1, ARGV[1])
+if n > 0 then redis.call('DEL', KEYS[2]) end
+return n
+"""
+)
+
+# --- queues -----------------------------------------------------------------------------
+
+# Move one exact entry: remove ARGV[1] from KEYS[1]; if it was there, push ARGV[2] on
+# KEYS[2] (ARGV[3] 'L' = head, else tail), skipping the push when ARGV[4] is '1' and
+# the value is already in KEYS[2]. Returns 1 if the entry was moved.
+MOVE_ENTRY: Final = Script(
+    """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+if ARGV[4] == '1' and redis.call('LPOS', KEYS[2], ARGV[2]) then return 1 end
+if ARGV[3] == 'L' then
+  redis.call('LPUSH', KEYS[2], ARGV[2])
+else
+  redis.call('RPUSH', KEYS[2], ARGV[2])
+end
+return 1
+"""
+)
+
+# Put processing items back at the head of their queues, oldest first, then clear them.
+# The first <inflight count> items came from the urgent queue (the runtime records it).
+# KEYS: processing, inbox, urgent, inflight count. Returns how many were put back.
+REQUEUE_PROCESSING: Final = Script(
+    """
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+local nu = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
+if nu > #items then nu = #items end
+for i = #items, nu + 1, -1 do redis.call('LPUSH', KEYS[2], items[i]) end
+for i = nu, 1, -1 do redis.call('LPUSH', KEYS[3], items[i]) end
+redis.call('DEL', KEYS[1], KEYS[4])
+return #items
+"""
+)
+
+# --- the runtime: liveness key of one host ----------------------------------------------
+
+# KEYS: liveness; ARGV: expected holder, new holder, ttl ms. Set to the new holder if the
+# key is free or still held by the expected one; else return the holder. Holding it is
+# (pid, pid, ttl); taking over from a dead holder is (dead pid, pid, ttl), so two runtimes
+# starting at once after a crash cannot both win.
+CLAIM_LIVENESS: Final = Script(
+    """
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return cur end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return ARGV[2]
+"""
+)
+
+# KEYS: liveness; ARGV: our pid. Deletes the key only if we hold it.
+RELEASE_LIVENESS: Final = Script(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+)
+
+# --- the runtime: one actor's incarnation-checked writes (decision 7) --------------------
+
+# KEYS: agent; ARGV: host, now. Returns the new incarnation, or 0 without a record.
+CLAIM_INCARNATION: Final = Script(
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local n = redis.call('HINCRBY', KEYS[1], 'incarnation', 1)
+redis.call('HSET', KEYS[1], 'host', ARGV[1], 'last_heartbeat', ARGV[2], 'last_active_at', ARGV[2])
+return n
+"""
+)
+
+# KEYS: agent, urgent, inbox, processing, inflight; ARGV: incarnation, limit.
+# Returns {SUPERSEDED} when superseded, else {urgent count, raw messages...}.
+TAKE_BATCH: Final = Script(
+    f"""
+local inc = tonumber(redis.call('HGET', KEYS[1], 'incarnation') or '0') or 0
+if inc > tonumber(ARGV[1]) then return {{{SUPERSEDED}}} end
+local held = redis.call('LRANGE', KEYS[4], 0, -1)
+if #held > 0 then
+  local nu = tonumber(redis.call('GET', KEYS[5]) or '0') or 0
+  if nu > #held then nu = #held end
+  local out = {{nu}}
+  for i = 1, #held do out[#out + 1] = held[i] end
+  return out
+end
+local limit = tonumber(ARGV[2])
+local out = {{0}}
+for _, src in ipairs({{KEYS[2], KEYS[3]}}) do
+  while #out - 1 < limit do
+    local item = redis.call('LMOVE', src, KEYS[4], 'LEFT', 'RIGHT')
+    if not item then break end
+    out[#out + 1] = item
+  end
+  if src == KEYS[2] then out[1] = #out - 1 end
+end
+if out[1] > 0 then redis.call('SET', KEYS[5], out[1]) else redis.call('DEL', KEYS[5]) end
+return out
+"""
+)
+
+# KEYS: agent, processing, inflight, urgent, inbox
+# ARGV: incarnation, count_round, n_ack, ack..., n_urgent, urgent retries..., normal retries...
+# Returns SUPERSEDED, else rounds_completed (0 when the round is not counted).
+ACK_BATCH: Final = Script(
+    _CHECK_INCARNATION
+    + """
+local i = 3
+local n_ack = tonumber(ARGV[i])
+for j = 1, n_ack do redis.call('LREM', KEYS[2], 1, ARGV[i + j]) end
+i = i + n_ack + 1
+local n_urgent = tonumber(ARGV[i])
+for j = n_urgent, 1, -1 do redis.call('LPUSH', KEYS[4], ARGV[i + j]) end
+i = i + n_urgent
+for j = #ARGV, i + 1, -1 do redis.call('LPUSH', KEYS[5], ARGV[j]) end
+redis.call('DEL', KEYS[3])
+if ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('HINCRBY', KEYS[1], 'rounds_completed', 1)
+end
+return 0
+"""
+)
+
+# KEYS: agent; ARGV: incarnation, new state ('' = keep), n_from, from states..., field, value...
+# Returns SUPERSEDED, 0 not applied (no record or state not in from), 1 applied.
+UPDATE_AGENT_IF: Final = Script(
+    _CHECK_INCARNATION
+    + """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 0 end
+local n = tonumber(ARGV[3])
+if n > 0 then
+  local ok = false
+  for i = 4, 3 + n do if ARGV[i] == state then ok = true end end
+  if not ok then return 0 end
+end
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], 'state', ARGV[2]) end
+for i = 4 + n, #ARGV, 2 do
+  if ARGV[i + 1] == '' then redis.call('HDEL', KEYS[1], ARGV[i])
+  else redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+end
+return 1
+"""
+)
+
+# KEYS: agent, task; ARGV: incarnation, now. A task that may become running does.
+# Returns SUPERSEDED, 1 started, 0 left alone (missing, running or ended meanwhile).
+START_TASK: Final = Script(
+    _CHECK_INCARNATION
+    + f"""
+local state = redis.call('HGET', KEYS[2], 'state')
+if not state or not ({lua_set(sources(TaskState.RUNNING))})[state] then return 0 end
+redis.call('HSET', KEYS[2], 'state', '{_RUNNING}', 'started_at', ARGV[2], 'updated_at', ARGV[2])
+return 1
+"""
+)
+
+# KEYS: agent, task; ARGV: incarnation, now, agent id. A task still running for this agent
+# goes back to assigned. Returns SUPERSEDED, 1 reverted, 0 left alone.
+REVERT_TASK: Final = Script(
+    _CHECK_INCARNATION + _REVERT_FN + "\nreturn revert_running(KEYS[2], ARGV[3], ARGV[2])\n"
+)
+
+# KEYS: agent, stop; ARGV: now. Returns nil without a record, else {state, incarnation, stop}.
+BEAT: Final = Script(
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+redis.call('HSET', KEYS[1], 'last_heartbeat', ARGV[1])
+return {redis.call('HGET', KEYS[1], 'state') or '',
+        redis.call('HGET', KEYS[1], 'incarnation') or '0',
+        redis.call('EXISTS', KEYS[2])}
+"""
+)
