@@ -81,7 +81,7 @@ def test_defaults_apply_and_unknown_keys_are_ignored(tmp_path: Path) -> None:
     assert cfg.redis.socket_path == ".tt/redis.sock"
     assert cfg.redis.port == 7000
     assert cfg.redis.binary is None
-    assert cfg.agent.idle_timeout_secs == 300
+    assert (cfg.agent.idle_timeout_secs, cfg.agent.idle_timeout_s) == (None, 0)  # never by default
     assert cfg.townhall.rest_port == 8080
     assert cfg.townhall.request_timeout_ms == 30000
     assert cfg.townhall.auth.mode == "none"

@@ -69,6 +69,8 @@ def test_init_prints_the_book_lines_and_sets_everything_up(
     assert result.lines == [BOOK_INIT[0], "📝 Added .tt to .gitignore", *BOOK_INIT[1:]]
     root = tmp_path / "empty"
     assert load_town_config(root).name == "my-project"
+    # Idle agents keep waiting for work: no 0.10-style 300 s idle timeout is written.
+    assert "idle_timeout_secs" not in (root / "tinytown.toml").read_text()
     for sub in ("agents", "logs", "tasks"):
         assert (root / ".tt" / sub).is_dir()
     assert ".tt/" in (root / ".gitignore").read_text().splitlines()

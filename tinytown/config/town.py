@@ -73,9 +73,23 @@ class RedisConfig:
 
 @attrs.define
 class AgentSettings:
-    """``[agent]``: ``idle_timeout_secs`` (0 disables the idle shutdown)."""
+    """``[agent]``: ``idle_timeout_secs``.
 
-    idle_timeout_secs: int = attrs.field(default=300, validator=_non_negative)
+    Unset (our default, and what ``tt init`` writes) or 0: an idle agent keeps
+    waiting on its inbox (an idle actor costs no model process and no
+    polling). A value a user sets keeps 0.10's meaning: an agent idle that
+    many seconds drains and stops. 0.10 defaulted to 300 s, which left work
+    sent later waiting forever.
+    """
+
+    idle_timeout_secs: int | None = attrs.field(
+        default=None, validator=attrs.validators.optional(_non_negative)
+    )
+
+    @property
+    def idle_timeout_s(self) -> int:
+        """The idle timeout in force; 0: never stop for idleness."""
+        return self.idle_timeout_secs or 0
 
 
 @attrs.define

@@ -38,6 +38,7 @@ from tinytown.runtime.agentlog import AgentLog, agent_log_path
 from tinytown.runtime.delivery import Delivery, InFlight, wait_for_queued
 from tinytown.runtime.model import resolve_command
 from tinytown.runtime.policy import (
+    IDLE_TIMEOUT_ACTIVITY_PREFIX,
     ExitReason,
     exit_reason,
     failed_round_backoff,
@@ -181,7 +182,8 @@ class AgentActor:
         command = resolve_command(cfg, agent.cli or cfg.default_cli, self.ctx.python)
         self.log.line(f"🔄 Agent '{self.name}' starting loop (max {self.max_rounds} rounds)")
         self.log.line(f"   CLI: {name} ({command})")
-        self.log.line(f"   Idle timeout: {cfg.agent.idle_timeout_secs}s")
+        timeout = cfg.agent.idle_timeout_s
+        self.log.line(f"   Idle timeout: {f'{timeout}s' if timeout else 'none (waits for work)'}")
         if self.delivery.incarnation > 1:
             self.log.line(f"   Incarnation {self.delivery.incarnation} on {self.ctx.host}")
 
@@ -270,11 +272,12 @@ class AgentActor:
         if agent.state is AgentState.STARTING and applied:
             await self.emit(EventType.AGENT_STATE_CHANGED, "Agent ready", agent.state,
                             AgentState.IDLE)
-        timeout = self.ctx.config().agent.idle_timeout_secs
+        timeout = self.ctx.config().agent.idle_timeout_s
         if idle_timed_out(last_active, now, timeout, current is not None):
             self.log.line(f"   🔻 Idle timeout reached after {timeout}s, draining and stopping...")
             await self.delivery.update(AgentState.DRAINING, only_from=(AgentState.IDLE,))
-            await self.activity(f"🔻 Idle timeout reached after {timeout}s; draining and stopping")
+            await self.activity(
+                f"{IDLE_TIMEOUT_ACTIVITY_PREFIX} after {timeout}s; draining and stopping")
             self._exit_from = AgentState.DRAINING
             return ExitReason.IDLE_TIMEOUT
         if not self._idle_logged:

@@ -116,6 +116,9 @@ def plan_batch(
 
 # --- idle timeout ------------------------------------------------------------------------
 
+IDLE_TIMEOUT_ACTIVITY_PREFIX = "🔻 Idle timeout reached"
+"""How the activity line of an agent stopped for idleness starts (``tt status`` looks for it)."""
+
 
 def idle_timed_out(
     last_active_at: datetime, now: datetime, idle_timeout_s: int, has_current_task: bool

@@ -34,7 +34,9 @@ def list_agents(*, long: LongFlag = False, json: JsonFlag = False) -> None:
     """List the town's agents with their state.
 
     Each line shows the agent's name, full id and state; terminal agents are
-    counted in a closing note. The queue sizes are read in a constant number
+    counted in a closing note, followed by warnings when work will not run (the
+    town's runtime is down, or an agent with queued messages is Stopped, Error
+    or Paused). The queue sizes are read in a constant number
     of Redis round trips whatever the number of agents.
 
     Parameters
@@ -44,14 +46,19 @@ def list_agents(*, long: LongFlag = False, json: JsonFlag = False) -> None:
     json : bool
         Print one JSON document (agents with queue sizes) instead of text.
     """
+    from tinytown.cli.notices import strand_doc, strand_lines
     from tinytown.cli.runner import run_town
+    from tinytown.runtime.strands import runtime_health
     from tinytown.services.agents import list_agents as list_rows
     from tinytown.services.agents import prunable_count
 
     async def body(town: Town) -> None:
         rows = await list_rows(town)
+        health = await runtime_health(town, [r.agent for r in rows])
+        pending = [(r.agent, r.queued) for r in rows]
         if json:
-            emit_json({"agents": [_row_doc(r) for r in rows], "count": len(rows)})
+            doc = {"agents": [_row_doc(r) for r in rows], "count": len(rows)}
+            emit_json({**doc, **strand_doc(pending, health)})
             return
         if not rows:
             say("No agents. Run 'tt spawn <name>' to create one.")
@@ -72,6 +79,8 @@ def list_agents(*, long: LongFlag = False, json: JsonFlag = False) -> None:
                 f"  Note: {terminal} terminal agent(s) are still listed. "
                 "Run 'tt prune' to remove them from Redis."
             )
+        for line in strand_lines(pending, health):
+            say(line)
 
     run_town(body)
 

@@ -34,6 +34,8 @@ def inbox(
 
     Messages are counted as [T] tasks requiring action, [Q] queries, [I]
     informational and [C] confirmations. The urgent queue is counted apart.
+    Warnings follow when the pending work will not run (the town's runtime is
+    down, or the agent is Stopped, Error or Paused).
 
     Parameters
     ----------
@@ -68,16 +70,21 @@ def tasks(*, json: Annotated[bool, Parameter(negative=())] = False) -> None:
 
 
 def _show_one(ref: str, as_json: bool) -> None:
+    from tinytown.cli.notices import strand_doc, strand_lines
     from tinytown.cli.runner import run_town
+    from tinytown.runtime.strands import runtime_health
     from tinytown.services.inbox import inbox as read_inbox
 
     async def body(town: Town) -> None:
         view = await read_inbox(town, ref)
+        agents = [view.agent] if view.agent is not None else []
+        health = await runtime_health(town, agents)
+        pending = [(a, view.length + view.urgent) for a in agents]
         if as_json:
-            emit_json(_view_doc(view))
-        else:
-            for line in render_inbox(ref, view):
-                say(line)
+            emit_json({**_view_doc(view), **strand_doc(pending, health)})
+            return
+        for line in [*render_inbox(ref, view), *strand_lines(pending, health)]:
+            say(line)
 
     run_town(body)
 
@@ -134,16 +141,21 @@ def _view_doc(view: InboxView) -> dict[str, Any]:
 
 
 def _show_all(as_json: bool) -> None:
+    from tinytown.cli.notices import strand_doc, strand_lines
     from tinytown.cli.runner import run_town
+    from tinytown.runtime.strands import runtime_health
     from tinytown.services.inbox import inbox_all
 
     async def body(town: Town) -> None:
         everything = await inbox_all(town)
+        health = await runtime_health(town, await town.channel.list_agents())
+        pending = [(s.agent, s.length + s.urgent) for s in everything.sections
+                   if s.agent is not None]
         if as_json:
-            emit_json(_all_doc(everything))
-        else:
-            for line in render_all(everything):
-                say(line)
+            emit_json({**_all_doc(everything), **strand_doc(pending, health)})
+            return
+        for line in [*render_all(everything), *strand_lines(pending, health)]:
+            say(line)
 
     run_town(body)
 

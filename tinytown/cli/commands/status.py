@@ -32,6 +32,10 @@ def status(
 ) -> None:
     """Town overview: agents with their pending messages, and task totals.
 
+    Ends with warnings when work will not run: the town's runtime on this host
+    is not running, an agent with pending messages is Stopped, Error or
+    Paused, or an agent stopped after its idle timeout.
+
     Parameters
     ----------
     deep : bool
@@ -41,17 +45,33 @@ def status(
     json : bool
         Print one JSON document instead of text.
     """
+    from tinytown.cli.notices import strand_doc, strand_lines
     from tinytown.cli.runner import run_town
+    from tinytown.runtime.strands import IDLE_TIMEOUT_KEY, runtime_health, stopped_for_idleness
     from tinytown.services.status import status as gather
     from tinytown.town import utcnow
 
     async def body(town: Town) -> None:
         report = await gather(town, deep=deep, tasks=tasks)
+        agents = [row.agent for row in report.agents]
+        health = await runtime_health(town, agents)
+        idle_stopped = await stopped_for_idleness(town, agents)
+        pending = [(row.agent, row.length + row.urgent) for row in report.agents]
         if json:
-            emit_json(report_doc(report, utcnow()))
-        else:
-            for line in render_status(report, utcnow(), deep=deep, tasks=tasks):
-                say(line)
+            doc = report_doc(report, utcnow())
+            doc.update(strand_doc(pending, health))
+            for entry in doc["agents"]:
+                entry["stopped_for_idleness"] = entry["id"] in idle_stopped
+            emit_json(doc)
+            return
+        for line in render_status(report, utcnow(), deep=deep, tasks=tasks):
+            say(line)
+        for agent in report.agents:
+            if str(agent.agent.id) in idle_stopped:
+                say(f"💤 {agent.agent.name} stopped after its idle timeout "
+                    f"({IDLE_TIMEOUT_KEY} in tinytown.toml); 'tt restart {agent.agent.name}'")
+        for line in strand_lines(pending, health):
+            say(line)
 
     run_town(body)
 

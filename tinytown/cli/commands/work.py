@@ -21,7 +21,9 @@ def assign(agent: str, task: str) -> None:
 
     Stores the task (state Assigned) and puts a task assignment message in the
     agent's inbox, in one step. Use 'tt send' for questions, updates and
-    acknowledgements.
+    acknowledgements. If the town's runtime on this host is not running it is
+    started; if the agent will not run the task (Stopped, Error, Paused) a
+    warning on stderr says so and how to revive it.
 
     Parameters
     ----------
@@ -30,12 +32,14 @@ def assign(agent: str, task: str) -> None:
     task : str
         Task description (quote it; it may span several lines).
     """
+    from tinytown.cli.notices import after_queueing
     from tinytown.cli.runner import run_town
     from tinytown.services import tasks
 
     async def body(town: Town) -> None:
         done = await tasks.assign(town, agent, task)
         say(f"📋 Assigned task {done.task.id} to agent '{agent}'")
+        await after_queueing(town, done.agent)
 
     run_town(body)
 
@@ -54,7 +58,8 @@ def send(
 
     Without a type flag the message is a task (actionable work). Inside an
     agent loop the sender is the agent itself (TINYTOWN_AGENT_ID /
-    TINYTOWN_AGENT_NAME), else the supervisor.
+    TINYTOWN_AGENT_NAME), else the supervisor. As with 'tt assign', a runtime
+    that is down is started, and a recipient that will not run is warned about.
 
     Parameters
     ----------
@@ -73,6 +78,7 @@ def send(
     sender : str
         Sender (--from): an agent reference or a UUID.
     """
+    from tinytown.cli.notices import after_queueing
     from tinytown.cli.runner import run_town
     from tinytown.services import messages
 
@@ -98,5 +104,6 @@ def send(
             say(f"🚨 Sent URGENT {sent.label} message to '{to}'{note}")
         else:
             say(f"📤 Sent {sent.label} message to '{to}'{note}")
+        await after_queueing(town, sent.agent)
 
     run_town(body)
