@@ -28,6 +28,7 @@ LAYER = {
     "mission": 7,
     "cli": 8,
     "townhall": 8,
+    "mcp": 8,
 }
 
 

@@ -1,0 +1,175 @@
+"""MCP over Streamable HTTP: the ASGI app (auth, Origin check, ``/health``) and its server.
+
+:func:`build_http_app` returns an :class:`McpHttpApp`: ``app`` is an ASGI app
+with the MCP endpoint at ``/`` and ``GET /health``, so it can be served alone
+(``townhall mcp-http``, :func:`serve_mcp_http`) or mounted at ``/mcp`` by the
+REST server; whoever serves it must run ``lifespan()`` around it (the SDK's
+session manager lives there). Auth and the Origin check wrap the whole app, as
+an ASGI middleware, before the SDK sees the request.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager
+from typing import Any, Final
+
+import attrs
+import trio
+from mcp.server.lowlevel import Server
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tinytown.config.town import TownhallAuth
+from tinytown.mcp.auth import FORBIDDEN, KeyChecker, has_scope, needed_scope
+from tinytown.mcp.catalog import TOOLS
+
+log = logging.getLogger("tinytown.mcp")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+LOOPBACK_ORIGIN: Final = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$")
+CROSS_ORIGIN: Final = "Cross-origin requests not allowed"
+HEALTH_PATH: Final = "/health"
+
+
+def origin_allowed(origin: str | None) -> bool:
+    """No ``Origin`` (not a browser) or a loopback one: 0.10's rule (mcp.md §1.1)."""
+    return origin is None or bool(LOOPBACK_ORIGIN.match(origin))
+
+
+async def _health(_request: Request) -> Response:
+    return Response(status_code=200)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message, "status": status}, status_code=status)
+
+
+@attrs.define
+class Guard:
+    """ASGI middleware: Origin check, then the API key, then the scope of the JSON-RPC call."""
+
+    app: ASGIApp
+    checker: KeyChecker
+    tool_scopes: dict[str, str]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        if not origin_allowed(headers.get("origin")):
+            await _error(403, CROSS_ORIGIN)(scope, receive, send)
+            return
+        if scope["path"].rstrip("/").endswith(HEALTH_PATH) or self.checker.open:
+            await self.app(scope, receive, send)
+            return
+        granted = await self.checker.check(headers)
+        if isinstance(granted, str):
+            await _error(401, granted)(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        body = await _read_body(receive)
+        if not all(has_scope(granted, s) for s in _scopes_of(body, self.tool_scopes)):
+            await _error(403, FORBIDDEN)(scope, receive, send)
+            return
+        await self.app(scope, _replay(body, receive), send)
+
+
+def _scopes_of(body: bytes, tool_scopes: dict[str, str]) -> list[str | None]:
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return []  # the SDK answers malformed JSON itself
+    batch = message if isinstance(message, list) else [message]
+    return [needed_scope(m, tool_scopes) for m in batch]
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        event = await receive()
+        if event["type"] != "http.request":
+            break
+        chunks.append(event.get("body", b""))
+        if not event.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def again() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return again
+
+
+@attrs.frozen
+class McpHttpApp:
+    """The ASGI app and the lifespan its server must run around it."""
+
+    app: ASGIApp
+    starlette: Starlette
+
+    @asynccontextmanager
+    async def lifespan(self) -> AsyncIterator[None]:
+        async with self.starlette.router.lifespan_context(self.starlette):
+            yield
+
+
+def build_http_app(server: Server[Any], auth: TownhallAuth) -> McpHttpApp:
+    """The Streamable HTTP app of ``server`` (endpoint ``/``) guarded by ``auth``."""
+    starlette = server.streamable_http_app(
+        streamable_http_path="/",
+        # Origin is checked by Guard with 0.10's rule; the SDK's Host allow-list would
+        # refuse any bind that is not loopback.
+        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        custom_starlette_routes=[Route(HEALTH_PATH, _health, methods=["GET"])],
+    )
+    scopes = {spec.name: spec.scope for spec in TOOLS}
+    return McpHttpApp(Guard(starlette, KeyChecker(auth), scopes), starlette)
+
+
+async def serve_mcp_http(
+    server: Server[Any],
+    auth: TownhallAuth,
+    bind: str,
+    port: int,
+    *,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve MCP over HTTP on ``bind:port`` with Hypercorn on Trio until cancelled.
+
+    ``task_status.started`` receives the bound URLs (``http://127.0.0.1:8081``).
+    """
+    from hypercorn.config import Config
+    from hypercorn.trio import serve
+
+    http = build_http_app(server, auth)
+    config = Config()
+    host = f"[{bind}]" if ":" in bind and not bind.startswith("[") else bind
+    config.bind = [f"{host}:{port}"]
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")
+    # Hypercorn runs the app's lifespan (the SDK's session manager) around serving.
+    await serve(http.app, config, mode="asgi", task_status=task_status)  # type: ignore[arg-type]

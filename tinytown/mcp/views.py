@@ -1,0 +1,162 @@
+"""The JSON shapes of the MCP tools and resources (mcp.md §2–§4), pure functions.
+
+``envelope_ok``/``envelope_error`` build 0.10's tool envelope: pretty-printed
+JSON (2-space indent) with ``success`` and either ``data`` or ``error``.
+Agent states are PascalCase (``Idle``), as in 0.10's REST and MCP JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from tinytown.models import Agent, AgentId, ConfirmationType, Message, MessageType, Task, TaskId
+from tinytown.models.message import AckKind
+from tinytown.services.agents import AgentRow
+from tinytown.services.backlog import BacklogEntry
+
+MISSING_TASK = "(task record not found)"
+
+
+def dump(value: object) -> str:
+    """Pretty JSON as 0.10 prints it (2-space indent, UTF-8 text kept as is)."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+def envelope_ok(data: object) -> str:
+    return dump({"success": True, "data": data})
+
+
+def envelope_error(message: str) -> str:
+    return dump({"success": False, "error": message})
+
+
+def _id(value: AgentId | TaskId | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def agent_full(row: AgentRow, scopes: Mapping[TaskId, str]) -> dict[str, Any]:
+    """AgentFull: the agent of ``/v1/status`` with counters and its current task's text."""
+    a = row.agent
+    return {
+        "id": str(a.id),
+        "name": a.name,
+        "nickname": a.nickname,
+        "role_id": a.role_id,
+        "parent_agent_id": _id(a.parent_agent_id),
+        "spawn_mode": a.spawn_mode.value,
+        "cli": a.cli,
+        "state": a.state.label,
+        "rounds_completed": a.rounds_completed,
+        "tasks_completed": a.tasks_completed,
+        "inbox_len": row.inbox,
+        "urgent_len": row.urgent,
+        "current_scope": scopes.get(a.current_task) if a.current_task else None,
+    }
+
+
+def agent_brief(row: AgentRow) -> dict[str, Any]:
+    """The 8-field agent object of the resources."""
+    a = row.agent
+    return {
+        "id": str(a.id),
+        "name": a.name,
+        "cli": a.cli,
+        "state": a.state.label,
+        "rounds_completed": a.rounds_completed,
+        "tasks_completed": a.tasks_completed,
+        "inbox_len": row.inbox,
+        "urgent_len": row.urgent,
+    }
+
+
+def backlog_item(entry: BacklogEntry) -> dict[str, Any]:
+    task = entry.task
+    return {
+        "task_id": str(entry.task_id),
+        "description": task.description if task else MISSING_TASK,
+        "tags": list(task.tags) if task else [],
+    }
+
+
+def task_view(task: Task) -> dict[str, Any]:
+    """A task of ``tinytown://tasks/{id}``: 0.10's three fields, then its state and outcome."""
+    return {
+        "task_id": str(task.id),
+        "description": task.description,
+        "tags": list(task.tags),
+        "state": task.state.value,
+        "assigned_to": _id(task.assigned_to),
+        "result": task.result,
+        "created_at": task.created_at.isoformat(),
+        "updated_at": task.updated_at.isoformat(),
+        "completed_at": task.completed_at.isoformat() if task.completed_at else None,
+    }
+
+
+def rust_timestamp(when: datetime) -> str:
+    """``YYYY-MM-DD HH:MM:SS.fffffffff UTC`` as 0.10 renders a completion time."""
+    return when.strftime("%Y-%m-%d %H:%M:%S.%f") + "000 UTC"
+
+
+# --- inbox messages (townhall.md §5.3) ------------------------------------------------------
+
+
+def wire_type(message: Message) -> str:
+    """The ``type`` of an inbox message in REST/MCP JSON."""
+    kind = message.kind
+    if isinstance(kind, MessageType.Informational):
+        return "info"
+    if isinstance(kind, MessageType.Custom):
+        return f"custom:{kind.kind}"
+    return kind.TAG
+
+
+def _confirmation_text(ack: AckKind) -> str:
+    if isinstance(ack, ConfirmationType.Rejected):
+        return f'Rejected {{ reason: "{ack.reason}" }}'
+    return ack.TAG.capitalize()
+
+
+def wire_summary(message: Message) -> str:
+    """The ``summary`` of an inbox message in REST/MCP JSON."""
+    kind = message.kind
+    match kind:
+        case MessageType.TaskAssign(task_id=tid):
+            return f"task assignment {tid}"
+        case MessageType.Task(description=text):
+            return text
+        case MessageType.Query(question=text):
+            return text
+        case MessageType.Informational(summary=text):
+            return text
+        case MessageType.Confirmation(ack_type=ack):
+            return _confirmation_text(ack)
+        case MessageType.TaskDone(task_id=tid, result=result):
+            return f"done {tid}: {result}"
+        case MessageType.TaskFailed(task_id=tid, error=error):
+            return f"failed {tid}: {error}"
+        case MessageType.StatusResponse(state=state):
+            return f"status: {state}"
+        case MessageType.StatusRequest():
+            return "status request"
+        case MessageType.Custom(kind=name, payload=payload):
+            return f"[{name}] {payload}"
+    return kind.TAG
+
+
+def inbox_message(message: Message) -> dict[str, Any]:
+    return {
+        "id": str(message.id),
+        "from": str(message.from_),
+        "type": wire_type(message),
+        "summary": wire_summary(message),
+        "urgent": False,
+    }
+
+
+def agent_ref_name(agent: Agent | None) -> str:
+    """The canonical name of a resolved agent (``supervisor`` for the mailbox without record)."""
+    return agent.name if agent is not None else "supervisor"
