@@ -224,3 +224,13 @@ def test_check_installed() -> None:
     check_installed(launch, which=lambda name: f"/usr/bin/{name}")
     with pytest.raises(ModelError, match="'gemini' was not found on PATH"):
         check_installed(launch, which=lambda name: None)
+
+
+def test_context_says_how_to_reach_the_mcp_server() -> None:
+    state = ConductorState("t", "./proj", [], mcp_bind="::1", mcp_port=9091)
+    text = build_conductor_context(state)
+    assert "### The same operations over MCP" in text
+    assert "python -m tinytown.mcp --town ./proj mcp-stdio" in text
+    assert "python -m tinytown.mcp --town ./proj mcp-http" in text
+    assert "http://[::1]:9091/" in text
+    assert text.index("### The same operations over MCP") < text.index("## Your Role")

@@ -131,4 +131,12 @@ async def gather_conductor_state(town: Town, location: str) -> ConductorState:
     counts = await town.channel.pending_counts([a.id for a in agents])
     backlog = await town.channel.backlog_len()
     rows = [ConductorAgent(a.label, a.state, sum(counts.get(a.id, (0, 0)))) for a in agents]
-    return ConductorState(town.name, location, rows, backlog)
+    settings = town.config.townhall
+    return ConductorState(
+        town.name,
+        location,
+        rows,
+        backlog,
+        mcp_bind=settings.bind,
+        mcp_port=settings.rest_port + 1,
+    )

@@ -37,12 +37,16 @@ class ConductorState:
         location: the town path as the user typed it.
         agents: every agent record (stopped ones too).
         backlog: the backlog's length.
+        mcp_bind: ``[townhall].bind``, where ``mcp-http`` listens by default.
+        mcp_port: ``[townhall].rest_port + 1``, the default ``mcp-http`` port.
     """
 
     town_name: str
     location: str
     agents: Sequence[ConductorAgent] = ()
     backlog: int = 0
+    mcp_bind: str = "127.0.0.1"
+    mcp_port: int = 8081
 
     @property
     def fresh(self) -> bool:
@@ -61,6 +65,7 @@ def build_conductor_context(state: ConductorState) -> str:
         _town_state(state),
         _fresh(state) if state.fresh else _resume(state),
         _CAPABILITIES,
+        _mcp(state),
         _ROLE,
         _REVIEWER,
         _NAMING,
@@ -236,6 +241,28 @@ tt mission status [--run <mission-id>] [--work] [--watch] [--dispatcher]
 tt mission note <mission-id> "<directive>"
 ```
 """
+
+def _mcp(state: ConductorState) -> str:
+    host = f"[{state.mcp_bind}]" if ":" in state.mcp_bind else state.mcp_bind
+    return f"""
+### The same operations over MCP
+
+The town is also reachable through the Model Context Protocol: 42 tools with the same
+names as the operations above (`town.get_status`, `agent.spawn`, `task.assign`,
+`task.complete`, `message.send`, `backlog.add`, `recovery.reclaim_tasks`, ...),
+resources such as `tinytown://town/current` and `tinytown://backlog`, and the prompt
+`conductor.startup_context`. Every tool answers `{{"success": true, "data": ...}}` or
+`{{"success": false, "error": "..."}}`.
+
+```bash
+python -m tinytown.mcp --town {state.location} mcp-stdio   # MCP over stdin/stdout
+python -m tinytown.mcp --town {state.location} mcp-http    # Streamable HTTP
+```
+
+Over HTTP the endpoint is `http://{host}:{state.mcp_port}/` (health: `/health`); when
+`[townhall.auth] mode = "api_key"`, send the key as `Authorization: Bearer <key>`.
+"""
+
 
 _ROLE = """
 ## Your Role

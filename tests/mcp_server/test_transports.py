@@ -1,0 +1,109 @@
+"""Both transports end to end: stdio as a subprocess, Streamable HTTP by Hypercorn on Trio."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+import trio
+from mcp import Client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+
+from tinytown.config import TownhallAuth
+from tinytown.mcp.http import serve_mcp_http
+from tinytown.mcp.server import build_server
+from tinytown.services.apikey import generate_api_key, hash_api_key
+from tinytown.town import Town
+
+from .conftest import envelope
+from .test_tools_tasks import add_agent
+
+
+async def test_stdio_subprocess(town: Town, tmp_path: Path) -> None:
+    worker = await add_agent(town, "worker")
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "tinytown.mcp", "--town", str(town.root), "mcp-stdio"],
+        env={**os.environ},
+        cwd=str(tmp_path),
+    )
+    errlog = tmp_path / "stderr.log"
+    with errlog.open("w") as err:
+        with trio.fail_after(60):
+            async with Client(stdio_client(params, errlog=err)) as client:
+                assert len((await client.list_tools()).tools) == 42
+                body = envelope(await client.call_tool(
+                    "task.assign", {"agent": "worker", "description": "over stdio"}))
+                assert body["success"] is True
+    assert await town.channel.inbox_len(worker.id) == 1
+    logged = errlog.read_text()
+    assert "Starting MCP server over stdio" in logged
+    assert f"Townhall starting for town: {town.name}" in logged
+
+
+def test_stdio_bad_town_is_one_line(tmp_path: Path) -> None:
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "tinytown.mcp", "--town", str(tmp_path), "mcp-stdio"],
+        capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
+    )
+    assert proc.returncode == 1
+    assert proc.stdout == ""
+    assert proc.stderr.strip().splitlines()[-1].startswith("Error: Town not initialized at")
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.fixture
+async def http_url(town: Town) -> AsyncIterator[tuple[str, str]]:
+    """MCP over HTTP on a free loopback port with API-key auth limited to ``town.read``."""
+    key = generate_api_key()
+    auth = TownhallAuth(mode="api_key", api_key_hash=hash_api_key(key),
+                        api_key_scopes=["town.read"])
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(serve_mcp_http, build_server(town), auth, "127.0.0.1", 0)
+        yield urls[0], key
+        nursery.cancel_scope.cancel()
+
+
+def _rpc(method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or {}}
+
+
+async def test_http_auth_scopes_origin_and_health(http_url: tuple[str, str], town: Town) -> None:
+    url, key = http_url
+    worker = await add_agent(town, "worker")
+    async with httpx2.AsyncClient() as http:
+        health = await http.get(f"{url}/health")
+        assert (health.status_code, health.content) == (200, b"")
+        anon = await http.post(f"{url}/", json=_rpc("tools/list"))
+        assert anon.status_code == 401
+        assert anon.json() == {"error": "Authentication required", "status": 401}
+        wrong = await http.post(f"{url}/", json=_rpc("tools/list"),
+                                headers={"Authorization": "Bearer " + "0" * 64})
+        assert (wrong.status_code, wrong.json()["error"]) == (401, "Invalid credentials")
+        evil = await http.post(f"{url}/", json=_rpc("tools/list"),
+                               headers={"Origin": "https://evil.example", "X-API-Key": key})
+        assert evil.status_code == 403
+        assert evil.json()["error"] == "Cross-origin requests not allowed"
+        write = _rpc("tools/call", {"name": "task.assign",
+                                    "arguments": {"agent": "worker", "description": "x"}})
+        denied = await http.post(f"{url}/", json=write, headers={"X-API-Key": key})
+        assert (denied.status_code, denied.json()["error"]) == (403, "Insufficient permissions")
+    assert await town.channel.inbox_len(worker.id) == 0
+
+    headers = {"Authorization": f"Bearer {key}", "Origin": "http://localhost:3000"}
+    async with httpx2.AsyncClient(headers=headers) as http:
+        async with Client(streamable_http_client(f"{url}/", http_client=http)) as client:
+            assert len((await client.list_tools()).tools) == 42
+            body = envelope(await client.call_tool("agent.list", {}))
+            assert [a["name"] for a in body["data"]] == ["worker"]
+            text = (await client.read_resource("tinytown://agents")).contents[0]
+            assert json.loads(text.text)[0]["name"] == "worker"  # type: ignore[union-attr]
