@@ -25,7 +25,7 @@ LAYER = {
     "services": 6,
     "runtime": 7,
     "conductor": 7,
-    "mission": 7,
+    "mission": 6,
     "cli": 8,
     "townhall": 8,
     "mcp": 8,
