@@ -61,6 +61,12 @@ class TaskNotFoundError(NotFoundError):
         super().__init__(f"Task not found: {ref}")
 
 
+class MissionNotFoundError(NotFoundError):
+    def __init__(self, ref: str) -> None:
+        self.ref = ref
+        super().__init__(f"Mission {ref} not found")
+
+
 class AmbiguousAgentError(ConfigError):
     """An agent reference matches several agents."""
 

@@ -358,3 +358,12 @@ return {redis.call('HGET', KEYS[1], 'state') or '',
         redis.call('EXISTS', KEYS[2])}
 """
 )
+
+# KEYS: a lease key (the mission dispatcher's); ARGV: the owner token. Compare-and-delete:
+# only the owner releases its lease. Returns 1 released, 0 not held by this token.
+RELEASE_LEASE: Final = Script(
+    """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+)

@@ -32,6 +32,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("inbox:tasks", "tasks", "Pending work of every agent (alias of 'inbox --all')."),
     ("status:status", "status", "Town overview: agents, queues, tasks."),
     ("task:app", "task", "Task operations: complete, show, list, current."),
+    ("mission:app", "mission", "Mission mode: GitHub issues become work the town runs on its own."),
     ("backlog:app", "backlog", "The unassigned-task backlog: add, list, claim, assign-all, remove."),
     ("recovery:recover", "recover", "Find agents whose runtime died and recover them."),
     ("recovery:reclaim", "reclaim", "Move work of dead agents back to the backlog or another agent."),

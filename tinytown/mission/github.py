@@ -47,6 +47,8 @@ class CheckStatus(enum.Enum):
 class Review:
     author: str
     state: str
+    key: str = ""
+    """What identifies this review (its id, else author and time), for de-duplication."""
 
     @property
     def changes_requested(self) -> bool:
@@ -57,6 +59,8 @@ class Review:
 class Comment:
     author: str | None
     body: str
+    key: str = ""
+    """What identifies this comment (its id, else its body), for de-duplication."""
 
     @property
     def is_bot(self) -> bool:
@@ -125,7 +129,9 @@ def parse_reviews(data: Mapping[str, Any]) -> list[Review]:
             continue
         author = review.get("author") or {}
         login = author.get("login") if isinstance(author, dict) else None
-        out.append(Review(author=str(login or "reviewer"), state=str(review.get("state") or "")))
+        key = review.get("id") or f"{login}@{review.get('submittedAt')}"
+        out.append(Review(author=str(login or "reviewer"), state=str(review.get("state") or ""),
+                          key=str(key)))
     return out
 
 
@@ -151,7 +157,8 @@ def parse_comments(data: Any) -> list[Comment]:
             continue
         user = comment.get("user") or {}
         login = user.get("login") if isinstance(user, dict) else None
-        out.append(Comment(author=login, body=str(comment.get("body") or "")))
+        body = str(comment.get("body") or "")
+        out.append(Comment(author=login, body=body, key=str(comment.get("id") or body)))
     return out
 
 

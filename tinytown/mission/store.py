@@ -36,20 +36,13 @@ from tinytown.models.mission import (
     WorkItemId,
 )
 from tinytown.redis.client import Redis
-from tinytown.redis.script import Script
+from tinytown.scripts import RELEASE_LEASE
 
 log = logging.getLogger("tinytown.mission")
 T = TypeVar("T")
 
 LEASE_TTL_S: Final = 90
 
-_RELEASE_LEASE = Script(
-    """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-"""
-)
-"""Compare-and-delete: only the lease's owner releases it."""
 
 
 def log_line(text: str, now: datetime) -> str:
@@ -203,7 +196,7 @@ class MissionStore:
         return reply is not None
 
     async def release_lease(self, mission_id: MissionId, token: str) -> bool:
-        released = await _RELEASE_LEASE(
+        released = await RELEASE_LEASE(
             self.redis, [self.keys.mission_dispatch_lock(mission_id)], [token]
         )
         return bool(released)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
@@ -27,6 +27,9 @@ from tinytown.services._txn import (
     run_watched,
 )
 from tinytown.town import Town, utcnow
+
+if TYPE_CHECKING:
+    from tinytown.mission.submission import SyncResult
 
 DEFAULT_RESULT: Final = "Completed"
 DEFAULT_CANCEL_REASON: Final = "Cancelled"
@@ -54,6 +57,8 @@ class Completion:
         agent: The assignee's record as it was read (None if unassigned or gone).
         cleared_current: The assignee's ``current_task`` pointed at it and was cleared.
         tasks_completed: The assignee's counter afterwards (None without an assignee record).
+        mission: What completing a mission task did to its work item (None otherwise).
+        mission_error: Why that mission sync failed (the task itself stays completed).
     """
 
     task: Task
@@ -61,6 +66,8 @@ class Completion:
     agent: Agent | None
     cleared_current: bool
     tasks_completed: int | None
+    mission: SyncResult | None = None
+    mission_error: str | None = None
 
 
 @attrs.frozen
@@ -144,7 +151,25 @@ async def complete(
         TaskNotFoundError: There is no such task.
     """
     tid = await resolve_task_id(town, task_id)
-    return await _finish(town, tid, result, TaskState.COMPLETED, now)
+    done = await _finish(town, tid, result, TaskState.COMPLETED, now)
+    if done.was_terminal or not any(t.startswith("mission:") for t in done.task.tags):
+        return done
+    return await _sync_mission(town, done, now)
+
+
+async def _sync_mission(town: Town, done: Completion, now: datetime | None) -> Completion:
+    """Feed a completed mission task into its work item (missions.md §6.3), for every surface.
+
+    Only the first completion feeds it: completing twice submits once.
+    """
+    from tinytown.errors import TinytownError
+    from tinytown.mission.submission import sync_completed_task
+
+    try:
+        synced = await sync_completed_task(town, done.task, now or utcnow())
+    except TinytownError as exc:
+        return attrs.evolve(done, mission_error=str(exc))
+    return attrs.evolve(done, mission=synced)
 
 
 async def cancel(

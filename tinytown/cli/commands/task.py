@@ -63,7 +63,29 @@ def render_completion(done: Completion) -> list[str]:
         lines.append(f"   Agent tasks completed: {done.tasks_completed}")
     if done.was_terminal:
         lines.append("   (It had already ended: not counted again.)")
-    return lines
+    return lines + mission_sync_lines(done)
+
+
+def mission_sync_lines(done: Completion) -> list[str]:
+    """What completing a mission task did to its work item (missions.md §6.3)."""
+    if done.mission_error is not None:
+        return [f"   ⚠️  Mission sync failed: {done.mission_error}"]
+    sync = done.mission
+    if sync is None:
+        return []
+    from tinytown.mission.submission import Outcome
+
+    text = {
+        Outcome.COMPLETED: "work item completed; scheduler promoted "
+                           f"{sync.promoted} and assigned {sync.assigned}",
+        Outcome.WAITING_FOR_REVIEW: "work item is waiting on reviewer approval",
+        Outcome.WAITING_FOR_EXTERNAL: "work item is waiting on PR/CI/Bugbot/merge watches",
+        Outcome.MISSION_NOT_FOUND: f"mission {sync.mission_id} no longer exists; skipping "
+                                   "work item completion sync",
+        Outcome.ITEM_NOT_FOUND: f"work item {sync.work_item_id} was not found in mission "
+                                f"{sync.mission_id}; skipping completion sync",
+    }.get(sync.outcome, sync.outcome.value)
+    return [f"   Mission sync: {text}"]
 
 
 def _assignee_name(agent_id: AgentId | None, agent: Agent | None) -> str | None:
