@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import trio
 
 from tinytown.errors import ConfigError, InvalidInputError, MissionNotFoundError
 from tinytown.mission.github import GitHubError
@@ -80,14 +81,12 @@ async def test_docs_only_mission_needs_no_gh(town: Town, fake_gh: FakeGh) -> Non
 async def test_unknown_and_invalid_mission_ids(town: Town) -> None:
     with pytest.raises(InvalidInputError, match="Invalid mission ID: zz"):
         await missions.status(town, "zz")
-    with pytest.raises(MissionNotFoundError, match="Mission .* not found"):
+    with pytest.raises(MissionNotFoundError, match=r"Mission .* not found"):
         await missions.status(town, "7d0c2f3e-0000-4000-8000-000000000000")
 
 
 async def test_number_without_github_origin_is_rejected(town: Town) -> None:
-    import subprocess
-
-    subprocess.run(["git", "-C", str(town.root), "remote", "set-url", "origin",
-                    "https://gitlab.com/a/b.git"], check=True)
+    await trio.run_process(["git", "-C", str(town.root), "remote", "set-url", "origin",
+                            "https://gitlab.com/a/b.git"])
     with pytest.raises(InvalidInputError, match="No valid objectives found"):
         await missions.start(town, ["5"], [])
