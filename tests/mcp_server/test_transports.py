@@ -107,3 +107,31 @@ async def test_http_auth_scopes_origin_and_health(http_url: tuple[str, str], tow
             assert [a["name"] for a in body["data"]] == ["worker"]
             text = (await client.read_resource("tinytown://agents")).contents[0]
             assert json.loads(text.text)[0]["name"] == "worker"  # type: ignore[union-attr]
+
+
+async def test_mounted_beside_another_app(town: Town) -> None:
+    """One Hypercorn serves a host app and MCP under /mcp (as the REST server mounts it)."""
+    from hypercorn.config import Config
+    from hypercorn.trio import serve
+    from starlette.applications import Starlette
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from tinytown.mcp.http import build_http_app, mount_mcp
+
+    async def hello(_request: object) -> PlainTextResponse:
+        return PlainTextResponse("rest")
+
+    host = Starlette(routes=[Route("/v1/hello", hello)])
+    combined = mount_mcp(host, build_http_app(build_server(town), TownhallAuth()))
+    config = Config()
+    config.bind = ["127.0.0.1:0"]
+    async with trio.open_nursery() as nursery:
+        (url,) = await nursery.start(serve, combined, config)
+        async with httpx2.AsyncClient() as http:
+            assert (await http.get(f"{url}/v1/hello")).text == "rest"
+            assert (await http.get(f"{url}/mcp/health")).status_code == 200
+            async with Client(streamable_http_client(f"{url}/mcp/", http_client=http)) as client:
+                body = envelope(await client.call_tool("town.get_status", {}))
+                assert body["data"]["name"] == town.name
+        nursery.cancel_scope.cancel()

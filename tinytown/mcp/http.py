@@ -150,6 +150,29 @@ def build_http_app(server: Server[Any], auth: TownhallAuth) -> McpHttpApp:
     return McpHttpApp(Guard(starlette, KeyChecker(auth), scopes), starlette)
 
 
+MOUNT_PREFIX: Final = "/mcp"
+
+
+def mount_mcp(app: ASGIApp, mcp: McpHttpApp, prefix: str = MOUNT_PREFIX) -> ASGIApp:
+    """``app`` with MCP under ``prefix`` (``/mcp/`` the endpoint, ``/mcp/health``): one server
+    for REST and MCP. The MCP session manager runs for as long as ``app``'s lifespan does."""
+
+    async def combined(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            async with mcp.lifespan():
+                await app(scope, receive, send)
+            return
+        path = scope.get("path", "")
+        if path == prefix or path.startswith(prefix + "/"):
+            local = dict(scope)
+            local["root_path"] = scope.get("root_path", "") + prefix
+            await mcp.app(local, receive, send)
+            return
+        await app(scope, receive, send)
+
+    return combined
+
+
 async def serve_mcp_http(
     server: Server[Any],
     auth: TownhallAuth,
