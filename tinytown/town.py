@@ -72,12 +72,22 @@ def utcnow() -> datetime:
 class Town:
     """A connected town. Create with :meth:`init` or :meth:`connect`."""
 
-    def __init__(self, root: Path, config: TownConfig, redis: Redis, target: RedisTarget) -> None:
+    def __init__(
+        self,
+        root: Path,
+        config: TownConfig,
+        redis: Redis,
+        target: RedisTarget,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.root = root
         self.config = config
         self.redis = redis
         self.target = target
         self.channel = Channel(redis, config.name)
+        self.env = None if env is None else dict(env)
+        """The environment the town was opened with (None: the process's), given to the
+        processes it starts."""
 
     @property
     def name(self) -> str:
@@ -138,7 +148,7 @@ class Town:
         async with open_redis(settings) as redis:
             if not target.managed:
                 await check_remote(redis, target)
-            yield cls(root, config, redis, target)
+            yield cls(root, config, redis, target, env)
 
     async def stop_redis(self) -> bool:
         """Stop the town's own Redis (saving its data). False if tt does not manage it."""

@@ -1,8 +1,8 @@
 """``tt demo``: a whole town in a temporary directory, worked by three ``demo`` agents.
 
 :func:`run_demo` creates the town (its own bundled Redis on a unix socket),
-spawns the agents with ``tt spawn`` exactly as a user would (so the detached
-runtime starts as usual), assigns the scenario of
+spawns the agents with the service ``tt spawn`` uses (so the detached
+runtime starts as usual, with the demo's environment), assigns the scenario of
 :mod:`tinytown.runtime.demo_report`, reports progress until every task is
 completed, and then cleans up everything it started: it asks the agents to
 stop, waits for the runtime process to exit (terminating it by pid if it
@@ -16,8 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import tempfile
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
@@ -29,6 +27,7 @@ import trio
 from tinytown.errors import OperationTimeoutError, TinytownError
 from tinytown.models import Message, MessageType, TaskId
 from tinytown.redis.server import PIDFILE as REDIS_PIDFILE
+from tinytown.runtime.control import spawn
 from tinytown.runtime.demo_report import (
     DEMO_AGENTS,
     DEMO_QUERY,
@@ -41,6 +40,7 @@ from tinytown.runtime.demo_report import (
     summary_lines,
 )
 from tinytown.runtime.procfiles import pid_alive, read_pid, reap_orphan_model, runtime_pidfile
+from tinytown.runtime.settings import host_id
 from tinytown.town import Town
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -48,7 +48,6 @@ POLL_S = 0.2
 SETTLE_S = 10.0
 RUNTIME_EXIT_S = 5.0
 KILL_GRACE_S = 10.0
-TT_COMMAND_TIMEOUT_S = 60.0
 # Variables that would point the demo's processes at another town or Redis.
 _FOREIGN_ENV = (
     "REDIS_URL",
@@ -111,7 +110,7 @@ async def run_demo(options: DemoOptions, report: Report) -> DemoResult:
             if options.verbose:
                 report(f"   Town: {root}")
                 report(f"   Redis pid: {redis_pid}")
-            runner = _DemoRun(town, env, options, report)
+            runner = _DemoRun(town, options, report)
             try:
                 final, elapsed = await _until_terminated(runner.run)
                 report("")
@@ -160,39 +159,17 @@ async def _until_terminated(fn: Callable[[], Awaitable[T]]) -> T:
 
 
 class _DemoRun:
-    def __init__(
-        self, town: Town, env: Mapping[str, str], options: DemoOptions, report: Report
-    ) -> None:
+    def __init__(self, town: Town, options: DemoOptions, report: Report) -> None:
         self.town = town
-        self.env = dict(env)
         self.options = options
         self.report = report
         self.runtime_pid: int | None = None
         self.task_ids: list[TaskId] = []
 
-    async def tt(self, *args: str) -> str:
-        """Run ``tt --town <root> ARGS`` like a user would; its stdout."""
-        argv = [sys.executable, "-m", "tinytown.cli", "--town", str(self.town.root), *args]
-        with trio.move_on_after(TT_COMMAND_TIMEOUT_S):
-            done = await trio.run_process(
-                argv,
-                capture_stdout=True,
-                capture_stderr=True,
-                check=False,
-                env=self.env,
-                stdin=subprocess.DEVNULL,
-            )
-            if done.returncode != 0:
-                err = done.stderr.decode(errors="replace").strip().splitlines()
-                raise TinytownError(f"tt {args[0]} failed: {err[-1] if err else done.returncode}")
-            return str(done.stdout.decode(errors="replace"))
-        raise OperationTimeoutError(f"tt {args[0]} did not finish in {TT_COMMAND_TIMEOUT_S:g}s")
-
     async def run(self) -> tuple[Observation, float]:
         start = trio.current_time()
         for spec in DEMO_AGENTS:
-            role = ("--role", spec.role) if spec.role else ()
-            await self.tt("spawn", spec.name, "--model", "demo", *role)
+            await spawn(self.town, spec.name, cli="demo", role=spec.role, host=host_id())
         self.runtime_pid = read_pid(runtime_pidfile(self.town.root))
         agents = {a.name: a for a in await self.town.list_agents()}
         labels = ", ".join(agents[s.name].label for s in DEMO_AGENTS if s.name in agents)

@@ -121,5 +121,5 @@ async def ensure_runtime(town: Town, host: str, *, stay: bool = False) -> tuple[
     pid = await runtime_pid(town, host)
     if pid is not None:
         return pid, False
-    await trio.to_thread.run_sync(lambda: launch_detached(town.root, stay=stay))
+    await trio.to_thread.run_sync(lambda: launch_detached(town.root, stay=stay, env=town.env))
     return await wait_for_runtime(town, host), True
