@@ -99,7 +99,9 @@ def test_spawn_refuses_models_that_are_not_installed(rt_town: RtTown) -> None:
         res = rt_town.tt("spawn", "x", "--model", "gemini")
         assert res.code == 1
         assert res.err.strip() == (
-            "Error: Model CLI 'gemini' is not installed: 'gemini' not found on PATH"
+            "Error: Model CLI 'gemini' is not installed: 'gemini' not found on PATH. "
+            "To try tinytown without it, spawn with '--model demo' (an offline demo model) "
+            "or run 'tt demo'"
         )
     assert rt_town.agents() == {}
     assert not rt_town.runtime_pids()

@@ -79,7 +79,8 @@ def test_check_model_cli() -> None:
     unknown = r"^Unknown model 'nope-xyz --x': not a preset \(.*'nope-xyz' is not an installed"
     with pytest.raises(ModelError, match=unknown):
         check_model_cli(cfg, "nope-xyz --x", {"PATH": "/nonexistent"})
-    missing = r"^Model CLI 'claude' is not installed: 'claude' not found on PATH$"
+    missing = (r"^Model CLI 'claude' is not installed: 'claude' not found on PATH\. "
+               r"To try tinytown without it, spawn with '--model demo' .* or run 'tt demo'$")
     with pytest.raises(ModelError, match=missing):
         check_model_cli(cfg, "claude", {"PATH": "/nonexistent"})
 

@@ -2,7 +2,9 @@
 
 Both check everything before writing anything: the name (reserved, invalid
 characters, taken by a live agent), the round budget, and that the model
-CLI is installed. The record gets the runtime's host, then the ``start``
+CLI is installed — in the calling shell, whose resolved command, PATH and
+provider variables are recorded for the runtime (:mod:`tinytown.runtime.launch_env`).
+The record gets the runtime's host, then the ``start``
 command is queued *before* the runtime's liveness is checked: a runtime that
 is just exiting re-reads the records after dropping its liveness key, so
 either it sees the new agent or the check here sees no runtime and starts one.
@@ -26,7 +28,8 @@ from tinytown.errors import (
 from tinytown.models import Agent, AgentId, AgentState, validate_agent_name
 from tinytown.runtime.agentlog import agent_log_path, clean_round_logs
 from tinytown.runtime.launch import ensure_runtime
-from tinytown.runtime.model import check_model_cli
+from tinytown.runtime.launch_env import save_launch_env
+from tinytown.runtime.model import capture_model_launch
 from tinytown.runtime.settings import DEFAULT_MAX_ROUNDS
 from tinytown.scripts import REVIVE_AGENT
 from tinytown.town import Town, utcnow
@@ -99,8 +102,9 @@ async def spawn(
                 f"kill it first or choose another name"
             )
     cli_ref = cli if cli is not None and cli.strip() else town.config.default_cli
-    cli_name, _ = check_model_cli(town.config, cli_ref)
+    cli_name, launch_env = capture_model_launch(town.config, cli_ref, town.root)
     handle = await town.spawn_agent(clean, cli_ref, role=role, max_rounds=max_rounds)
+    save_launch_env(town.root, handle.id, launch_env)
     await town.channel.update_agent(handle.id, host=host)
     cleaned, log_path = _fresh_logs(town.root, clean)
     agent = await town.channel.require_agent(handle.id)
@@ -154,7 +158,8 @@ async def restart(
     agent = await find_for_restart(town, ref)
     if not agent.state.is_terminal:
         raise _still_active(ref, agent.state)
-    cli_name, _ = check_model_cli(town.config, agent.cli or town.config.default_cli)
+    cli_name, launch_env = capture_model_launch(
+        town.config, agent.cli or town.config.default_cli, town.root)
     keys = town.channel.keys
     now = utcnow()
     state = await REVIVE_AGENT(
@@ -166,6 +171,7 @@ async def restart(
         raise AgentNotFoundError(ref)
     if state:
         raise _still_active(ref, AgentState(state))
+    save_launch_env(town.root, agent.id, launch_env)
     cleaned, log_path = _fresh_logs(town.root, agent.name)
     agent = await town.channel.require_agent(agent.id)
     if not background:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import shlex
-import shutil
 import signal
 import subprocess
 import sys
@@ -34,11 +33,16 @@ import trio
 from tinytown.config import DEMO_PRESET_NAME, TownConfig
 from tinytown.errors import ModelError
 from tinytown.models import AgentId
+from tinytown.runtime.launch_env import LaunchEnv, capture, first_word, resolve_program
 
 PROMPT_FILE_MARK = "{prompt_file}"
 _SHELL_CHARS = frozenset("|&;<>()$`*?~\n")
 _AUGGIE = "auggie"
 _GROUP_POLL_S = 0.05
+TRY_DEMO = (
+    "To try tinytown without it, spawn with '--model demo' (an offline demo model) "
+    "or run 'tt demo'"
+)
 
 
 @attrs.frozen
@@ -72,11 +76,7 @@ class ModelCommand:
 
 
 def _first_word(command: str) -> str:
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        words = command.split()
-    return words[0] if words else ""
+    return first_word(command)
 
 
 def resolve_command(config: TownConfig, cli_ref: str, python: str = sys.executable) -> str:
@@ -100,8 +100,13 @@ def build_model_command(
     agent_id: AgentId,
     agent_name: str,
     python: str = sys.executable,
+    launch: LaunchEnv | None = None,
 ) -> ModelCommand:
-    """Everything needed to run an agent's model for one round (pure)."""
+    """Everything needed to run an agent's model for one round (pure).
+
+    ``launch`` (recorded when the agent was spawned) supplies the resolved
+    program and the spawning shell's PATH and provider variables.
+    """
     name = config.resolve_cli_name(cli_ref)
     preset = config.preset(cli_ref)
     command = resolve_command(config, cli_ref, python)
@@ -126,16 +131,17 @@ def build_model_command(
     if not argv:
         raise ModelError(f"Model CLI '{cli_ref}' has an empty command")
     env = dict(base_env)
+    if launch is not None:
+        env.update(launch.env)
+        if argv[0] == launch.word == _first_word(command) and launch.program:
+            argv = (launch.program, *argv[1:])
     if preset is not None:
         env.update(preset.env)
     env["TINYTOWN_AGENT_ID"] = str(agent_id)
     env["TINYTOWN_AGENT_NAME"] = agent_name
     env["TINYTOWN_TOWN"] = str(root)
     env["PATH"] = _with_own_bin(env.get("PATH", ""), python)
-    cwd = root
-    if preset is not None and preset.workdir:
-        workdir = Path(preset.workdir).expanduser()
-        cwd = workdir if workdir.is_absolute() else root / workdir
+    cwd = _model_cwd(config, cli_ref, root)
     timeout = preset.timeout_secs if preset is not None else None
     return ModelCommand(name, command, argv, not file_mode, cwd, env, timeout)
 
@@ -149,29 +155,67 @@ def _with_own_bin(path: str, python: str) -> str:
     return os.pathsep.join(parts)
 
 
+def _model_cwd(config: TownConfig, cli_ref: str, root: Path) -> Path:
+    preset = config.preset(cli_ref)
+    if preset is not None and preset.workdir:
+        workdir = Path(preset.workdir).expanduser()
+        return workdir if workdir.is_absolute() else root / workdir
+    return root
+
+
 def check_model_cli(
-    config: TownConfig, cli_ref: str, env: Mapping[str, str] | None = None
+    config: TownConfig, cli_ref: str, env: Mapping[str, str] | None = None,
+    root: Path | None = None,
 ) -> tuple[str, str]:
     """The ``(name, command)`` of a CLI reference whose program is installed.
 
     Raises:
         ModelError: the command is empty, or its program is not found on PATH.
     """
+    name, command, _ = _checked(config, cli_ref, os.environ if env is None else env,
+                                Path.cwd() if root is None else root)
+    return name, command
+
+
+def capture_model_launch(
+    config: TownConfig, cli_ref: str, root: Path, env: Mapping[str, str] | None = None
+) -> tuple[str, LaunchEnv]:
+    """Check a CLI reference in the spawning shell and capture what its runtime will need.
+
+    Returns:
+        The preset name and the :class:`LaunchEnv` to record for the agent.
+
+    Raises:
+        ModelError: the command is empty, or its program is not found on PATH.
+    """
+    source = os.environ if env is None else env
+    name, command, program = _checked(config, cli_ref, source, root)
+    return name, capture(_first_word(command), program, command, name, source)
+
+
+def _checked(config: TownConfig, cli_ref: str, env: Mapping[str, str], root: Path
+             ) -> tuple[str, str, str]:
     name = config.resolve_cli_name(cli_ref)
     command = resolve_command(config, cli_ref)
     program = _first_word(command)
     if not program:
         raise ModelError(f"Model CLI '{cli_ref}' has an empty command")
-    path = (os.environ if env is None else env).get("PATH", "")
-    if shutil.which(program, path=_with_own_bin(path, sys.executable)) is None:
-        if config.preset(cli_ref) is None:
+    preset = config.preset(cli_ref)
+    shell_env = {**env, **(preset.env if preset is not None else {})}
+    shell_env["PATH"] = _with_own_bin(shell_env.get("PATH", ""), sys.executable)
+    found = resolve_program(program, shell_env, _model_cwd(config, cli_ref, root))
+    if found is None:
+        if preset is None:
             known = ", ".join(sorted(config.presets()))
             raise ModelError(
                 f"Unknown model '{cli_ref}': not a preset ({known}) "
                 f"and '{program}' is not an installed command"
             )
-        raise ModelError(f"Model CLI '{name}' is not installed: '{program}' not found on PATH")
-    return name, command
+        raise ModelError(
+            f"Model CLI '{name}' is not installed: '{program}' not found on PATH. "
+            f"{TRY_DEMO}"
+        )
+    return name, command, found
 
 
 # --- running -------------------------------------------------------------------------------

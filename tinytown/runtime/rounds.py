@@ -24,6 +24,7 @@ from tinytown.errors import CorruptRecordError
 from tinytown.models import Agent, AgentState, Message, Task, TaskId, classify
 from tinytown.runtime.agentlog import prompt_path, round_log_path
 from tinytown.runtime.delivery import InFlight
+from tinytown.runtime.launch_env import load_launch_env
 from tinytown.runtime.model import ModelOutcome, build_model_command, run_model
 from tinytown.runtime.policy import BatchAction, ExitReason, plan_batch
 from tinytown.runtime.procfiles import model_marker, write_pid
@@ -156,6 +157,7 @@ async def _run_model(actor: AgentActor, agent: Agent, r: int, text: str) -> Mode
     cmd = build_model_command(
         cfg, agent.cli or cfg.default_cli, ctx.root, prompt, ctx.env,
         agent_id=actor.agent_id, agent_name=agent.name, python=ctx.python,
+        launch=load_launch_env(ctx.root, actor.agent_id),
     )
     actor.log.line(f"   🤖 Running {cmd.cli_name}...")
     try:

@@ -1,0 +1,99 @@
+"""No silent strands (issue 9, items 6, 9, 12): model commands, through the installed ``tt``.
+
+A model command is resolved in the shell that spawns the agent, and what it
+needs (resolved program, PATH, provider variables) reaches the runtime even
+when that runtime was started earlier from another environment; ``~`` and
+``$VARS`` in commands are expanded as the shell would; a missing model CLI
+points a new user at the demo.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+from _rt_support import FAKE, RtTown, rt_town_fixture, wait_until  # noqa: F401
+
+from tinytown.config import CliPreset, load_town_config, save_town_config
+
+
+def _task_id(out: str) -> str:
+    return next(w for w in out.split() if w.count("-") == 4)
+
+
+def _wrapper(path: Path, *, needs: str = "") -> Path:
+    """An executable that runs the fake ``ok`` model (optionally only if ``$needs`` is set)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    check = f'[ -n "${needs}" ] || {{ echo "{needs} is not set" >&2; exit 3; }}\n' if needs else ""
+    path.write_text(f"#!/bin/sh\n{check}exec {sys.executable} {FAKE} ok\n")
+    path.chmod(0o755)
+    return path
+
+
+def _add_preset(root: Path, name: str, command: str) -> None:
+    cfg = load_town_config(root)
+    cfg.agent_clis[name] = CliPreset(name, command)
+    save_town_config(root, cfg)
+
+
+def _assign_and_wait(rt_town: RtTown, agent: str) -> None:
+    task_id = _task_id(rt_town.ok("assign", agent, f"Work for {agent}"))
+    wait_until(lambda: rt_town.task(task_id).get("state") == "completed", f"{agent}'s task done")
+
+
+def test_a_later_spawn_carries_its_shells_model_and_provider_variables_to_the_runtime(
+    rt_town: RtTown, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
+    rt_town.ok("spawn", "first", "--model", "ok")  # the runtime starts from this environment
+    (runtime,) = rt_town.runtime_pids()
+
+    later_bin = tmp_path / "later-bin"
+    _wrapper(later_bin / "claude", needs="ANTHROPIC_API_KEY")
+    monkeypatch.setenv("PATH", f"{later_bin}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-secret")
+    rt_town.ok("spawn", "later", "--model", "claude")
+    assert rt_town.runtime_pids() == {runtime}  # the same runtime hosts it
+    _assign_and_wait(rt_town, "later")
+
+    launch = rt_town.root / ".tt" / "agents" / f"{rt_town.agent('later')['id']}.launch.json"
+    assert stat.S_IMODE(launch.stat().st_mode) == 0o600  # it holds provider keys
+
+
+def test_home_and_variables_in_a_custom_command_are_expanded_like_the_shell(
+    rt_town: RtTown, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = Path(os.environ["HOME"])
+    _wrapper(home / "bin" / "my-agent.sh")
+    _wrapper(tmp_path / "tools" / "agent.sh")
+    monkeypatch.setenv("MY_TOOLS", str(tmp_path / "tools"))
+    _add_preset(rt_town.root, "mine", "~/bin/my-agent.sh")  # the book's custom-script example
+    _add_preset(rt_town.root, "tools", "$MY_TOOLS/agent.sh --flag")
+    rt_town.ok("spawn", "scripted", "--model", "mine")
+    rt_town.ok("spawn", "tooled", "--model", "tools")
+    _assign_and_wait(rt_town, "scripted")
+    _assign_and_wait(rt_town, "tooled")
+    res = rt_town.tt("spawn", "nothing", "--model", "~/bin/absent.sh")
+    assert res.code == 1
+    assert res.err.startswith("Error: Unknown model '~/bin/absent.sh'")
+
+
+def test_a_missing_model_cli_offers_the_demo(
+    rt_town: RtTown, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bare = os.pathsep.join(p for p in ("/usr/bin", "/bin") if Path(p).is_dir())
+    if shutil.which("claude", path=bare) is not None:
+        pytest.skip("claude is installed on this machine")
+    monkeypatch.setenv("PATH", bare)
+    res = rt_town.tt("spawn", "first-agent")  # the default model: claude
+    assert res.code == 1
+    lines = res.err.splitlines()
+    assert len(lines) == 1, res.err
+    assert "'claude' not found on PATH" in lines[0]
+    assert "'--model demo'" in lines[0]
+    assert "'tt demo'" in lines[0]
+    assert rt_town.agents() == {}

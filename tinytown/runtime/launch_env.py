@@ -1,0 +1,152 @@
+"""What a model needs from the shell that spawned its agent, carried to the runtime.
+
+The town's runtime is one long-lived process started by the first ``tt
+spawn``; its environment is that shell's. A later ``tt spawn --model claude``
+from a shell where ``claude`` is on PATH (and ``ANTHROPIC_API_KEY`` is set)
+must not pass its check here and then fail in the runtime. So ``spawn`` and
+``restart`` resolve the model command in the spawning shell and record, per
+agent, in ``.tt/agents/<agent id>.launch.json`` (mode 0600: it may hold API
+keys; never in Redis):
+
+* ``program``: the resolved executable (absolute path);
+* ``env``: that shell's ``PATH`` and the provider variables the model names —
+  those of its preset family (:data:`PROVIDER_VARS`, ``ANTHROPIC_*`` for
+  ``claude``…) and every ``$VAR`` its command mentions.
+
+Each round's model process gets the runtime's environment, then these
+values, then the preset's own ``env``. Commands are expanded as the shell
+that runs them would: ``~`` and ``$VARS`` in the program (:func:`expand_program`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Final
+
+import attrs
+
+from tinytown.models import AgentId
+
+PROVIDER_VARS: Final[Mapping[str, tuple[str, ...]]] = {
+    "claude": ("ANTHROPIC_", "CLAUDE_", "AWS_", "CLOUD_ML_REGION", "VERTEX_", "HTTPS_PROXY",
+               "HTTP_PROXY", "NO_PROXY"),
+    "auggie": ("AUGMENT_", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"),
+    "codex": ("OPENAI_", "CODEX_", "AZURE_OPENAI_", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"),
+    "codex-mini": ("OPENAI_", "CODEX_", "AZURE_OPENAI_", "HTTPS_PROXY", "HTTP_PROXY",
+                   "NO_PROXY"),
+    "aider": ("AIDER_", "OPENAI_", "ANTHROPIC_", "OPENROUTER_", "GEMINI_", "DEEPSEEK_",
+              "AZURE_", "OLLAMA_", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"),
+    "gemini": ("GEMINI_", "GOOGLE_", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"),
+    "copilot": ("GH_", "GITHUB_", "COPILOT_", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"),
+    "cursor": ("CURSOR_", "HTTPS_PROXY", "HTTP_PROXY", "NO_PROXY"),
+}
+"""Variable names (exact, or prefixes ending in ``_``) each built-in model family reads."""
+
+_VAR_RE: Final = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
+_FILE_MODE: Final = 0o600
+
+
+@attrs.frozen
+class LaunchEnv:
+    """The spawning shell's view of a model command (see the module).
+
+    Attributes:
+        word: the program word as configured (``claude``, ``~/bin/agent.sh``).
+        program: what it resolved to in the spawning shell (absolute path).
+        env: the carried variables.
+    """
+
+    word: str
+    program: str
+    env: Mapping[str, str] = attrs.field(factory=dict, repr=False)
+
+
+def launch_env_path(root: Path, agent_id: AgentId) -> Path:
+    return root / ".tt" / "agents" / f"{agent_id}.launch.json"
+
+
+def first_word(command: str) -> str:
+    """The program word of a command line (shell quoting honoured)."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    return words[0] if words else ""
+
+
+def expand_program(program: str, env: Mapping[str, str], home: str | None = None) -> str:
+    """``~``, ``~/…`` and ``$VAR``/``${VAR}`` expanded as ``sh`` would (unknown vars: empty)."""
+    if program == "~" or program.startswith("~/"):
+        base = home if home is not None else env.get("HOME") or os.path.expanduser("~")
+        program = base + program[1:]
+
+    def value(match: re.Match[str]) -> str:
+        return env.get(match.group(1) or match.group(2), "")
+
+    return _VAR_RE.sub(value, program)
+
+
+def resolve_program(program: str, env: Mapping[str, str], cwd: Path) -> str | None:
+    """The absolute executable for ``program`` in ``env``'s PATH (paths against ``cwd``)."""
+    expanded = expand_program(program, env)
+    if not expanded:
+        return None
+    if "/" in expanded:
+        candidate = Path(expanded)
+        if not candidate.is_absolute():
+            candidate = cwd / candidate
+        found = shutil.which(str(candidate))
+    else:
+        found = shutil.which(expanded, path=env.get("PATH", ""))
+    return str(Path(found).absolute()) if found is not None else None
+
+
+def named_vars(command: str, cli_name: str) -> tuple[str, ...]:
+    """The provider names of ``cli_name``'s family plus every ``$VAR`` ``command`` mentions."""
+    mentioned = tuple(a or b for a, b in _VAR_RE.findall(command))
+    return (*PROVIDER_VARS.get(cli_name, ()), *mentioned)
+
+
+def capture(word: str, program: str, command: str, cli_name: str, env: Mapping[str, str]
+            ) -> LaunchEnv:
+    """What to carry to the runtime for this model, from the spawning shell's ``env``."""
+    names = named_vars(command, cli_name)
+    carried = {
+        k: v for k, v in env.items()
+        if any(k == n or (n.endswith("_") and k.startswith(n)) for n in names)
+    }
+    if "PATH" in env:
+        carried["PATH"] = env["PATH"]
+    return LaunchEnv(word, program, carried)
+
+
+def save_launch_env(root: Path, agent_id: AgentId, launch: LaunchEnv) -> None:
+    """Write the agent's launch file atomically, readable by its owner only."""
+    path = launch_env_path(root, agent_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        json.dump({"word": launch.word, "program": launch.program, "env": dict(launch.env)}, fh)
+    os.chmod(tmp, _FILE_MODE)
+    os.replace(tmp, path)
+
+
+def load_launch_env(root: Path, agent_id: AgentId) -> LaunchEnv | None:
+    """The agent's launch file; ``None`` if absent or unreadable (the runtime's env is used)."""
+    try:
+        data = json.loads(launch_env_path(root, agent_id).read_text(encoding="utf-8"))
+        env = {str(k): str(v) for k, v in dict(data.get("env", {})).items()}
+        return LaunchEnv(str(data["word"]), str(data["program"]), env)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def remove_launch_env(root: Path, agent_id: AgentId) -> None:
+    launch_env_path(root, agent_id).unlink(missing_ok=True)
