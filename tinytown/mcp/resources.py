@@ -13,12 +13,18 @@ from urllib.parse import unquote
 
 import attrs
 
-from tinytown.errors import TaskNotFoundError, TinytownError
+from tinytown.errors import (
+    InvalidInputError,
+    MissionNotFoundError,
+    TaskNotFoundError,
+    TinytownError,
+)
 from tinytown.mcp.gather import agents_brief, backlog_items, town_header
-from tinytown.mcp.tools_missions import UNAVAILABLE
+from tinytown.mcp.mission_views import mission_brief, mission_details
 from tinytown.mcp.views import agent_brief, dump, task_view
 from tinytown.models import TaskId
 from tinytown.services import agents as agent_svc
+from tinytown.services import missions as mission_svc
 from tinytown.town import Town
 
 MIME: Final = "text/plain"
@@ -68,8 +74,8 @@ async def _backlog(town: Town) -> str:
     return dump(await backlog_items(town))
 
 
-async def _missions(_town: Town) -> str:
-    return f"Error: {UNAVAILABLE}"
+async def _missions(town: Town) -> str:
+    return dump([mission_brief(m) for m in await mission_svc.list_missions(town, include_all=True)])
 
 
 async def _agent(town: Town, name: str) -> str:
@@ -91,8 +97,14 @@ async def _task(town: Town, raw: str) -> str:
     return dump(task_view(task))
 
 
-async def _mission(_town: Town, _raw: str) -> str:
-    return f"Error: {UNAVAILABLE}"
+async def _mission(town: Town, raw: str) -> str:
+    try:
+        st = await mission_svc.status(town, raw, events=25)
+    except MissionNotFoundError:
+        return f"Mission not found: {raw}"
+    except InvalidInputError as exc:
+        return str(exc)
+    return dump(mission_details(st.mission, st.items, st.watches, st.controls, st.events))
 
 
 _STATIC: Final[dict[str, Callable[[Town], Awaitable[str]]]] = {
