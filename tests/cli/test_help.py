@@ -19,8 +19,9 @@ try:
 except SystemExit:
     pass
 heavy = sorted(m for m in sys.modules
-               if m == "trio" or m.startswith(("tinytown.redis", "hiredis", "redis", "quart",
-                                               "hypercorn", "tinytown.town")))
+               if m in ("trio", "mcp", "jwt") or m.startswith((
+                   "tinytown.redis", "hiredis", "redis", "quart", "hypercorn", "tinytown.town",
+                   "mcp.", "starlette", "tinytown.mcp", "jwt.")))
 print("HEAVY:" + ",".join(heavy))
 """
 

@@ -48,6 +48,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("settings:bootstrap", "bootstrap", "Install a Redis 8 server into ~/.tt/bin."),
     ("settings:auth_app", "auth", "Townhall authentication helpers (gen-key)."),
     ("migrate:migrate", "migrate", "Migrate old Redis keys into this town (and JSON records to hashes)."),
+    ("townhall:app", "townhall", "Serve the town's REST API (or MCP: mcp-stdio, mcp-http)."),
     ("demo:demo", "demo", "Run a self-contained demo: a temporary town with three demo agents."),
 )
 

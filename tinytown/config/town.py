@@ -131,6 +131,8 @@ class TownhallConfig:
     bind: str = "127.0.0.1"
     rest_port: int = attrs.field(default=8080, validator=_port)
     request_timeout_ms: int = attrs.field(default=30000, validator=_non_negative)
+    # Ours: browser origins allowed besides the server's own and loopback ones ("*": any).
+    cors_origins: list[str] = attrs.field(factory=list)
     auth: TownhallAuth = attrs.field(factory=TownhallAuth)
     tls: TownhallTls = attrs.field(factory=TownhallTls)
     mtls: TownhallMtls = attrs.field(factory=TownhallMtls)

@@ -1,0 +1,75 @@
+"""A real townhall for each test: Hypercorn on a loopback port (or a unix socket) in the
+test's nursery, over a town on the session Redis, with an httpx client on Trio."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import attrs
+import httpx
+import pytest
+import trio
+
+from tests.services._work_fixtures import open_test_town
+from tinytown.config.town import TownhallConfig
+from tinytown.town import Town
+from tinytown.townhall.serve import serve_townhall
+
+
+@attrs.define
+class Running:
+    url: str
+    client: httpx.AsyncClient
+    stop: trio.Event
+    town: Town
+
+
+Start = Callable[..., Awaitable[Running]]
+
+
+@pytest.fixture
+async def town(
+    tmp_path: Path, town_name: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Town]:
+    async with open_test_town(tmp_path, town_name, redis_url, monkeypatch) as t:
+        yield t
+
+
+@pytest.fixture
+async def start_townhall(town: Town, nursery: trio.Nursery) -> AsyncIterator[Start]:
+    """``await start_townhall(config=None, bind=None, **client_kwargs)`` → a running server."""
+    running: list[Running] = []
+
+    async def start(
+        config: TownhallConfig | None = None, *, bind: str = "127.0.0.1", port: int = 0,
+        **client_kwargs: Any,
+    ) -> Running:
+        cfg = config or TownhallConfig()
+        stop = trio.Event()
+        binds = await nursery.start(
+            partial(serve_townhall, town, cfg, bind=bind, port=port, shutdown=stop)
+        )
+        url = binds[0]
+        if url.startswith(("http://unix:", "https://unix:")) or bind.startswith("unix:"):
+            transport = httpx.AsyncHTTPTransport(uds=bind[len("unix:"):])
+            client = httpx.AsyncClient(transport=transport, base_url="http://townhall",
+                                       **client_kwargs)
+        else:
+            client = httpx.AsyncClient(base_url=url, **client_kwargs)
+        r = Running(url, client, stop, town)
+        running.append(r)
+        return r
+
+    yield start
+    for r in running:
+        await r.client.aclose()
+        r.stop.set()
+
+
+@pytest.fixture
+async def th(start_townhall: Start) -> Running:
+    """A townhall with the default config (auth none) on 127.0.0.1."""
+    return await start_townhall()

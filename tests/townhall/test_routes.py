@@ -1,0 +1,134 @@
+"""Read, write and management routes over real HTTP (townhall.md §5.3–§5.5)."""
+
+from __future__ import annotations
+
+from tests.townhall.conftest import Running
+from tinytown.models import AgentState, TaskId
+from tinytown.services import backlog, tasks
+
+
+async def test_town_status_agents(th: Running) -> None:
+    town = th.town
+    await town.spawn_agent("worker-1", "claude")
+    r = await th.client.get("/v1/town")
+    assert r.status_code == 200
+    assert r.json()["name"] == town.name
+    assert "password" not in r.json()["redis_url"]
+    r = await th.client.get("/v1/status")
+    doc = r.json()
+    assert doc["agent_count"] == 1
+    agent = doc["agents"][0]
+    assert agent["name"] == "worker-1"
+    assert agent["state"] == "Starting"
+    assert (agent["inbox_len"], agent["urgent_len"], agent["rounds_completed"]) == (0, 0, 0)
+    r = await th.client.get("/v1/agents")
+    assert r.json()["count"] == 1
+    assert "inbox_len" not in r.json()["agents"][0]
+    assert (await th.client.get("/v1/status?deep=maybe")).status_code == 400
+    assert (await th.client.get("/v1/status?deep=true")).status_code == 200
+
+
+async def test_send_inbox_and_pending(th: Running) -> None:
+    town = th.town
+    await town.spawn_agent("sender", "claude")
+    await town.spawn_agent("receiver", "claude")
+    r = await th.client.post("/v1/messages/send", json={
+        "to": "receiver", "from": "sender", "message": "Hello", "kind": "info"})
+    assert r.status_code == 201
+    sent = r.json()
+    assert sent["urgent"] is False
+    for method in ("GET", "POST"):
+        r = await th.client.request(method, "/v1/agents/receiver/inbox")
+        assert r.status_code == 200
+        doc = r.json()
+        assert (doc["agent"], doc["total"], doc["urgent"]) == ("receiver", 1, 0)
+        sender_id = str((await town.resolve("sender"))[0])
+        assert doc["messages"] == [{"id": sent["message_id"], "from": sender_id,
+                                    "type": "info", "summary": "Hello"}]
+    r = await th.client.post("/v1/tasks/assign", json={"agent": "receiver", "task": "Do it"})
+    assert r.status_code == 201
+    task_id = r.json()["task_id"]
+    r = await th.client.get("/v1/tasks/pending")
+    assert [(t["task_id"], t["description"], t["agent_name"]) for t in r.json()["tasks"]] == [
+        (task_id, "Do it", "receiver")]
+
+
+async def test_backlog_routes(th: Running) -> None:
+    town = th.town
+    await town.spawn_agent("worker", "claude")
+    r = await th.client.post("/v1/backlog", json={"description": "first", "tags": ["a", "b"]})
+    assert r.status_code == 201
+    first = r.json()["task_id"]
+    second = (await th.client.post("/v1/backlog", json={"description": "second"})).json()
+    third = (await th.client.post("/v1/backlog", json={"description": "third"})).json()
+    doc = (await th.client.get("/v1/backlog")).json()
+    assert [(b["description"], b["tags"]) for b in doc["backlog"]] == [
+        ("first", ["a", "b"]), ("second", []), ("third", [])]
+    r = await th.client.post(f"/v1/backlog/{first}/claim", json={"agent": "worker"})
+    assert r.status_code == 200
+    assert r.json()["agent_name"] == "worker"
+    r = await th.client.delete(f"/v1/backlog/{second['task_id']}")
+    assert r.json() == {"removed": True, "task_id": second["task_id"]}
+    assert await town.channel.get_task(TaskId.parse(second["task_id"])) is None
+    r = await th.client.post("/v1/backlog/assign-all", json={"agent": "worker"})
+    assert r.json() == {"assigned": 1, "tasks": [third["task_id"]]}
+    r = await th.client.delete(f"/v1/backlog/{second['task_id']}")
+    assert r.status_code == 404
+    assert r.headers["content-type"] == "application/problem+json"
+    assert (await th.client.post("/v1/backlog/not-a-uuid/claim",
+                                 json={"agent": "worker"})).status_code == 400
+    assert await backlog.list_backlog(town) == []
+
+
+async def test_manage_routes(th: Running) -> None:
+    town = th.town
+    r = await th.client.post("/v1/agents", json={"name": "w1", "nickname": "Bob"})
+    assert r.status_code == 201
+    doc = r.json()
+    assert (doc["name"], doc["nickname"], doc["role_id"]) == ("w1", "Bob", None)
+    agent = await town.channel.require_agent((await town.resolve("w1"))[0])
+    assert agent.nickname == "Bob"
+    assert (await th.client.post("/v1/agents", json={"name": "x", "parent_agent_id": "nope"})
+            ).status_code == 400
+    r = await th.client.post("/v1/agents/w1/kill")
+    assert r.json() == {"status": "stopped", "agent": "w1"}
+    assert (await town.channel.require_agent(agent.id)).state is AgentState.STOPPED
+    assert (await th.client.post("/v1/agents/nobody/kill")).status_code == 404
+    r = await th.client.post("/v1/agents/prune", json={})
+    assert r.json() == {"removed": 1, "agents": ["w1"]}
+    assert (await th.client.post("/v1/agents/prune")).status_code == 415
+    r = await th.client.post("/v1/recover")
+    assert r.json()["recovered"] == 0
+    r = await th.client.post("/v1/reclaim", json={"to_backlog": True})
+    assert r.json() == {"reclaimed": 0, "destination": "Backlog"}
+    r = await th.client.post("/v1/reclaim/orphan-tasks")
+    assert r.json() == {"action": "list", "count": 0, "orphans": []}
+    r = await th.client.post("/v1/reclaim/orphan-tasks", json={"action": "explode"})
+    assert r.status_code == 400
+    assert "unknown action 'explode'" in r.json()["detail"]
+
+
+async def test_orphan_tasks_to_backlog(th: Running) -> None:
+    town = th.town
+    await town.spawn_agent("gone", "claude")
+    done = await tasks.assign(town, "gone", "orphaned work")
+    await th.client.post("/v1/agents/gone/kill")
+    r = await th.client.post("/v1/reclaim/orphan-tasks", json={"action": "list"})
+    assert r.json()["orphans"] == [{"task_id": str(done.task.id), "assigned_to": str(done.agent_id),
+                                    "state": "assigned", "reason": "agent_terminal"}]
+    r = await th.client.post("/v1/reclaim/orphan-tasks", json={"action": "backlog"})
+    assert (r.json()["action"], r.json()["count"]) == ("to_backlog", 1)
+    assert [e.task_id for e in await backlog.list_backlog(town)] == [done.task.id]
+
+
+async def test_missions_answer_501_until_mission_services_exist(th: Running) -> None:
+    mid = "7d0c1a52-0e8f-4c36-9d59-1d2f3c4b5a69"
+    calls = [("POST", f"/v1/missions/{mid}/{verb}") for verb in ("stop", "resume", "complete",
+                                                                  "fail")]
+    for method, path in [*calls, ("DELETE", f"/v1/missions/{mid}")]:
+        r = await th.client.request(method, path)
+        assert r.status_code == 501, path
+        assert r.headers["content-type"] == "application/problem+json"
+    r = await th.client.post("/v1/missions/bad/stop")
+    assert r.status_code == 400
+    assert r.json()["detail"] == "invalid mission id 'bad'"

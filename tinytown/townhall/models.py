@@ -1,0 +1,249 @@
+"""Request and response bodies of the REST API (townhall.md §5), as msgspec Structs.
+
+The routes validate request bodies with these and quart-schema generates
+``/openapi.json`` from the same classes, so the document cannot drift from
+what the server accepts.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+# --- requests ------------------------------------------------------------------------------
+
+
+class AssignRequest(msgspec.Struct):
+    agent: str
+    task: str
+
+
+class BacklogAddRequest(msgspec.Struct):
+    description: str
+    tags: list[str] = msgspec.field(default_factory=list)
+
+
+class AgentRefRequest(msgspec.Struct):
+    agent: str
+
+
+class SendRequest(msgspec.Struct):
+    to: str
+    message: str
+    kind: str | None = None
+    from_: str | None = msgspec.field(default=None, name="from")
+    urgent: bool = False
+
+
+class SpawnRequest(msgspec.Struct):
+    name: str
+    cli: str | None = None
+    role_id: str | None = None
+    nickname: str | None = None
+    parent_agent_id: str | None = None
+
+
+class PruneRequest(msgspec.Struct):
+    all: bool = False
+
+
+class ReclaimRequest(msgspec.Struct):
+    to_backlog: bool = False
+    to: str | None = None
+    from_: str | None = msgspec.field(default=None, name="from")
+
+
+class OrphanRequest(msgspec.Struct):
+    action: str | None = None
+
+
+class MissionStopRequest(msgspec.Struct):
+    force: bool = False
+
+
+class MissionFailRequest(msgspec.Struct):
+    reason: str | None = None
+
+
+# --- responses ---------------------------------------------------------------------------
+
+
+class Health(msgspec.Struct):
+    status: str
+    uptime_secs: int
+
+
+class Ready(msgspec.Struct, omit_defaults=True):
+    status: str
+    redis: str
+    dispatcher: str
+    town: str
+    redis_latency_ms: float | None = None
+    detail: str | None = None
+
+
+class Scaling(msgspec.Struct):
+    town: str
+    timestamp: str
+    queue_depth: int
+    pending_tasks: int
+    in_flight_tasks: int
+    active_agents: int
+    cold_agents: int
+    desired_agents: int
+    max_agents: int
+    scaling_recommendation: str
+
+
+class TownInfo(msgspec.Struct):
+    name: str
+    root: str
+    redis_url: str
+
+
+class AgentInfo(msgspec.Struct):
+    id: str
+    name: str
+    nickname: str | None
+    role_id: str | None
+    parent_agent_id: str | None
+    spawn_mode: str
+    cli: str
+    state: str
+    current_scope: str | None
+
+
+class AgentStatusInfo(AgentInfo):
+    rounds_completed: int = 0
+    tasks_completed: int = 0
+    inbox_len: int = 0
+    urgent_len: int = 0
+
+
+class Status(msgspec.Struct):
+    name: str
+    root: str
+    redis_url: str
+    agent_count: int
+    agents: list[AgentStatusInfo]
+
+
+class AgentList(msgspec.Struct):
+    agents: list[AgentInfo]
+    count: int
+
+
+class PendingTask(msgspec.Struct):
+    task_id: str
+    description: str
+    agent_id: str
+    agent_name: str
+
+
+class PendingTasks(msgspec.Struct):
+    tasks: list[PendingTask]
+    count: int
+
+
+class BacklogItem(msgspec.Struct):
+    task_id: str
+    description: str
+    tags: list[str]
+
+
+class Backlog(msgspec.Struct):
+    backlog: list[BacklogItem]
+    count: int
+
+
+class InboxMessage(msgspec.Struct):
+    id: str
+    from_: str = msgspec.field(name="from")
+    type: str = ""
+    summary: str = ""
+
+
+class Inbox(msgspec.Struct):
+    agent: str
+    total: int
+    urgent: int
+    messages: list[InboxMessage]
+
+
+class Assigned(msgspec.Struct):
+    task_id: str
+    agent_id: str
+    agent_name: str
+
+
+class BacklogAdded(msgspec.Struct):
+    task_id: str
+    description: str
+
+
+class AssignedAll(msgspec.Struct):
+    assigned: int
+    tasks: list[str]
+
+
+class Removed(msgspec.Struct):
+    removed: bool
+    task_id: str
+
+
+class MessageSent(msgspec.Struct):
+    message_id: str
+    to_agent: str
+    urgent: bool
+
+
+class Spawned(msgspec.Struct):
+    agent_id: str
+    name: str
+    cli: str
+    role_id: str | None
+    nickname: str | None
+    parent_agent_id: str | None
+
+
+class AgentControl(msgspec.Struct):
+    status: str
+    agent: str
+
+
+class Pruned(msgspec.Struct):
+    removed: int
+    agents: list[str]
+
+
+class Recovered(msgspec.Struct):
+    checked: int
+    recovered: int
+    agents: list[str]
+
+
+class Reclaimed(msgspec.Struct):
+    reclaimed: int
+    destination: str
+
+
+class OrphanInfo(msgspec.Struct):
+    task_id: str
+    assigned_to: str
+    state: str
+    reason: str
+
+
+class Orphans(msgspec.Struct):
+    action: str
+    count: int
+    orphans: list[OrphanInfo]
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None

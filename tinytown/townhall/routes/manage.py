@@ -1,0 +1,162 @@
+"""``agent.manage`` routes: spawn, kill, restart, prune, recover, reclaim, orphan tasks (§5.5).
+
+As in 0.10, ``POST /v1/agents`` registers the agent record (a running
+``tt start`` runtime picks it up) and ``restart`` revives the record only.
+Unlike 0.10, ``reclaim`` with neither ``to_backlog`` nor ``to`` only
+counts what it would move (0.10 drained and discarded it).
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any, Final
+
+import attrs
+from quart import Blueprint
+from quart_schema import document_response
+
+from tinytown.errors import InvalidInputError
+from tinytown.models import AgentId
+from tinytown.runtime import control
+from tinytown.services import agents as agent_service
+from tinytown.services import orphan_tasks, reclaim, recovery
+from tinytown.townhall.context import ctx
+from tinytown.townhall.models import (
+    AgentControl,
+    OrphanRequest,
+    Orphans,
+    Pruned,
+    PruneRequest,
+    Reclaimed,
+    ReclaimRequest,
+    Recovered,
+    Spawned,
+    SpawnRequest,
+)
+from tinytown.townhall.pipeline import json_body, protected
+
+bp = Blueprint("manage", __name__)
+MANAGE: Final = "agent.manage"
+ORPHAN_ACTIONS: Final = {
+    "list": None,
+    "to_backlog": orphan_tasks.OrphanAction.BACKLOG,
+    "backlog": orphan_tasks.OrphanAction.BACKLOG,
+    "cancel": orphan_tasks.OrphanAction.CANCEL,
+    "delete": orphan_tasks.OrphanAction.DELETE,
+}
+ORPHAN_REASONS: Final = {
+    orphan_tasks.OrphanReason.MISSING: "agent_missing",
+    orphan_tasks.OrphanReason.TERMINAL: "agent_terminal",
+}
+
+
+@bp.post("/v1/agents")
+@protected(MANAGE)
+@json_body(SpawnRequest)
+@document_response(Spawned, 201)
+async def spawn(body: SpawnRequest) -> tuple[dict[str, Any], int]:
+    """Register a new agent (state Starting)."""
+    town = ctx().town
+    parent = None
+    if body.parent_agent_id is not None:
+        try:
+            parent = AgentId.parse(body.parent_agent_id)
+        except InvalidInputError as exc:
+            raise InvalidInputError(f"Invalid parent_agent_id: {exc}") from None
+    handle = await town.spawn_agent(body.name, body.cli, role=body.role_id, parent=parent)
+    agent = await town.channel.require_agent(handle.id)
+    if body.nickname is not None:
+        agent = attrs.evolve(agent, nickname=body.nickname)
+        await town.channel.set_agent(agent)
+    return {
+        "agent_id": str(agent.id), "name": agent.name, "cli": agent.cli,
+        "role_id": body.role_id, "nickname": body.nickname,
+        "parent_agent_id": str(parent) if parent else None,
+    }, 201
+
+
+@bp.post("/v1/agents/<agent>/kill")
+@protected(MANAGE)
+@document_response(AgentControl)
+async def kill(agent: str) -> dict[str, Any]:
+    """Stop an agent after its current round."""
+    await agent_service.kill(ctx().town, agent)
+    return {"status": "stopped", "agent": agent}
+
+
+@bp.post("/v1/agents/<agent>/restart")
+@protected(MANAGE)
+@document_response(AgentControl)
+async def restart(agent: str) -> dict[str, Any]:
+    """Revive a stopped agent's record (Idle, fresh rounds, stop flag cleared)."""
+    await control.restart(ctx().town, agent, host=socket.gethostname(), background=False)
+    return {"status": "restarted", "agent": agent}
+
+
+@bp.post("/v1/agents/prune")
+@protected(MANAGE)
+@json_body(PruneRequest)
+@document_response(Pruned)
+async def prune(body: PruneRequest) -> dict[str, Any]:
+    """Remove Stopped and Error agents (every agent with ``all``)."""
+    removed = await agent_service.prune(ctx().town, everything=body.all)
+    return {"removed": len(removed), "agents": [a.name for a in removed]}
+
+
+@bp.post("/v1/recover")
+@protected(MANAGE)
+@document_response(Recovered)
+async def recover() -> dict[str, Any]:
+    """Mark agents whose heartbeat went silent Stopped and requeue their messages."""
+    report = await recovery.recover(ctx().town)
+    names = [o.agent.name for o in report.recovered]
+    return {"checked": report.checked, "recovered": len(names), "agents": names}
+
+
+@bp.post("/v1/reclaim")
+@protected(MANAGE)
+@json_body(ReclaimRequest)
+@document_response(Reclaimed)
+async def reclaim_work(body: ReclaimRequest) -> dict[str, Any]:
+    """Move the task messages of dead agents to the backlog or to another agent."""
+    town = ctx().town
+    target = (await town.resolve(body.to))[0] if body.to and not body.to_backlog else None
+    dead = await reclaim.scan_dead_inboxes(town, body.from_)
+    if body.to_backlog:
+        moves = await reclaim.reclaim_to_backlog(town, dead)
+        destination = "Backlog"
+    elif target is not None:
+        moves = await reclaim.reclaim_to_agent(town, dead, target)
+        destination = f'Agent("{body.to}")'
+    else:
+        count = sum(len(box.tasks) for box in dead)
+        return {"reclaimed": count, "destination": "Listed"}
+    return {"reclaimed": sum(1 for per in moves for m in per if m.done),
+            "destination": destination}
+
+
+@bp.post("/v1/reclaim/orphan-tasks")
+@protected(MANAGE)
+@json_body(OrphanRequest, optional=True)
+@document_response(Orphans)
+async def orphans(body: OrphanRequest) -> dict[str, Any]:
+    """List live tasks whose assignee is missing or dead; requeue, cancel or delete them."""
+    name = (body.action or "list").strip() or "list"
+    if name not in ORPHAN_ACTIONS:
+        raise InvalidInputError(
+            f"unknown action '{name}': expected one of list|to_backlog|cancel|delete"
+        )
+    town = ctx().town
+    found = await orphan_tasks.scan_orphan_tasks(town)
+    docs = [
+        {"task_id": str(o.task.id),
+         "assigned_to": str(o.task.assigned_to) if o.task.assigned_to else "",
+         "state": o.task.state.value, "reason": ORPHAN_REASONS[o.reason]}
+        for o in found
+    ]
+    action = ORPHAN_ACTIONS[name]
+    if action is not None:
+        acted = {o.task.id for o in await orphan_tasks.act_on_orphan_tasks(town, found, action)}
+        docs = [d for d, o in zip(docs, found, strict=True) if o.task.id in acted]
+    canonical = "to_backlog" if name == "backlog" else name
+    return {"action": canonical, "count": len(docs), "orphans": docs}
