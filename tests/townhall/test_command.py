@@ -17,6 +17,7 @@ import pytest
 from tinytown.config import new_town_config, save_town_config
 
 LISTENING = re.compile(r"REST API listening on (http\S+)")
+MCP_LISTENING = re.compile(r"MCP HTTP/SSE listening on (http\S+)")
 START_TIMEOUT_S = 30
 
 
@@ -59,7 +60,7 @@ def launch(tmp_path: Path, redis_url: str) -> Iterator[object]:
                 stream.close()
 
 
-def wait_listening(proc: subprocess.Popen[str]) -> str:
+def wait_listening(proc: subprocess.Popen[str], pattern: re.Pattern[str] = LISTENING) -> str:
     assert proc.stderr is not None
     deadline = time.monotonic() + START_TIMEOUT_S
     seen = []
@@ -68,7 +69,7 @@ def wait_listening(proc: subprocess.Popen[str]) -> str:
         if not line:
             break
         seen.append(line)
-        found = LISTENING.search(line)
+        found = pattern.search(line)
         if found:
             return found.group(1)
     raise AssertionError(f"townhall did not start: {''.join(seen)}")
@@ -121,3 +122,13 @@ def test_tt_townhall_help_lists_subcommands() -> None:
                          capture_output=True, text=True, check=True).stdout
     for name in ("rest", "mcp-stdio", "mcp-http"):
         assert name in out
+
+
+def test_mcp_http_subcommand_serves_the_mcp_app(launch: object, town_root: Path) -> None:
+    proc = launch("-t", str(town_root), "mcp-http", "-p", "0")  # type: ignore[operator]
+    url = wait_listening(proc, MCP_LISTENING)
+    r = httpx.post(f"{url}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"},
+                   headers={"Accept": "application/json, text/event-stream"}, timeout=10)
+    assert r.status_code < 500
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0

@@ -161,7 +161,7 @@ async def scaling_signal(town: Town, now: datetime) -> tuple[ScalingSignal, str]
         cold_agents=sum(1 for a in agents if a.state is AgentState.COLD),
         max_agents=town.config.max_agents,
     )
-    idle = all_idle(agents, town.config.agent.idle_timeout_secs, now)
+    idle = all_idle(agents, town.config.agent.idle_timeout_secs or 0, now)
     return signal, recommend(signal, idle)
 
 

@@ -123,10 +123,20 @@ app.command(rest, name="rest")
 @app.command(name="mcp-stdio")
 def mcp_stdio() -> None:
     """Serve MCP over stdin/stdout."""
+    import trio
+
     from tinytown.townhall.serve import serve_mcp_stdio
 
     async def serve(town: Town, stop: Event) -> None:
-        await serve_mcp_stdio(town)
+        async with trio.open_nursery() as nursery:
+
+            async def until_stopped() -> None:
+                await stop.wait()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(until_stopped)
+            await serve_mcp_stdio(town)  # returns when stdin closes
+            nursery.cancel_scope.cancel()
 
     _run(serve)
 
@@ -145,7 +155,7 @@ def mcp_http(*, bind: Bind = None, port: Port = None) -> None:
     from tinytown.townhall.serve import serve_mcp_http
 
     async def serve(town: Town, stop: Event) -> None:
-        await serve_mcp_http(town, town.config.townhall, bind=bind, port=port, shutdown=stop)
+        await serve_mcp_http(town, bind=bind, port=port, shutdown=stop)
 
     _run(serve)
 

@@ -4,15 +4,15 @@ Shutdown: when ``shutdown`` is set, open event streams are told to end
 (``context.closing``), then the server stops accepting and waits for open
 requests, bounded by :data:`tinytown.townhall.server.GRACEFUL_TIMEOUT_S`.
 
-MCP transports are provided by :mod:`tinytown.mcp` (imported only here, on
-demand), which exposes ``async def serve_stdio(town)`` and
-``def create_http_app(town, config) -> ASGI app``.
+MCP transports are :mod:`tinytown.mcp.commands` (``serve_stdio``,
+``serve_http``), imported only here, on demand.
 """
 
 from __future__ import annotations
 
 import importlib
 import logging
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import trio
@@ -100,30 +100,29 @@ async def serve_townhall(
 
 async def serve_mcp_http(
     town: Town,
-    config: TownhallConfig,
     *,
     bind: str | None = None,
     port: int | None = None,
     shutdown: trio.Event | None = None,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve MCP over HTTP (default port ``rest_port + 1``) with the same server."""
-    mcp = import_mcp()
-    where = parse_bind(bind if bind is not None else config.bind,
-                       port if port is not None else config.rest_port + 1)
-    app: Any = mcp.create_http_app(town, config)
-    stop = shutdown if shutdown is not None else trio.Event()
-    await serve_asgi(app, [where.hypercorn], shutdown_trigger=stop.wait, task_status=task_status)
+    """Serve MCP over HTTP (default port ``rest_port + 1``) until ``shutdown`` is set."""
+    commands = import_mcp_commands()
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(partial(commands.serve_http, town, bind, port))
+        task_status.started(urls)
+        await (shutdown if shutdown is not None else trio.Event()).wait()
+        nursery.cancel_scope.cancel()
 
 
 async def serve_mcp_stdio(town: Town) -> None:
     """MCP over stdin/stdout (nothing else may write to stdout)."""
-    await import_mcp().serve_stdio(town)
+    await import_mcp_commands().serve_stdio(town)
 
 
-def import_mcp() -> Any:
-    """:mod:`tinytown.mcp`, or a clear error if this installation has no MCP support."""
+def import_mcp_commands() -> Any:
+    """:mod:`tinytown.mcp.commands`, or a clear error if this installation has no MCP support."""
     try:
-        return importlib.import_module("tinytown.mcp")
+        return importlib.import_module("tinytown.mcp.commands")
     except ImportError as exc:
         raise StartupError(f"MCP support is not available: {exc}") from None
