@@ -97,6 +97,9 @@ async def test_http_auth_scopes_origin_and_health(http_url: tuple[str, str], tow
                                     "arguments": {"agent": "worker", "description": "x"}})
         denied = await http.post(f"{url}/", json=write, headers={"X-API-Key": key})
         assert (denied.status_code, denied.json()["error"]) == (403, "Insufficient permissions")
+        huge = await http.post(f"{url}/", content=b"x" * (4 * 1024 * 1024 + 1),
+                               headers={"X-API-Key": key, "Content-Type": "application/json"})
+        assert huge.status_code == 413
     assert await town.channel.inbox_len(worker.id) == 0
 
     headers = {"Authorization": f"Bearer {key}", "Origin": "http://localhost:3000"}

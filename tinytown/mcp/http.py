@@ -20,7 +20,10 @@ from typing import Any, Final
 import attrs
 import trio
 from mcp.server.lowlevel import Server
-from mcp.server.transport_security import TransportSecuritySettings
+from mcp.server.transport_security import (
+    DEFAULT_MAX_REQUEST_BODY_SIZE,
+    TransportSecuritySettings,
+)
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -42,6 +45,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 LOOPBACK_ORIGIN: Final = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$")
 CROSS_ORIGIN: Final = "Cross-origin requests not allowed"
 HEALTH_PATH: Final = "/health"
+TOO_LARGE: Final = "Request body too large"
+MAX_BODY_BYTES: Final = DEFAULT_MAX_REQUEST_BODY_SIZE
 
 
 def origin_allowed(origin: str | None) -> bool:
@@ -84,6 +89,9 @@ class Guard:
             await self.app(scope, receive, send)
             return
         body = await _read_body(receive)
+        if body is None:
+            await _error(413, TOO_LARGE)(scope, receive, send)
+            return
         if not all(has_scope(granted, s) for s in _scopes_of(body, self.tool_scopes)):
             await _error(403, FORBIDDEN)(scope, receive, send)
             return
@@ -99,13 +107,19 @@ def _scopes_of(body: bytes, tool_scopes: dict[str, str]) -> list[str | None]:
     return [needed_scope(m, tool_scopes) for m in batch]
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or None past :data:`MAX_BODY_BYTES` (the SDK's own limit)."""
     chunks = []
+    size = 0
     while True:
         event = await receive()
         if event["type"] != "http.request":
             break
-        chunks.append(event.get("body", b""))
+        chunk = event.get("body", b"")
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            return None
+        chunks.append(chunk)
         if not event.get("more_body", False):
             break
     return b"".join(chunks)
