@@ -140,11 +140,21 @@ def test_plan_init_does_not_overwrite_without_force(tt, town_dir: Path) -> None:
 
 def test_sync_push_matches_the_book(tt, town_dir: Path) -> None:  # type: ignore[no-untyped-def]
     (town_dir / "tasks.toml").write_text(FIVE_TASKS)
+
+    async def team(town: Town) -> None:
+        for name in ("architect", "developer"):
+            await town.channel.set_agent(Agent.new(name, "claude", utcnow()))
+
+    in_town(town_dir, team)
     result = tt("sync", "push")
     assert (result.code, result.out, result.err) == (
         0,
-        "⬆️  Pushed 5 tasks from tasks.toml to Redis\n",
-        "",
+        "⬆️  Pushed 5 tasks from tasks.toml to Redis\n"
+        "   📋 Assigned 1 task(s) to 'architect'\n"
+        "   📋 Assigned 1 task(s) to 'developer'\n"
+        "   📥 Put 2 task(s) in the backlog\n",
+        "⚠️  No agent named reviewer, tester: their tasks went to the backlog "
+        "('tt backlog claim <task> <agent>' once spawned)\n",
     )
     tasks = all_tasks(town_dir)
     assert sorted(t.plan_id or "" for t in tasks) == [
@@ -156,7 +166,8 @@ def test_sync_push_matches_the_book(tt, town_dir: Path) -> None:  # type: ignore
     ]
     by_plan = {t.plan_id: t for t in tasks}
     assert by_plan["docs"].state.value == "completed"
-    assert by_plan["review"].state.value == "pending"  # assigned in the file: plain pending
+    assert by_plan["review"].state.value == "pending"  # no such agent: in the backlog
+    assert by_plan["design"].state.value == "assigned"
     assert by_plan["implement"].parent_id == by_plan["design"].id
     again = tt("sync")  # push is the default, and does not duplicate
     assert again.out == (
@@ -225,10 +236,6 @@ def test_sync_json(tt, town_dir: Path) -> None:  # type: ignore[no-untyped-def]
 
 BAD_FILES = [
     ('[[tasks]]\nid = "a"\ndescription = "x\n', "line 3"),
-    (
-        '[[tasks]]\nid = "a"\ndescription = "x"\nassignee = "bob"\n',
-        "tasks.toml line 4: unknown field 'assignee'",
-    ),
     ('[[tasks]]\nid = "a"\ndescription = "x"\nstatus = "later"\n', "line 4: unknown status"),
     ('[[tasks]]\nid = "a"\n', "missing or empty 'description'"),
 ]

@@ -16,10 +16,11 @@ Format (config.md §7.1)::
 
 Every problem is a :class:`~tinytown.errors.PlanError` whose one-line message
 names the line: TOML syntax errors carry the parser's ``(at line L, column C)``;
-unknown fields, wrong types, bad statuses, duplicate ids and dangling parents
-name the line of the offending key (or of the entry's ``[[tasks]]`` header)
-and the entry's position and id. Nothing here touches the disk except
-:func:`read_plan` and :func:`write_plan`.
+wrong types, bad statuses, duplicate ids and dangling parents name the line
+of the offending key (or of the entry's ``[[tasks]]`` header) and the entry's
+position and id. Unknown keys are not errors: ``sync pull`` keeps them, and
+the plan's ``notes`` name each one (the CLI shows them as warnings). Nothing
+here touches the disk except :func:`read_plan` and the ``write_*`` functions.
 """
 
 from __future__ import annotations
@@ -86,8 +87,11 @@ class PlanEntry:
 
 @attrs.frozen
 class Plan:
+    """A parsed plan; ``notes`` are warnings about keys it keeps but does not use."""
+
     meta: PlanMeta = PlanMeta()
     tasks: tuple[PlanEntry, ...] = ()
+    notes: tuple[str, ...] = attrs.field(default=(), eq=False)
 
     def entry(self, plan_id: str) -> PlanEntry | None:
         return next((e for e in self.tasks if e.id == plan_id), None)
@@ -129,7 +133,7 @@ def parse_plan(text: str, source: str = PLAN_FILE) -> Plan:
     lines = _Lines(text, source)
     for key in data:
         if key not in TOP_FIELDS:
-            raise lines.error(
+            lines.note(
                 lines.top_key(key),
                 f"unknown top-level field '{key}' (allowed: {', '.join(TOP_FIELDS)})",
             )
@@ -139,7 +143,7 @@ def parse_plan(text: str, source: str = PLAN_FILE) -> Plan:
         raise lines.error(lines.top_key("tasks"), "'tasks' must be an array of tables ([[tasks]])")
     entries = [_parse_entry(i, raw, lines) for i, raw in enumerate(raw_tasks)]
     _check_ids(entries, lines)
-    return Plan(meta, tuple(entries))
+    return Plan(meta, tuple(entries), tuple(lines.notes))
 
 
 def _parse_meta(raw: object, lines: _Lines) -> PlanMeta:
@@ -147,7 +151,7 @@ def _parse_meta(raw: object, lines: _Lines) -> PlanMeta:
         raise lines.error(lines.top_key("meta"), "'meta' must be a table ([meta])")
     for key in raw:
         if key not in META_FIELDS:
-            raise lines.error(
+            lines.note(
                 lines.meta_key(key),
                 f"unknown field '{key}' in [meta] (allowed: {', '.join(META_FIELDS)})",
             )
@@ -169,7 +173,8 @@ def _parse_entry(index: int, raw: dict[str, Any], lines: _Lines) -> PlanEntry:
 
     for key in raw:
         if key not in TASK_FIELDS:
-            raise fail(key, f"unknown field '{key}' (allowed: {', '.join(TASK_FIELDS)})")
+            unknown = f"unknown field '{key}' (allowed: {', '.join(TASK_FIELDS)}) in {label}"
+            lines.note(lines.task_key(index, key), unknown)
     for key in ("id", "description", "agent", "status", "parent"):
         if key in raw and not isinstance(raw[key], str):
             raise fail(key, f"'{key}' must be a string")
@@ -226,12 +231,17 @@ class _Lines:
 
     def __init__(self, text: str, source: str) -> None:
         self.source = source
+        self.notes: list[str] = []
         self.lines = text.splitlines()
         self.task_headers = [i for i, ln in enumerate(self.lines) if _TASKS_HEADER.match(ln)]
 
     def error(self, line: int, problem: str) -> PlanError:
         where = f"{self.source} line {line}" if line else self.source
         return PlanError(f"{where}: {problem}")
+
+    def note(self, line: int, problem: str) -> None:
+        """A key that is kept (``sync pull`` preserves it) but not used."""
+        self.notes.append(f"{self.error(line, problem)}: kept, not used")
 
     def _find_key(self, start: int, key: str) -> int:
         k = re.escape(key)
@@ -319,13 +329,22 @@ def plan_to_toml(plan: Plan) -> str:
 
 
 def write_plan(path: Path, plan: Plan) -> None:
-    """Write ``plan`` to ``path`` atomically (comments of an existing file are not kept).
+    """Write ``plan`` to ``path`` atomically, in the book's layout (a new file).
+
+    Raises:
+        PlanError: the file cannot be written; an existing file is left as it was.
+    """
+    write_plan_text(path, plan_to_toml(plan))
+
+
+def write_plan_text(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically.
 
     Raises:
         PlanError: the file cannot be written; an existing file is left as it was.
     """
     try:
-        _write_atomic(path, plan_to_toml(plan))
+        _write_atomic(path, text)
     except OSError as exc:
         raise PlanError(f"Cannot write {path}: {exc.strerror or exc}") from None
 

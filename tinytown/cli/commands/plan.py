@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 from cyclopts import Parameter
 
 from tinytown.cli.context import OPTIONS
-from tinytown.cli.output import emit_json, say
+from tinytown.cli.output import emit_json, say, warn
 
 if TYPE_CHECKING:
+    from tinytown.services.plan import PushReport
     from tinytown.services.plan_file import Plan, PlanEntry
     from tinytown.town import Town
 
@@ -30,6 +31,11 @@ def _shown_path() -> str:
     from tinytown.services.plan_file import PLAN_FILE
 
     return os.path.join(OPTIONS.town, PLAN_FILE)
+
+
+def _warn_notes(notes: tuple[str, ...]) -> None:
+    for note in notes:
+        warn(f"⚠️  {note}")
 
 
 def entry_doc(entry: PlanEntry) -> dict[str, Any]:
@@ -92,6 +98,8 @@ def plan(*, init: InitFlag = False, force: Flag = False, json: JsonFlag = False)
         current = read_plan(path)
     except TinytownError as exc:
         fail(exc)
+    if current is not None:
+        _warn_notes(current.notes)
     if json:
         emit_json(plan_doc(current, shown))
         return
@@ -111,9 +119,12 @@ def sync(direction: Literal["push", "pull"] = "push", /, *, json: JsonFlag = Fal
     """Sync tasks.toml with Redis.
 
     push (default) creates a task for every plan entry that Redis does not have
-    yet, tagged plan:<id>; entries already pushed are left alone. pull writes the
-    current description, status, tags and agent of every plan task back into
-    tasks.toml, adding plan tasks the file does not list.
+    yet, tagged plan:<id>; entries already pushed are left alone. An entry with
+    'agent =' (or [meta] default_agent) naming an existing agent is assigned and
+    delivered to it; the others go to the backlog. pull writes the current
+    description, status, tags and agent of every task back into tasks.toml
+    (plan tasks by id, ad-hoc tasks by task id), keeping the file's comments
+    and unknown keys.
 
     Parameters
     ----------
@@ -134,6 +145,7 @@ def sync(direction: Literal["push", "pull"] = "push", /, *, json: JsonFlag = Fal
 
 
 async def _push(town: Town, json: bool) -> None:
+    from tinytown.cli.notices import after_queueing
     from tinytown.services.plan import push
 
     report = await push(town)
@@ -142,17 +154,36 @@ async def _push(town: Town, json: bool) -> None:
             {
                 "direction": "push",
                 "created": [
-                    {"plan_id": e.id, "task_id": str(t.id), "state": t.state.value}
+                    {"plan_id": e.id, "task_id": str(t.id), "state": t.state.value,
+                     "assigned_to": None if t.assigned_to is None else str(t.assigned_to),
+                     "backlog": t.state.value == "pending"}
                     for e, t in report.created
                 ],
+                "unknown_agents": report.unknown_agents,
+                "notes": list(report.notes),
                 "skipped": [
                     {"plan_id": e.id, "task_id": str(t.id), "state": t.state.value}
                     for e, t in report.skipped
                 ],
             }
         )
-        return
+    else:
+        _say_push(report)
+    for agent_id in report.delivered:
+        await after_queueing(town, await town.channel.get_agent(agent_id))
+
+
+def _say_push(report: PushReport) -> None:
+    _warn_notes(report.notes)
     say(f"⬆️  Pushed {len(report.created)} tasks from tasks.toml to Redis")
+    for agent_id, name in report.delivered.items():
+        n = sum(1 for _, t in report.assigned if t.assigned_to == agent_id)
+        say(f"   📋 Assigned {n} task(s) to '{name}'")
+    if report.backlogged:
+        say(f"   📥 Put {len(report.backlogged)} task(s) in the backlog")
+    if report.unknown_agents:
+        warn(f"⚠️  No agent named {', '.join(report.unknown_agents)}: their tasks went to the "
+             "backlog ('tt backlog claim <task> <agent>' once spawned)")
     if report.skipped:
         ids = ", ".join(e.id for e, _ in report.skipped)
         say(f"   Skipped {len(report.skipped)} already in Redis: {ids}")
@@ -162,6 +193,7 @@ async def _pull(town: Town, json: bool) -> None:
     from tinytown.services.plan import pull
 
     report = await pull(town)
+    _warn_notes(report.plan.notes)
     if json:
         doc = plan_doc(report.plan, _shown_path())
         doc.update(
