@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +27,14 @@ from tinytown.town import Town
 from .conftest import envelope
 from .test_tools_tasks import add_agent
 
+TOWNHALL = shutil.which("townhall") or str(Path(sys.executable).with_name("townhall"))
+
 
 async def test_stdio_subprocess(town: Town, tmp_path: Path) -> None:
     worker = await add_agent(town, "worker")
     params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "tinytown.mcp", "--town", str(town.root), "mcp-stdio"],
+        command=TOWNHALL,
+        args=["--town", str(town.root), "mcp-stdio"],
         env={**os.environ},
         cwd=str(tmp_path),
     )
@@ -52,12 +56,12 @@ def test_stdio_bad_town_is_one_line(tmp_path: Path) -> None:
     import subprocess
 
     proc = subprocess.run(
-        [sys.executable, "-m", "tinytown.mcp", "--town", str(tmp_path), "mcp-stdio"],
+        [TOWNHALL, "--town", str(tmp_path), "mcp-stdio"],
         capture_output=True, text=True, timeout=60, check=False, stdin=subprocess.DEVNULL,
     )
     assert proc.returncode == 1
     assert proc.stdout == ""
-    assert proc.stderr.strip().splitlines()[-1].startswith("Error: Town not initialized at")
+    assert "Town not initialized at" in proc.stderr.strip().splitlines()[-1]
     assert "Traceback" not in proc.stderr
 
 
@@ -138,3 +142,29 @@ async def test_mounted_beside_another_app(town: Town) -> None:
                 body = envelope(await client.call_tool("town.get_status", {}))
                 assert body["data"]["name"] == town.name
         nursery.cancel_scope.cancel()
+
+
+async def test_rest_server_serves_mcp_under_slash_mcp(town: Town) -> None:
+    """``townhall rest --mcp``: one Hypercorn, REST routes and MCP, the same API key."""
+    from tinytown.config.town import TownhallConfig
+    from tinytown.townhall.serve import serve_townhall
+
+    key = generate_api_key()
+    config = TownhallConfig(auth=TownhallAuth(mode="api_key", api_key_hash=hash_api_key(key)))
+    worker = await add_agent(town, "worker")
+    stop = trio.Event()
+    async with trio.open_nursery() as nursery:
+        (url,) = await nursery.start(
+            partial(serve_townhall, town, config, port=0, shutdown=stop, mcp=True))
+        headers = {"X-API-Key": key}
+        async with httpx2.AsyncClient() as http:
+            assert (await http.post(f"{url}/mcp/", json=_rpc("tools/list"))).status_code == 401
+            rest = await http.get(f"{url}/v1/status", headers=headers)
+            assert rest.status_code == 200
+        async with httpx2.AsyncClient(headers=headers) as http:
+            async with Client(streamable_http_client(f"{url}/mcp/", http_client=http)) as client:
+                body = envelope(await client.call_tool(
+                    "task.assign", {"agent": "worker", "description": "via /mcp"}))
+                assert body["success"] is True
+        stop.set()
+    assert await town.channel.inbox_len(worker.id) == 1

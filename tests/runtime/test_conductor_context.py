@@ -230,7 +230,7 @@ def test_context_says_how_to_reach_the_mcp_server() -> None:
     state = ConductorState("t", "./proj", [], mcp_bind="::1", mcp_port=9091)
     text = build_conductor_context(state)
     assert "### The same operations over MCP" in text
-    assert "python -m tinytown.mcp --town ./proj mcp-stdio" in text
-    assert "python -m tinytown.mcp --town ./proj mcp-http" in text
+    assert "townhall --town ./proj mcp-stdio" in text
+    assert "townhall --town ./proj mcp-http" in text
     assert "http://[::1]:9091/" in text
     assert text.index("### The same operations over MCP") < text.index("## Your Role")

@@ -31,8 +31,10 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tinytown.config.town import TownhallAuth
-from tinytown.mcp.auth import FORBIDDEN, KeyChecker, has_scope, needed_scope
+from tinytown.mcp.auth import needed_scope
 from tinytown.mcp.catalog import TOOLS
+from tinytown.town import Town
+from tinytown.townhall.auth import INSUFFICIENT, Authenticator, AuthError
 
 log = logging.getLogger("tinytown.mcp")
 
@@ -67,7 +69,7 @@ class Guard:
     """ASGI middleware: Origin check, then the API key, then the scope of the JSON-RPC call."""
 
     app: ASGIApp
-    checker: KeyChecker
+    auth: Authenticator
     tool_scopes: dict[str, str]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -78,12 +80,15 @@ class Guard:
         if not origin_allowed(headers.get("origin")):
             await _error(403, CROSS_ORIGIN)(scope, receive, send)
             return
-        if scope["path"].rstrip("/").endswith(HEALTH_PATH) or self.checker.open:
+        if scope["path"].rstrip("/").endswith(HEALTH_PATH) or self.auth.mode == "none":
             await self.app(scope, receive, send)
             return
-        granted = await self.checker.check(headers)
-        if isinstance(granted, str):
-            await _error(401, granted)(scope, receive, send)
+        try:
+            principal = await self.auth.authenticate(
+                headers.get("authorization"), headers.get("x-api-key")
+            )
+        except AuthError as exc:
+            await _error(401, exc.detail)(scope, receive, send)
             return
         if scope["method"] != "POST":
             await self.app(scope, receive, send)
@@ -92,8 +97,9 @@ class Guard:
         if body is None:
             await _error(413, TOO_LARGE)(scope, receive, send)
             return
-        if not all(has_scope(granted, s) for s in _scopes_of(body, self.tool_scopes)):
-            await _error(403, FORBIDDEN)(scope, receive, send)
+        needed = _scopes_of(body, self.tool_scopes)
+        if not all(s is None or principal.has(s) for s in needed):
+            await _error(403, INSUFFICIENT)(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
 
@@ -161,7 +167,7 @@ def build_http_app(server: Server[Any], auth: TownhallAuth) -> McpHttpApp:
         custom_starlette_routes=[Route(HEALTH_PATH, _health, methods=["GET"])],
     )
     scopes = {spec.name: spec.scope for spec in TOOLS}
-    return McpHttpApp(Guard(starlette, KeyChecker(auth), scopes), starlette)
+    return McpHttpApp(Guard(starlette, Authenticator(auth), scopes), starlette)
 
 
 MOUNT_PREFIX: Final = "/mcp"
@@ -185,6 +191,13 @@ def mount_mcp(app: ASGIApp, mcp: McpHttpApp, prefix: str = MOUNT_PREFIX) -> ASGI
         await app(scope, receive, send)
 
     return combined
+
+
+def with_mcp(app: ASGIApp, town: Town, auth: TownhallAuth) -> ASGIApp:
+    """``app`` (the REST server) with the MCP server of ``town`` under ``/mcp``."""
+    from tinytown.mcp.server import build_server
+
+    return mount_mcp(app, build_http_app(build_server(town), auth))
 
 
 async def serve_mcp_http(

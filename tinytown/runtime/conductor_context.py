@@ -255,8 +255,8 @@ resources such as `tinytown://town/current` and `tinytown://backlog`, and the pr
 `{{"success": false, "error": "..."}}`.
 
 ```bash
-python -m tinytown.mcp --town {state.location} mcp-stdio   # MCP over stdin/stdout
-python -m tinytown.mcp --town {state.location} mcp-http    # Streamable HTTP
+townhall --town {state.location} mcp-stdio   # MCP over stdin/stdout
+townhall --town {state.location} mcp-http    # Streamable HTTP
 ```
 
 Over HTTP the endpoint is `http://{host}:{state.mcp_port}/` (health: `/health`); when

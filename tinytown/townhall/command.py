@@ -99,7 +99,7 @@ def _tinytown_leaf(exc: BaseException, kind: type[BaseException]) -> BaseExcepti
 
 
 @app.default
-def rest(*, bind: Bind = None, port: Port = None) -> None:
+def rest(*, bind: Bind = None, port: Port = None, mcp: bool = False) -> None:
     """Serve the REST API (default command).
 
     Parameters
@@ -108,11 +108,14 @@ def rest(*, bind: Bind = None, port: Port = None) -> None:
         Address to listen on: an IP address, localhost or unix:PATH (default [townhall] bind).
     port : int
         TCP port (default [townhall] rest_port; 0 picks a free one and logs it).
+    mcp : bool
+        Also serve MCP (Streamable HTTP) under /mcp on the same address.
     """
     from tinytown.townhall.serve import serve_townhall
 
     async def serve(town: Town, stop: Event) -> None:
-        await serve_townhall(town, town.config.townhall, bind=bind, port=port, shutdown=stop)
+        await serve_townhall(town, town.config.townhall, bind=bind, port=port, shutdown=stop,
+                             mcp=mcp)
 
     _run(serve)
 

@@ -53,11 +53,13 @@ async def serve_townhall(
     bind: str | None = None,
     port: int | None = None,
     shutdown: trio.Event | None = None,
+    mcp: bool = False,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve the REST API of ``town`` until ``shutdown`` is set (forever without one).
 
     ``task_status.started`` receives the bound URLs (``http://127.0.0.1:PORT``).
+    With ``mcp`` the same server also serves MCP (Streamable HTTP) under ``/mcp``.
 
     Raises:
         StartupError: a startup rule refused the configuration, or the address is taken.
@@ -92,8 +94,12 @@ async def serve_townhall(
                 log.info("🚀 REST API listening on %s", url)
             task_status.started(binds)
 
+    asgi: Any = create_app(context)
+    if mcp:
+        asgi = import_mcp_module("http").with_mcp(asgi, town, config.auth)
+        log.info("🔌 MCP (Streamable HTTP) mounted at /mcp")
     await serve_asgi(
-        create_app(context), [where.hypercorn], tls=tls,
+        asgi, [where.hypercorn], tls=tls,
         shutdown_trigger=trigger, task_status=_Started(),  # type: ignore[arg-type]
     )
 
@@ -107,7 +113,7 @@ async def serve_mcp_http(
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve MCP over HTTP (default port ``rest_port + 1``) until ``shutdown`` is set."""
-    commands = import_mcp_commands()
+    commands = import_mcp_module("commands")
     async with trio.open_nursery() as nursery:
         urls = await nursery.start(partial(commands.serve_http, town, bind, port))
         task_status.started(urls)
@@ -117,12 +123,12 @@ async def serve_mcp_http(
 
 async def serve_mcp_stdio(town: Town) -> None:
     """MCP over stdin/stdout (nothing else may write to stdout)."""
-    await import_mcp_commands().serve_stdio(town)
+    await import_mcp_module("commands").serve_stdio(town)
 
 
-def import_mcp_commands() -> Any:
-    """:mod:`tinytown.mcp.commands`, or a clear error if this installation has no MCP support."""
+def import_mcp_module(name: str) -> Any:
+    """``tinytown.mcp.<name>``, or a clear error if this installation has no MCP support."""
     try:
-        return importlib.import_module("tinytown.mcp.commands")
+        return importlib.import_module(f"tinytown.mcp.{name}")
     except ImportError as exc:
         raise StartupError(f"MCP support is not available: {exc}") from None
