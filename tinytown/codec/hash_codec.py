@@ -9,11 +9,12 @@ makes the record corrupt.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any, TypeVar
+
+import orjson
 
 from tinytown.codec.timestamps import hash_ts, parse_ts
 from tinytown.errors import CorruptRecordError, InvalidInputError
@@ -89,7 +90,7 @@ def task_to_hash(task: Task) -> tuple[dict[str, str], list[str]]:
         "state": task.state.value,
         "created_at": hash_ts(task.created_at),
         "updated_at": hash_ts(task.updated_at),
-        "tags": json.dumps(task.tags, separators=(",", ":"), ensure_ascii=False),
+        "tags": orjson.dumps(list(task.tags)).decode(),
     }
     empty: list[str] = []
     for name in TASK_OPTIONAL_FIELDS:
@@ -159,7 +160,7 @@ def _task_state(value: str | None) -> TaskState:
 
 
 def _tags(value: str | None) -> list[str]:
-    parsed = _try(json.loads, value)
+    parsed = _try(orjson.loads, value)
     if isinstance(parsed, list) and all(isinstance(t, str) for t in parsed):
         return parsed
     return []

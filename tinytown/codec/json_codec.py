@@ -6,11 +6,11 @@ bytes match tinytown 0.10. Unknown fields are ignored on input.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
-import cattrs
+import attrs
+import orjson
 
 from tinytown.codec.timestamps import json_ts, parse_ts
 from tinytown.errors import CorruptRecordError
@@ -35,46 +35,77 @@ from tinytown.models.message import AckKind, MessageKind
 
 _KIND_BY_TAG: dict[str, type[Any]] = {getattr(c, "TAG"): c for c in MessageType.ALL}  # noqa: B009
 _ACK_BY_TAG: dict[str, type[Any]] = {getattr(c, "TAG"): c for c in ConfirmationType.ALL}  # noqa: B009
+# Field names of every variant, in declaration order (the wire order of tinytown 0.10).
+_FIELDS: dict[type[Any], tuple[str, ...]] = {
+    c: tuple(f.name for f in attrs.fields(c)) for c in (*MessageType.ALL, *ConfirmationType.ALL)
+}
+_REQUIRED: dict[type[Any], frozenset[str]] = {
+    c: frozenset(f.name for f in attrs.fields(c) if f.default is attrs.NOTHING) for c in _FIELDS
+}
 
 
-def _make_converter() -> cattrs.Converter:
-    conv = cattrs.Converter()
-    for id_cls in (AgentId, TaskId, MessageId):
-        conv.register_unstructure_hook(id_cls, str)
-        conv.register_structure_hook(id_cls, lambda v, cls: cls.parse(v))
-    conv.register_unstructure_hook(datetime, json_ts)
-    conv.register_structure_hook(datetime, lambda v, _: parse_ts(v))
+def _dumps(value: Any) -> str:
+    """Compact JSON with literal UTF-8: the bytes tinytown 0.10 (serde_json) writes."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # outside orjson's range (e.g. integers beyond 64 bits): same text via json
+        import json
 
-    def unstructure_ack(ack: Any) -> dict[str, Any]:
-        return {"type": ack.TAG, **conv.unstructure_attrs_asdict(ack)}
-
-    def structure_ack(value: Any, _: Any) -> Any:
-        cls = _ACK_BY_TAG.get(str(value.get("type"))) if isinstance(value, dict) else None
-        if cls is None:
-            raise ValueError(f"unknown confirmation type in {value!r}")
-        return conv.structure_attrs_fromdict(value, cls)
-
-    for ack_cls in ConfirmationType.ALL:
-        conv.register_unstructure_hook(ack_cls, unstructure_ack)
-    conv.register_structure_hook(AckKind, structure_ack)
-    return conv
-
-
-converter = _make_converter()
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-_dumps = _ENCODER.encode
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _loads_object(text: str | bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(text)
-    except ValueError as exc:
+        value = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
         raise CorruptRecordError(what, f"invalid JSON ({exc})") from None
     if not isinstance(value, dict):
         raise CorruptRecordError(what, "JSON is not an object")
     return value
+
+
+def _kind_fields(kind: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in _FIELDS[type(kind)]:
+        value = getattr(kind, name)
+        if name == "ack_type":
+            value = {"type": value.TAG, **_kind_fields(value)}
+        out[name] = value
+    return out
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list) or value is None:
+        raise ValueError(f"expected a string, got {value!r}")
+    return str(value)
+
+
+def _structure_kind(data: dict[str, Any], cls: type[Any]) -> Any:
+    missing = _REQUIRED[cls].difference(data)
+    if missing:
+        raise KeyError(", ".join(sorted(missing)))
+    args: dict[str, Any] = {}
+    for name in _FIELDS[cls]:
+        if name not in data:
+            continue
+        value = data[name]
+        if name == "ack_type":
+            args[name] = _structure_ack(value)
+        elif value is None and name == "current_task":
+            args[name] = None
+        else:
+            args[name] = _text(value)
+    return cls(**args)
+
+
+def _structure_ack(value: Any) -> AckKind:
+    cls = _ACK_BY_TAG.get(str(value.get("type"))) if isinstance(value, dict) else None
+    if cls is None:
+        raise ValueError(f"unknown confirmation type in {value!r}")
+    ack: AckKind = _structure_kind(value, cls)
+    return ack
 
 
 # --- messages ---------------------------------------------------------------------
@@ -87,7 +118,7 @@ def message_to_dict(msg: Message) -> dict[str, Any]:
         "to": msg.to.text,
         "type": msg.kind.TAG,
     }
-    out.update(converter.unstructure(msg.kind))
+    out.update(_kind_fields(msg.kind))
     out["priority"] = msg.priority.value
     out["created_at"] = json_ts(msg.created_at)
     out["correlation_id"] = None if msg.correlation_id is None else msg.correlation_id.text
@@ -102,7 +133,7 @@ def kind_from_dict(data: dict[str, Any]) -> MessageKind:
     cls = _KIND_BY_TAG.get(data.get("type"))  # type: ignore[arg-type]
     if cls is None:
         raise ValueError(f"unknown message type {data.get('type')!r}")
-    kind: MessageKind = converter.structure(data, cls)
+    kind: MessageKind = _structure_kind(data, cls)
     return kind
 
 
@@ -152,11 +183,34 @@ def event_to_json(event: Event) -> str:
 def event_from_json(text: str | bytes, where: str = "event") -> Event:
     data = _loads_object(text, where)
     try:
-        return converter.structure(
-            {**data, "event_type": EventType(data["event_type"])}, Event
-        )
+        return _event_from_dict(data)
     except Exception as exc:
         raise CorruptRecordError(where, f"{type(exc).__name__}: {exc}") from None
+
+
+def _event_from_dict(data: dict[str, Any]) -> Event:
+    def opt(name: str) -> str | None:
+        value = data.get(name)
+        return None if value is None else _text(value)
+
+    def opt_agent(name: str) -> AgentId | None:
+        value = data.get(name)
+        return None if value is None else AgentId.parse(value)
+
+    return Event(
+        event_type=EventType(data["event_type"]),
+        message=_text(data["message"]),
+        timestamp=parse_ts(data["timestamp"]),
+        agent_id=opt_agent("agent_id"),
+        task_id=opt("task_id"),
+        mission_id=opt("mission_id"),
+        old_state=opt("old_state"),
+        new_state=opt("new_state"),
+        parent_agent_id=opt_agent("parent_agent_id"),
+        child_agent_id=opt_agent("child_agent_id"),
+        scope=opt("scope"),
+        spawn_mode=opt("spawn_mode"),
+    )
 
 
 # --- legacy JSON records (old string storage, JSON APIs) -----------------------------
