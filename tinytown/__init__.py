@@ -12,7 +12,7 @@ stays cheap: Trio and the Redis client load only when used.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+TYPE_CHECKING = False  # not typing's: importing typing costs more than the tt client's whole work
 
 __version__ = "0.10.0"
 
@@ -60,6 +60,8 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from tinytown.channel import Channel
     from tinytown.config import TownConfig
     from tinytown.errors import TinytownError

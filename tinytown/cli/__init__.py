@@ -10,11 +10,22 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point of ``tt``."""
+    """Console entry point of ``tt``: the town's command server if it runs, else in-process."""
+    if argv is None:
+        from tinytown.cli.cmdclient import try_command_server
+
+        status = try_command_server(sys.argv[1:])
+        if status is not None:
+            raise SystemExit(status)
+    run(list(sys.argv[1:] if argv is None else argv))
+
+
+def run(argv: list[str]) -> None:
+    """Parse ``argv`` and run the command in this process."""
     from tinytown.cli.app import build_app
     from tinytown.cli.context import extract_global_options
 
-    args = extract_global_options(list(sys.argv[1:] if argv is None else argv))
+    args = extract_global_options(list(argv))
     if args and args[-1] in ("-t", "--town") and "--" not in args:
         # Left in place only when nothing follows it; the parser would call it unknown.
         from tinytown.cli.exitcodes import USAGE

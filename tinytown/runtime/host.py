@@ -40,6 +40,7 @@ from tinytown.models import AgentId, AgentState, Event, EventType
 from tinytown.redis.client import open_redis
 from tinytown.runtime.actor import AgentActor, RuntimeContext
 from tinytown.runtime.agentlog import AgentLog, agent_log_path
+from tinytown.runtime.command_server import run_command_server
 from tinytown.runtime.procfiles import pid_alive, remove_pid, runtime_pidfile, write_pid
 from tinytown.runtime.settings import RuntimeSettings
 from tinytown.runtime.supervisor import Supervisor, describe
@@ -322,6 +323,7 @@ async def serve_runtime(
 
             if handle_signals:
                 nursery.start_soon(_watch_signals, runtime, on_signal)
+            nursery.start_soon(run_command_server, root)
             await nursery.start(run_then_end)
             if on_ready is not None:
                 on_ready(runtime)

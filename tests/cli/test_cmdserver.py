@@ -1,0 +1,92 @@
+"""The town's command server: ``tt`` hands agent-facing commands to a pre-forked server.
+
+A real server process (``python -m tinytown.cli.cmdserver``) on a real town;
+the client is :func:`tinytown.cli.cmdclient.try_command_server` or the
+installed ``tt``. Output, exit codes, environment and working directory must
+be exactly those of the same command run in-process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.cli.conftest import TT
+from tinytown.cli.cmdclient import command_of, town_of, try_command_server
+
+
+@pytest.fixture
+def cmd_server(town_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    sock = town_dir / ".tt" / "cmd.sock"
+    log = (town_dir / ".tt" / "logs" / "cmdserver.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "tinytown.cli.cmdserver", str(town_dir)],
+                            stdin=subprocess.DEVNULL, stderr=log)
+    deadline = time.monotonic() + 60
+    while not sock.exists():
+        assert proc.poll() is None, (town_dir / ".tt" / "logs" / "cmdserver.log").read_text()
+        assert time.monotonic() < deadline, "command server did not start"
+        time.sleep(0.05)
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+    assert proc.returncode == 0
+    assert not sock.exists(), "the server removes its socket when it ends"
+
+
+def test_routing_reads_town_and_command_like_the_parser() -> None:
+    assert command_of(["-t", "x", "-v", "status"]) == "status"
+    assert command_of(["--town=x", "task", "complete"]) == "task"
+    assert command_of([]) is None
+    assert town_of(["-t", "/a", "send", "--", "-t", "/b"]) == "/a"
+    assert town_of(["--town=/c", "status"]) == "/c"
+
+
+def test_no_server_means_in_process(town_dir: Path) -> None:
+    assert try_command_server(["status"]) is None
+    assert try_command_server(["start"]) is None  # never routed
+
+
+def test_served_commands_match_in_process(
+    cmd_server: subprocess.Popen[bytes], tt: TT, tt_proc: TT, capfd: pytest.CaptureFixture[str]
+) -> None:
+    here = tt("status")
+    capfd.readouterr()
+    assert try_command_server(["status"]) == 0
+    served = capfd.readouterr()
+    assert served.out == here.out
+    # an error: same one line and exit code as in-process
+    local = tt("inbox", "nobody")
+    assert local.code != 0
+    assert try_command_server(["inbox", "nobody"]) == local.code
+    assert capfd.readouterr().err == local.err
+    # the installed tt takes the same path, with its cwd and environment
+    proc = tt_proc("status")
+    assert (proc.code, proc.out) == (0, here.out)
+
+
+def test_server_uses_the_clients_environment(
+    cmd_server: subprocess.Popen[bytes], tt: TT, tt_proc: TT, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert tt("assign", "supervisor", "first").code == 0
+    agent_id = "0e522ec3-d821-4b6c-9dff-13617a4401d5"
+    monkeypatch.setenv("TINYTOWN_AGENT_ID", agent_id)
+    sent = tt_proc("send", "supervisor", "hello", "--info")
+    local = tt("send", "supervisor", "hello", "--info")
+    assert agent_id in local.out  # the sender comes from the environment
+    assert (sent.code, sent.out, sent.err) == (local.code, local.out, local.err)
+
+
+def test_server_ends_when_its_socket_is_removed(
+    cmd_server: subprocess.Popen[bytes], town_dir: Path
+) -> None:
+    os.unlink(town_dir / ".tt" / "cmd.sock")
+    cmd_server.wait(timeout=30)
+    assert cmd_server.returncode == 0
+    assert try_command_server(["status"]) is None
