@@ -25,8 +25,8 @@ from tinytown.cli.cmdclient import command_of, town_of, try_command_server
 def cmd_server(town_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
     sock = town_dir / ".tt" / "cmd.sock"
     log = (town_dir / ".tt" / "logs" / "cmdserver.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "tinytown.cli.cmdserver", str(town_dir)],
-                            stdin=subprocess.DEVNULL, stderr=log)
+    argv = [sys.executable, "-m", "tinytown.cli", "--command-server", str(town_dir)]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 60
     while not sock.exists():
         assert proc.poll() is None, (town_dir / ".tt" / "logs" / "cmdserver.log").read_text()
@@ -90,3 +90,24 @@ def test_server_ends_when_its_socket_is_removed(
     cmd_server.wait(timeout=30)
     assert cmd_server.returncode == 0
     assert try_command_server(["status"]) is None
+
+
+def test_the_runtime_runs_the_command_server_for_its_lifetime(town_dir: Path) -> None:
+    sock = town_dir / ".tt" / "cmd.sock"
+    argv = [sys.executable, "-m", "tinytown.runtime", "--town", str(town_dir), "--stay"]
+    runtime = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not sock.exists():
+            assert runtime.poll() is None
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert try_command_server(["list"]) == 0
+    finally:
+        runtime.terminate()
+        runtime.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while sock.exists():  # the server ends with the runtime and removes its socket
+        assert time.monotonic() < deadline, "command server outlived the runtime"
+        time.sleep(0.05)
+    assert try_command_server(["list"]) is None

@@ -35,6 +35,11 @@ REQUEST_TIMEOUT_S = 5.0
 MAX_REQUEST = 16 * 1024 * 1024
 
 
+def server_argv(root: Path) -> list[str]:
+    """The command that runs the command server of the town at ``root``."""
+    return [sys.executable, "-m", "tinytown.cli", "--command-server", str(root)]
+
+
 class Stop(Exception):
     """SIGTERM/SIGINT: leave the accept loop."""
 

@@ -47,8 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     except InvalidInputError as exc:
         parser.error(str(exc))
     host = args.host or (foreground_host_id() if only else host_id())
+    # the town's command server (tinytown.cli.cmdserver) runs for as long as this runtime
+    server = [sys.executable, "-m", "tinytown.cli", "--command-server", str(root)]
     run = partial(serve_runtime, root, host=host, only=only, stay=args.stay,
-                  pidfile=not only and host == host_id())
+                  pidfile=not only and host == host_id(), companion=server)
     try:
         trio.run(run)
     except BaseException as exc:  # report tinytown errors in one line, re-raise the rest

@@ -40,7 +40,7 @@ from tinytown.models import AgentId, AgentState, Event, EventType
 from tinytown.redis.client import open_redis
 from tinytown.runtime.actor import AgentActor, RuntimeContext
 from tinytown.runtime.agentlog import AgentLog, agent_log_path
-from tinytown.runtime.command_server import run_command_server
+from tinytown.runtime.companion import run_companion
 from tinytown.runtime.procfiles import pid_alive, remove_pid, runtime_pidfile, write_pid
 from tinytown.runtime.settings import RuntimeSettings
 from tinytown.runtime.supervisor import Supervisor, describe
@@ -303,10 +303,12 @@ async def serve_runtime(
     handle_signals: bool = True,
     on_ready: Callable[[Runtime], None] | None = None,
     on_signal: Callable[[str], None] | None = None,
+    companion: Sequence[str] = (),
 ) -> Runtime:
     """Connect to the town at ``root`` and run its runtime until it ends; returns it.
 
     ``SIGINT`` stops the agents, ``SIGTERM`` suspends them (``handle_signals``).
+    ``companion``: a command run alongside for the runtime's lifetime (the command server).
     """
     async with Town.connect(root) as town:
         ctx = RuntimeContext(town, host, settings or RuntimeSettings.from_env(), echo=echo)
@@ -323,7 +325,8 @@ async def serve_runtime(
 
             if handle_signals:
                 nursery.start_soon(_watch_signals, runtime, on_signal)
-            nursery.start_soon(run_command_server, root)
+            if companion:
+                nursery.start_soon(run_companion, companion)
             await nursery.start(run_then_end)
             if on_ready is not None:
                 on_ready(runtime)

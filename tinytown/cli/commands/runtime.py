@@ -140,6 +140,7 @@ def start(*, detach: Flag = False) -> None:
     detach : bool
         Run the runtime in the background instead (it exits when no agents are left).
     """
+    from tinytown.cli.cmdserver import server_argv
     from tinytown.cli.runner import run_town
     from tinytown.runtime.host import serve_runtime
     from tinytown.runtime.launch import ensure_runtime, runtime_log_path
@@ -169,12 +170,13 @@ def start(*, detach: Flag = False) -> None:
                 say("👋 Closing town connection (agents suspended, resumed by the next start)...")
 
         await serve_runtime(town.root, host=host, stay=True, on_ready=ready,
-                            on_signal=signalled)
+                            on_signal=signalled, companion=server_argv(town.root))
 
     run_town(body)
 
 
 async def _run_foreground(town: Town, agent: Agent, host: str) -> None:
+    from tinytown.cli.cmdserver import server_argv
     from tinytown.runtime.host import serve_runtime
 
     interrupted = False
@@ -184,7 +186,7 @@ async def _run_foreground(town: Town, agent: Agent, host: str) -> None:
         interrupted = True
 
     await serve_runtime(town.root, host=host, only=[agent.id], pidfile=False, echo=say,
-                        on_signal=signalled)
+                        on_signal=signalled, companion=server_argv(town.root))
     record = await town.channel.get_agent(agent.id)
     if interrupted:
         say(f"🛑 Agent '{agent.name}' stopped (interrupted)")
