@@ -74,14 +74,22 @@ class Dispatcher:
 
     async def run(self, *, run: MissionId | None = None,
                   interval_s: float = d.DISPATCH_INTERVAL_S,
+                  on_tick: Callable[[DispatchResult | Exception], None] | None = None,
                   task_status: trio.TaskStatus[Dispatcher] = trio.TASK_STATUS_IGNORED) -> None:
-        """Tick every ``interval_s`` until cancelled; never ends on an error."""
+        """Tick every ``interval_s`` until cancelled; never ends on an error.
+
+        ``on_tick`` sees each tick's result, or the error that ended it.
+        """
         task_status.started(self)
         while True:
+            outcome: DispatchResult | Exception
             try:
-                await self.tick(run)
+                outcome = await self.tick(run)
             except Exception as exc:
                 log.warning("Mission dispatcher tick failed: %s", exc)
+                outcome = exc
+            if on_tick is not None:
+                on_tick(outcome)
             await trio.sleep(max(1.0, interval_s))
 
     async def tick(self, run: MissionId | None = None) -> DispatchResult:
