@@ -160,7 +160,7 @@ async def test_failed_checks_back_off_and_block_after_five(
     for _ in range(5):
         before = trio.current_time()
         await d.tick()
-        _, failures, due = await _pr_watch(town, mission)
+        _, _failures, due = await _pr_watch(town, mission)
         delays.append((due - mock_now()).total_seconds())
         mock_clock.jump((due - T0).total_seconds() - before)
     assert delays == [60, 120, 300, 300, 300]

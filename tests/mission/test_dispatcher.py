@@ -115,7 +115,7 @@ async def test_comment_watches_snooze_when_triggered_then_resolve(
 async def test_old_review_comments_do_not_open_a_second_fix_task(
     town: Town, add_agent: AddAgent, fake_gh: FakeGh
 ) -> None:
-    mission, item = await submitted(town, add_agent)
+    mission, _item = await submitted(town, add_agent)
     fake_gh.pr(42, "SUCCESS", reviews=[CHANGES])
     await dispatcher(town, T0).tick()
     (fix,) = await tasks_tagged(town, FIX_TAG)
@@ -142,7 +142,7 @@ async def test_mergeable_and_green_never_bypass_the_reviewer_gate(
 async def test_unparsable_target_is_left_for_the_next_tick(
     town: Town, add_agent: AddAgent, fake_gh: FakeGh
 ) -> None:
-    mission, item = await submitted(town, add_agent)
+    mission, _item = await submitted(town, add_agent)
     store = MissionStore(town.channel)
     (watch, *_) = await store.list_watches(mission.id)
     await store.save_watches([attrs.evolve(watch, target_ref="nonsense")])
@@ -248,7 +248,8 @@ async def test_redirect_note_rebinds_the_item_and_supersedes_the_old_task(
     cancelled = await town.channel.get_task(first.id)
     assert cancelled is not None
     assert cancelled.state is TaskState.CANCELLED
-    assert cancelled.result == "Superseded by dispatcher redirect to worker-new (because old is slow)"
+    assert cancelled.result == (
+        "Superseded by dispatcher redirect to worker-new (because old is slow)")
     live = [t for t in await tasks_tagged(town, WORK_TAG) if not t.is_terminal]
     assert [t.assigned_to for t in live] == [new.id]
     assert live[0].description.startswith("[Mission Redirect] Build")

@@ -91,7 +91,7 @@ async def test_submitting_a_pr_creates_four_watches_and_one_review_task(
 ) -> None:
     worker = await add_agent("backend-worker")
     reviewer = await add_agent("reviewer")
-    mission, (item,) = await make_mission(town, T0, ("Implement auth", WorkKind.IMPLEMENT, None))
+    mission, (_item,) = await make_mission(town, T0, ("Implement auth", WorkKind.IMPLEMENT, None))
     await tick_missions(town, [mission.id], T0)
     (work,) = await tasks_tagged(town, WORK_TAG)
     assert work.assigned_to == worker.id
@@ -255,7 +255,7 @@ async def test_watch_status_in_listing_after_submission_is_active(
     town: Town, add_agent: AddAgent
 ) -> None:
     await add_agent("worker-1")
-    mission, (item,) = await make_mission(town, T0, ("Docs", WorkKind.DESIGN, None))
+    mission, (_item,) = await make_mission(town, T0, ("Docs", WorkKind.DESIGN, None))
     await tick_missions(town, [mission.id], T0)
     (work,) = await tasks_tagged(town, WORK_TAG)
     out = await tasks.complete(town, str(work.id), "acme/widgets#7", now=T0)
