@@ -149,6 +149,27 @@ return 1
 """
 )
 
+# Like DELETE_AGENT_IF_STATE, but only while the agent's queues hold exactly what the caller
+# left in them (its task messages were moved to the backlog first: nothing that arrived since
+# is deleted). KEYS: Keys.agent_keys order (agent hash, inbox, urgent, processing, others);
+# ARGV: the expected inbox + urgent + processing length, then the allowed states (any when
+# none). Returns 1 if deleted, 0 if the state forbids it, -1 if the queues changed.
+DELETE_AGENT_IF_DRAINED: Final = Script(
+    """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return 0 end
+if #ARGV > 1 then
+  local ok = false
+  for i = 2, #ARGV do if ARGV[i] == state then ok = true end end
+  if not ok then return 0 end
+end
+local n = redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) + redis.call('LLEN', KEYS[4])
+if n ~= tonumber(ARGV[1]) then return -1 end
+redis.call('DEL', unpack(KEYS))
+return 1
+"""
+)
+
 # --- tasks ------------------------------------------------------------------------------
 
 # Run inside the completing transaction: the assignee's side of a finished task.

@@ -1,4 +1,4 @@
-"""``tt sync`` never strands plan tasks (issue 9, item 4), through the installed ``tt``.
+"""``tt sync`` and ``tt prune`` never strand tasks (issue 9, items 4, 5), via the installed tt.
 
 push delivers entries with ``agent =`` to that agent and puts the others in
 the backlog, idempotently; pull keeps the file's comments and unknown keys
@@ -89,3 +89,32 @@ def test_sync_push_delivers_or_backlogs_and_pull_keeps_the_users_file(
     final = tt_proc("sync", "push")  # the pulled ad-hoc task is not created twice
     assert final.out.splitlines()[0] == "⬆️  Pushed 0 tasks from tasks.toml to Redis"
     assert json.loads(tt_proc("inbox", "backend", "--json").out)["length"] == 3
+
+
+def test_prune_moves_pending_tasks_to_the_backlog(tt_proc: TT, town_dir: Path) -> None:
+    """Issue 9 item 5: tasks queued for a pruned agent, even in flight, go to the backlog."""
+    aid = _register(town_dir, "gone")
+    _register(town_dir, "heir")
+    first = tt_proc("assign", "gone", "Queued work")
+    second = tt_proc("assign", "gone", "Work a killed runtime left in flight")
+    task_ids = [next(w for w in r.out.split() if w.count("-") == 4) for r in (first, second)]
+    assert tt_proc("send", "gone", "--query", "Status?").code == 0
+
+    async def in_flight(town: Town) -> None:  # as a runtime killed mid-round leaves it
+        keys = town.channel.keys
+        await town.redis.execute("LMOVE", keys.inbox(aid), keys.processing(aid), "RIGHT", "LEFT")
+        await town.redis.execute("LMOVE", keys.inbox(aid), keys.processing(aid), "LEFT", "LEFT")
+
+    in_town(town_dir, in_flight)
+    assert tt_proc("kill", "gone").code == 0
+    res = tt_proc("prune")
+    assert res.code == 0, res.err
+    lines = res.out.splitlines()
+    assert lines[0].startswith("🗑️  Removed gone (")
+    assert lines[1].startswith("   📥 Moved 2 pending task(s) to the backlog: ")
+    assert {t[:8] for t in task_ids} == set(lines[1].rsplit(": ", 1)[1].split(", "))
+    assert lines[2] == "   🗑️  Dropped 1 other message(s) (queries, updates)"
+    backlog = json.loads(tt_proc("backlog", "list", "--json").out)["entries"]
+    assert sorted(e["task_id"] for e in backlog) == sorted(task_ids)
+    assert {e["task"]["state"] for e in backlog} == {"pending"}
+    assert tt_proc("backlog", "claim", task_ids[0], "heir").code == 0

@@ -18,8 +18,7 @@ from tinytown.channel import reply_or
 from tinytown.errors import AgentNotFoundError, InvalidInputError
 from tinytown.keys import STOP_TTL_S
 from tinytown.models import Agent, AgentId, AgentState, EventType
-from tinytown.scripts import DELETE_AGENT_IF_STATE
-from tinytown.services._agent_state import emit_event, queue_activity, transition, wake
+from tinytown.services._agent_state import emit_event, queue_activity, transition
 from tinytown.town import Town
 
 STOP_ACTIVITY = "🛑 Stop requested"
@@ -261,25 +260,14 @@ async def wait(
 async def prune(town: Town, *, everything: bool = False) -> list[Agent]:
     """Remove Stopped and Error agents (every agent with ``everything``) and their keys.
 
+    Their pending task messages go to the backlog first, never vanish
+    (:func:`tinytown.services.prune.prune_agents`, which also reports them).
     Each removal re-checks the state atomically on the server, so an agent
     restarted meanwhile is kept. Returns the removed agents, oldest first.
     """
-    agents = await town.channel.list_agents()
-    doomed = [a for a in agents if everything or a.state.is_prunable]
-    if not doomed:
-        return []
-    keys = town.channel.keys
-    allowed = () if everything else tuple(s.value for s in AgentState if s.is_prunable)
-    pipe = town.redis.pipeline()
-    for agent in doomed:
-        aid = agent.id
-        agent_keys = keys.agent_keys(aid)  # the agent key first: the script reads its state
-        DELETE_AGENT_IF_STATE.queue(pipe, agent_keys, allowed)
-    removed = [a for a, ok in zip(doomed, await pipe.execute(), strict=True) if ok]
-    for agent in removed:
-        if agent.host and not agent.state.is_terminal:  # --all: a live actor should notice now
-            await wake(town, agent.id, agent.host)
-    return removed
+    from tinytown.services.prune import prune_agents
+
+    return [p.agent for p in await prune_agents(town, everything=everything)]
 
 
 # --- helpers ---------------------------------------------------------------------------

@@ -141,7 +141,11 @@ async def scan_dead_inboxes(town: Town, from_name: str | None = None) -> list[De
         AgentNotFoundError: ``from_name`` names no agent.
         InvalidStateError: ``from_name`` names only live agents.
     """
-    dead = select_dead(await town.channel.list_agents(), from_name)
+    return await read_inboxes(town, select_dead(await town.channel.list_agents(), from_name))
+
+
+async def read_inboxes(town: Town, dead: Sequence[Agent]) -> list[DeadInbox]:
+    """Read-only: ``dead`` with their queued messages, classified (one round trip)."""
     keys = town.channel.keys
     pipe = town.redis.pipeline()
     for agent in dead:

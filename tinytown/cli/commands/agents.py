@@ -206,7 +206,9 @@ def wait(agent: str, /, *, timeout: float | None = None, json: JsonFlag = False)
 def prune(*, all: Flag = False, json: JsonFlag = False) -> None:
     """Remove stopped agents (Stopped or Error) and their queues from Redis.
 
-    Cold agents are kept. With --all every agent is removed, including live ones.
+    Their pending tasks are moved to the backlog first (the output lists them);
+    other queued messages are dropped with the agent. Cold agents are kept.
+    With --all every agent is removed, including live ones.
 
     Parameters
     ----------
@@ -216,16 +218,27 @@ def prune(*, all: Flag = False, json: JsonFlag = False) -> None:
         Print one JSON document listing the removed agents instead of text.
     """
     from tinytown.cli.runner import run_town
-    from tinytown.services.agents import prune as prune_agents
     from tinytown.services.display import agent_doc
+    from tinytown.services.prune import prune_agents
 
     async def body(town: Town) -> None:
         removed = await prune_agents(town, everything=all)
         if json:
-            emit_json({"removed": [agent_doc(a) for a in removed], "count": len(removed)})
+            docs = [
+                {**agent_doc(p.agent), "to_backlog": [str(t) for t in p.to_backlog],
+                 "dropped_messages": p.dropped}
+                for p in removed
+            ]
+            emit_json({"removed": docs, "count": len(removed)})
             return
-        for a in removed:
+        for p in removed:
+            a = p.agent
             say(f"🗑️  Removed {a.name} ({a.id}) - {a.state.label}")
+            if p.to_backlog:
+                ids = ", ".join(str(t)[:8] for t in p.to_backlog)
+                say(f"   📥 Moved {len(p.to_backlog)} pending task(s) to the backlog: {ids}")
+            if p.dropped:
+                say(f"   🗑️  Dropped {p.dropped} other message(s) (queries, updates)")
         if removed:
             say(f"✨ Pruned {len(removed)} agent(s)")
         else:
