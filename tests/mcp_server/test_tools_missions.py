@@ -141,3 +141,38 @@ async def test_mission_resources(client: Client, town: Town) -> None:
     assert text == f"Mission not found: {other}"
     bad = (await client.read_resource("tinytown://missions/zzz")).contents[0].text  # type: ignore[union-attr]
     assert bad == "Invalid mission ID: zzz"
+
+
+async def test_approve_picks_the_only_reviewable_item(client: Client, town: Town) -> None:
+    import attrs
+
+    from tinytown.models.mission import WorkKind, WorkStatus
+
+    mid = (await start_doc_mission(client))["mission"]["id"]
+    assert await fails(client, "mission.approve", mission_id=mid) == (
+        "No reviewable blocked work item found; provide work_item_id explicitly")
+    store = MissionStore(town.channel)
+    (item,) = await store.list_work_items(MissionId.parse(mid))
+    blocked = attrs.evolve(item, status=WorkStatus.BLOCKED, kind=WorkKind.IMPLEMENT,
+                           artifact_refs=["https://github.com/acme/widgets/pull/7"])
+    await store.save_work_items([blocked])
+    approved = await ok(client, "mission.approve", mission_id=mid)
+    assert approved["work_item_id"] == item.id.text
+    assert approved["status"] in ("completed", "waiting_for_review", "waiting_for_external")
+    assert set(approved["scheduler_result"]) == {
+        "total_promoted", "total_assigned", "missions_completed"}
+    again = await store.get_work_item(MissionId.parse(mid), item.id)
+    assert again is not None
+    assert again.reviewer_approved
+
+
+async def test_reject_requests_changes(client: Client, town: Town) -> None:
+    mid = (await start_doc_mission(client, "docs/c.md"))["mission"]["id"]
+    item = (await ok(client, "mission.list_work", mission_id=mid))["items"][0]["id"]
+    rejected = await ok(client, "mission.reject", mission_id=mid, work_item_id=item,
+                        reason="needs tests")
+    assert (rejected["mission_id"], rejected["work_item_id"]) == (mid, item)
+    assert rejected["reason"] == "needs tests"
+    assert rejected["status"] in ("completed", "waiting_for_review", "waiting_for_external")
+    events = (await ok(client, "mission.events", mission_id=mid))["events"]
+    assert any("needs tests" in e for e in events), events

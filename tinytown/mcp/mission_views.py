@@ -52,6 +52,8 @@ def dispatch(result: DispatchResult) -> dict[str, Any]:
         "watch_result": {
             "watches_processed": watches.processed,
             "watches_triggered": watches.triggered,
+            "watches_completed": watches.completed,
+            "watches_failed": watches.failed,
             "results": [
                 {
                     "watch_id": r.watch.id.text,

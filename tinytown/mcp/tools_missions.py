@@ -7,6 +7,7 @@ Resources about missions live in :mod:`tinytown.mcp.resources`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Final
 
 from tinytown.codec.mission_codec import (
@@ -23,7 +24,7 @@ from tinytown.mission.store import MissionStore
 from tinytown.mission.submission import Outcome
 from tinytown.mission.tick import tick_missions
 from tinytown.models import SUPERVISOR, Message, MessageType
-from tinytown.models.mission import MissionState, WorkItem
+from tinytown.models.mission import MissionRun, MissionState, WorkItem, WorkKind, WorkStatus
 from tinytown.services import missions as svc
 from tinytown.town import Town, utcnow
 
@@ -134,10 +135,33 @@ async def _tick_active(town: Town) -> dict[str, Any]:
     return summary(await tick_missions(town, ids, utcnow()))
 
 
+def reviewable(mission: MissionRun, items: Sequence[WorkItem]) -> list[WorkItem]:
+    """Items ``mission.approve`` may pick by itself: blocked, unapproved implement/test work
+    with an artifact, in a mission that requires a reviewer (0.10's rule)."""
+    if not mission.policy.reviewer_required:
+        return []
+    return [
+        i
+        for i in items
+        if i.status is WorkStatus.BLOCKED
+        and not i.reviewer_approved
+        and i.artifact_refs
+        and i.kind in (WorkKind.IMPLEMENT, WorkKind.TEST)
+    ]
+
+
 async def approve(town: Town, args: Args) -> Any:
     mid, wid = args.text("mission_id"), args.opt_text("work_item_id")
     if wid is not None:
         await _item(town, mid, wid)
+    else:
+        mission = await svc.require(town, mid)
+        found = reviewable(mission, await svc.work_items(town, mid))
+        if len(found) != 1:
+            many = "Multiple reviewable blocked work items found" if found else (
+                "No reviewable blocked work item found")
+            raise TinytownError(f"{many}; provide work_item_id explicitly")
+        wid = found[0].id.text
     item, outcome = await svc.approve(town, mid, wid)
     if outcome in _OUTCOME_ERRORS:
         raise TinytownError(_OUTCOME_ERRORS[outcome])
