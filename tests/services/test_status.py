@@ -154,6 +154,10 @@ async def test_status_report(town: Town) -> None:
     assert report.tasks.running == 1
     assert report.backlog == 0
     assert [g.agent_id for g in report.groups] == [backend.id]
+    # summaries read a few fields of every task; the tasks shown are whole records
+    assert rows["backend"].running[0].description == "Implement login"
+    assert report.groups[0].tasks[0].description == "Implement login"
+    assert report.groups[0].tasks[0].started_at is not None
     (log,) = report.logs
     assert log.lines == ["🔄 starting", "✅ Round 1 completed"]
     assert log.latest_round == 12

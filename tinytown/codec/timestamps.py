@@ -28,8 +28,11 @@ def parse_ts(text: str) -> datetime:
     """Parse an RFC 3339 timestamp into an aware UTC datetime; ValueError if it is not one."""
     if not isinstance(text, str) or len(text) < 19 or text[10] not in "Tt ":
         raise ValueError(f"not an RFC 3339 timestamp: {text!r}")
-    if len(text) in (20, 27) and text[-1] == "Z" and text[10] == "T":
-        # Fast path for the form we write ourselves (whole seconds or 6 digits, Z).
+    n = len(text)
+    if text[10] == "T" and (
+        (n in (20, 27) and text[-1] == "Z") or (n in (25, 32) and text[-6:] == "+00:00")
+    ):
+        # Fast path for the forms we write ourselves (whole seconds or 6 digits; Z or +00:00).
         dt = datetime.fromisoformat(text)
         return dt if dt.tzinfo is UTC else dt.astimezone(UTC)
     if "." in text:

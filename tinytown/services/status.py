@@ -1,14 +1,18 @@
 """The town overview of ``tt status`` (cli.md §5.4), as data.
 
 Gathering costs five round trips whatever the number of agents and tasks:
-agents (KEYS + one pipeline), tasks (KEYS + one pipeline), and one pipeline
-for every queue length, inbox sample and activity list plus the backlog
-length. The summaries are pure functions of what was read.
+agents (KEYS + one pipeline), tasks (KEYS + one pipeline of HMGET of the few
+fields the summaries need), and one pipeline for every queue length, inbox
+sample and activity list, the backlog length and the whole records of the
+tasks shown (running ones, the first of each group). The summaries are pure
+functions of what was read.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
@@ -16,14 +20,20 @@ import attrs
 import trio
 
 from tinytown.channel import decode_messages, reply_or
-from tinytown.models import Agent, AgentId, Task, TaskState
+from tinytown.codec import pairs_to_dict, task_from_hash
+from tinytown.errors import CorruptRecordError
+from tinytown.models import Agent, AgentId, Task, TaskId, TaskState
 from tinytown.services.agent_logs import AgentLog, read_agent_logs
 from tinytown.services.messages import CategoryCounts, count_categories
 from tinytown.town import Town
 
+log = logging.getLogger(__name__)
+
 STATUS_SAMPLE: Final = 200
 ACTIVITY_SHOWN: Final = 5
 GROUP_TASKS_SHOWN: Final = 5
+# What counting, grouping and ordering read of every task (the rest only for the tasks shown).
+SUMMARY_FIELDS: Final = ("id", "state", "assigned_to", "created_at", "updated_at", "started_at")
 
 # Listing order inside a task group: live work first.
 _STATE_ORDER: Final = {
@@ -168,10 +178,43 @@ def group_tasks(
 # --- gathering -----------------------------------------------------------------------------
 
 
+async def task_summaries(town: Town) -> list[Task]:
+    """Every readable task with only :data:`SUMMARY_FIELDS` filled, oldest first (2 round trips).
+
+    Records are skipped (with a warning) exactly when the whole record would be.
+    """
+    keys: list[str] = await town.redis.execute("KEYS", town.channel.keys.scan_pattern("task"))
+    if not keys:
+        return []
+    pipe = town.redis.pipeline()
+    for key in keys:
+        pipe.cmd("HMGET", key, *SUMMARY_FIELDS)
+    replies = await pipe.execute(raise_on_error=False)
+    now = datetime.now(UTC)
+    out = []
+    for key, reply in zip(keys, replies, strict=True):
+        if isinstance(reply, Exception):
+            log.warning("skipping %s: %s", key, reply)
+            continue
+        fields = {name: v for name, v in zip(SUMMARY_FIELDS, reply, strict=True) if v is not None}
+        if not fields:
+            continue  # deleted meanwhile
+        try:
+            out.append(task_from_hash(fields, key, now=now))
+        except CorruptRecordError as exc:
+            log.warning("skipping corrupt record: %s", exc)
+    out.sort(key=lambda t: t.created_at)
+    return out
+
+
 async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> StatusReport:
     """The town overview; ``tasks`` adds groups by assignee, ``deep`` activity and logs."""
     agents = await town.channel.list_agents()
-    all_tasks = await town.channel.list_tasks()
+    summaries = await task_summaries(town)
+    running = running_by_agent(summaries)
+    groups = group_tasks(summaries, agents) if tasks else []
+    shown = list({t.id: t for ts in running.values() for t in ts}
+                 | {t.id: t for g in groups for t in g.tasks})
     keys = town.channel.keys
     pipe = town.redis.pipeline()
     for a in agents:
@@ -180,11 +223,15 @@ async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> Stat
         pipe.cmd("LRANGE", keys.inbox(a.id), 0, STATUS_SAMPLE - 1)
         if deep:
             pipe.cmd("LRANGE", keys.activity(a.id), 0, ACTIVITY_SHOWN - 1)
+    for task_id in shown:
+        pipe.cmd("HGETALL", keys.task(task_id))
     pipe.cmd("LLEN", keys.backlog)
     # A queue key of the wrong type is warned about and shown empty, not fatal.
     replies = await pipe.execute(raise_on_error=False)
+    full = _whole_tasks(shown, replies[len(replies) - 1 - len(shown) : -1])
+    running = {aid: [full.get(t.id, t) for t in ts] for aid, ts in running.items()}
+    groups = [attrs.evolve(g, tasks=[full.get(t.id, t) for t in g.tasks]) for g in groups]
     step = 4 if deep else 3
-    running = running_by_agent(all_tasks)
     rows = []
     for i, a in enumerate(agents):
         length, urgent, raw = replies[step * i : step * i + 3]
@@ -210,8 +257,21 @@ async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> Stat
         root=town.root,
         redis=town.target.redacted,
         agents=rows,
-        tasks=count_tasks(all_tasks),
+        tasks=count_tasks(summaries),
         backlog=reply_or(replies[-1], keys.backlog, 0),
-        groups=group_tasks(all_tasks, agents) if tasks else [],
+        groups=groups,
         logs=logs,
     )
+
+
+def _whole_tasks(ids: Sequence[TaskId], replies: Sequence[object]) -> dict[TaskId, Task]:
+    """The shown tasks' HGETALL replies, decoded (a record gone meanwhile keeps its summary)."""
+    out = {}
+    for task_id, reply in zip(ids, replies, strict=True):
+        if isinstance(reply, Exception) or not reply:
+            continue
+        try:
+            out[task_id] = task_from_hash(pairs_to_dict(reply), str(task_id))
+        except CorruptRecordError:
+            continue
+    return out
