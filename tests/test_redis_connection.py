@@ -20,6 +20,7 @@ from tinytown.errors import (
 )
 from tinytown.redis import ConnectionSettings, Redis, open_redis
 from tinytown.redis.connection import SocketConnection, pack_command
+from tinytown.redis.url import parse_url
 
 PING = pack_command(("PING",))
 
@@ -111,9 +112,15 @@ async def test_connect_timeout(free_port: int) -> None:
                 pass
 
 
-async def test_pool_bound_is_respected(redis: Redis, town_name: str) -> None:
+async def test_pool_bound_is_respected(
+    redis_server_factory: Callable[..., Any], town_name: str
+) -> None:
+    # A server of its own: CLIENT LIST must not count other tests' blocked clients.
+    own = redis_server_factory()
     key = f"tt:{town_name}:queue"
-    async with open_redis(redis.settings, max_connections=3) as small:
+    async with open_redis(parse_url(own.url)) as redis, open_redis(
+        redis.settings, max_connections=3
+    ) as small:
         popped: list[Any] = []
 
         async def pop() -> None:
