@@ -75,9 +75,12 @@ async def test_prune_and_get_result(client: Client, town: Town) -> None:
     assert (got["task_id"], got["description"], got["result"]) == (str(second.id), "two", "r2")
     assert got["completed_at"].endswith(" UTC")
     assert len(got["completed_at"]) == 33
+    orphaned = await town.assign(dead.id, "left in a dead inbox")
     pruned = await ok(client, "agent.prune")
     assert pruned == {"removed": 1,
-                      "agents": [{"id": str(dead.id), "name": "dead", "state": "Stopped"}]}
+                      "agents": [{"id": str(dead.id), "name": "dead", "state": "Stopped",
+                                  "tasks_to_backlog": [str(orphaned.id)]}]}
+    assert [b["task_id"] for b in await ok(client, "backlog.list")] == [str(orphaned.id)]
     assert await town.channel.get_agent(dead.id) is None
     assert (await ok(client, "agent.prune", all=True))["removed"] == 1
     assert await town.channel.get_agent(live.id) is None

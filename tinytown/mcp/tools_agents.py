@@ -20,6 +20,7 @@ from tinytown.services import agents as agent_svc
 from tinytown.services import reclaim as reclaim_svc
 from tinytown.services import recovery as recovery_svc
 from tinytown.services import tasks as task_svc
+from tinytown.services.prune import prune_agents
 from tinytown.town import Town
 
 
@@ -143,10 +144,19 @@ async def restart(town: Town, args: Args) -> Any:
     opt("all", "boolean", "Remove every agent", default=False),
 )
 async def prune(town: Town, args: Args) -> Any:
-    removed = await agent_svc.prune(town, everything=args.flag("all"))
+    """As ``tt prune``: the removed agents' pending tasks go to the backlog (listed per agent)."""
+    removed = await prune_agents(town, everything=args.flag("all"))
     return {
         "removed": len(removed),
-        "agents": [{"id": str(a.id), "name": a.name, "state": a.state.label} for a in removed],
+        "agents": [
+            {
+                "id": str(p.agent.id),
+                "name": p.agent.name,
+                "state": p.agent.state.label,
+                "tasks_to_backlog": [str(t) for t in p.to_backlog],
+            }
+            for p in removed
+        ],
     }
 
 
