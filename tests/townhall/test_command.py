@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from tinytown.config import new_town_config, save_town_config
 LISTENING = re.compile(r"REST API listening on (http\S+)")
 MCP_LISTENING = re.compile(r"MCP HTTP/SSE listening on (http\S+)")
 START_TIMEOUT_S = 30
+SHUTDOWN_BOUND_S = 10.0  # generous: the machine is shared; the chunk check is the real one
 
 
 @pytest.fixture
@@ -132,3 +134,28 @@ def test_mcp_http_subcommand_serves_the_mcp_app(launch: object, town_root: Path)
     assert r.status_code < 500
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) == 0
+
+
+def test_sigterm_with_an_open_event_stream_exits_promptly(launch: object,
+                                                          town_root: Path) -> None:
+    proc = launch("-t", str(town_root), "-p", "0")  # type: ignore[operator]
+    url = wait_listening(proc)
+    host, port = url.split("://", 1)[1].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /v1/events/stream HTTP/1.1\r\nHost: t\r\n\r\n")
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += sock.recv(4096)
+        assert head.startswith(b"HTTP/1.1 200")
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+        elapsed = time.monotonic() - started
+        sock.settimeout(5)
+        rest = b""
+        while chunk := sock.recv(4096):
+            rest += chunk
+    # The stream was ended by the server (the last chunk of a chunked body), not cut when
+    # Hypercorn's graceful timeout ran out; ~0.9 s from SIGTERM to exit on an idle machine.
+    assert rest.endswith(b"0\r\n\r\n"), rest[-40:]
+    assert elapsed < SHUTDOWN_BOUND_S, f"exit took {elapsed:.2f} s"

@@ -68,6 +68,8 @@ async def serve_townhall(
     from tinytown.townhall.audit import AuditLog
     from tinytown.townhall.auth import Authenticator
     from tinytown.townhall.context import TownhallContext
+    from tinytown.townhall.hub import EventHub
+    from tinytown.townhall.routes.events import HUB as EVENTS_HUB
 
     where = rest_bind(config, bind, port)
     for warning in check_startup(config, where, town.root):
@@ -83,10 +85,13 @@ async def serve_townhall(
         audit=AuditLog.for_town(town.tt_dir),
     )
     stop = shutdown if shutdown is not None else trio.Event()
+    hub = EventHub(town, town.channel.keys.events)
+    context.hubs[EVENTS_HUB] = hub
 
     async def trigger() -> None:
         await stop.wait()
         context.closing.set()
+        hub.close()
 
     class _Started:
         def started(self, binds: list[str]) -> None:
@@ -98,10 +103,13 @@ async def serve_townhall(
     if mcp:
         asgi = import_mcp_module("http").with_mcp(asgi, town, config.auth)
         log.info("🔌 MCP (Streamable HTTP) mounted at /mcp")
-    await serve_asgi(
-        asgi, [where.hypercorn], tls=tls,
-        shutdown_trigger=trigger, task_status=_Started(),  # type: ignore[arg-type]
-    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(hub.run)
+        await serve_asgi(
+            asgi, [where.hypercorn], tls=tls,
+            shutdown_trigger=trigger, task_status=_Started(),  # type: ignore[arg-type]
+        )
+        nursery.cancel_scope.cancel()
 
 
 async def serve_mcp_http(
