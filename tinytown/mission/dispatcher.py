@@ -37,6 +37,7 @@ log = logging.getLogger("tinytown.mission")
 
 Clock = Callable[[], datetime]
 RELEASE_TIMEOUT_S: Final = 5.0
+MIN_INTERVAL_S: Final = 0.1
 
 
 @attrs.frozen
@@ -90,7 +91,7 @@ class Dispatcher:
                 outcome = exc
             if on_tick is not None:
                 on_tick(outcome)
-            await trio.sleep(max(1.0, interval_s))
+            await trio.sleep(max(MIN_INTERVAL_S, interval_s))
 
     async def tick(self, run: MissionId | None = None) -> DispatchResult:
         candidates = [run] if run is not None else await self.store.active_ids()

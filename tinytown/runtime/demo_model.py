@@ -17,13 +17,19 @@ Environment: ``TINYTOWN_TOWN`` (town root, default: the working directory),
 ``TINYTOWN_AGENT_NAME`` (default: the prompt's ``# Agent:`` title),
 ``TINYTOWN_AGENT_ID`` (passed on to ``tt`` so messages carry the agent's id),
 ``TINYTOWN_DEMO_DELAY_S`` (pause before each item so demos look alive;
-default 0.3 s). Exit status 0 when every item was worked, 1 when a ``tt``
-command failed, 2 on bad input; the reason goes to stderr.
+default 0.3 s), ``TINYTOWN_DEMO_OPEN_PRS`` (when set, a mission work item is
+reported with a pull request ``https://github.com/<owner>/<repo>/pull/<100+N>``
+for its source issue ``owner/repo#N``, and a mission fix task with its
+watch's target, so mission watches take over; for demos with a fake ``gh``).
+Exit status 0 when every item was worked, 1 when a ``tt`` command failed,
+2 on bad input; the reason goes to stderr.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -67,6 +73,18 @@ def result_text(agent: str, item: ParsedItem) -> str:
     if "review" in item.text.lower():
         return f"{agent} reviewed it: approved, no issues found (demo review)"
     return f"{agent} finished: {_short(item.text)} (notes in .tt/demo/{item.task_id}.md)"
+
+
+def mission_pr(description: str) -> str | None:
+    """The pull request a demo agent reports for a mission task, if it is one."""
+    target = re.search(r"^Target: (\S+)$", description, re.MULTILINE)
+    if description.startswith("[Mission Fix") and target:
+        return f"updated {target.group(1)}"
+    source = re.search(r"^Source: ([\w.-]+)/([\w.-]+)#(\d+)", description, re.MULTILINE)
+    if description.startswith("[Mission Work Item]") and source:
+        owner, repo, number = source.groups()
+        return f"opened https://github.com/{owner}/{repo}/pull/{100 + int(number)}"
+    return None
 
 
 def answer_text(agent: str, item: ParsedItem) -> str:
@@ -150,7 +168,21 @@ class DemoModel:
         except OSError as exc:
             raise DemoError(f"cannot write {notes}: {exc.strerror or exc}") from None
         print(f"demo model: {self.agent} wrote {notes.relative_to(self.town)}", flush=True)
+        if os.environ.get("TINYTOWN_DEMO_OPEN_PRS"):
+            pr = mission_pr(self.task_description(item.task_id))
+            if pr is not None:
+                result = f"{result}; {pr}"
         self.tt("task", "complete", item.task_id, "--result", result)
+
+    def task_description(self, task_id: str) -> str:
+        """The full description of a task (the prompt shows it shortened)."""
+        argv = [*self.tt_command, "--town", str(self.town), "task", "show", task_id, "--json"]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=TT_TIMEOUT_S,
+                                  check=False)
+            return str(json.loads(done.stdout).get("description") or "")
+        except (OSError, subprocess.TimeoutExpired, ValueError, AttributeError):
+            return ""
 
     def claim(self, task: ParsedBacklogTask) -> None:
         # Another agent may claim it first: that is not this round's failure.

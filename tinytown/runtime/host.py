@@ -93,6 +93,7 @@ class Runtime:
                 await nursery.start(self.supervisor.run)
                 nursery.start_soon(self._keep_alive)
                 nursery.start_soon(self._read_control)
+                nursery.start_soon(self._dispatch_missions)
                 await self._resume()
                 if not self.stay:
                     nursery.start_soon(self._exit_when_empty)
@@ -114,6 +115,19 @@ class Runtime:
     @property
     def hosted(self) -> frozenset[AgentId]:
         return self.supervisor.running
+
+    async def _dispatch_missions(self) -> None:
+        """The mission dispatcher loop (missions.md §7): no daemon of its own to start.
+
+        Several runtimes (hosts) of one town may all run it; per-mission leases keep
+        each mission's tick to one of them at a time.
+        """
+        from tinytown.mission.dispatcher import Dispatcher
+        from tinytown.mission.github import GhCli
+
+        town = self.ctx.town
+        dispatcher = Dispatcher(town, GhCli(town.root), utcnow)
+        await dispatcher.run(interval_s=self.ctx.settings.mission_dispatch_s)
 
     # --- liveness -------------------------------------------------------------------------
 

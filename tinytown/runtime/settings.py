@@ -18,6 +18,7 @@ Variable                            Default    Meaning
 ``TINYTOWN_RESTART_BACKOFF_S``      1          first pause before restarting a crashed actor
 ``TINYTOWN_RESTART_BUDGET``         5          crashes allowed within the restart window
 ``TINYTOWN_RESTART_WINDOW_S``       300        the restart window
+``TINYTOWN_MISSION_DISPATCH_S``     30         interval of the mission dispatcher loop
 ==================================  =========  ===============================================
 """
 
@@ -47,6 +48,7 @@ _ENV: Final = {
     "restart_backoff_s": "TINYTOWN_RESTART_BACKOFF_S",
     "restart_budget": "TINYTOWN_RESTART_BUDGET",
     "restart_window_s": "TINYTOWN_RESTART_WINDOW_S",
+    "mission_dispatch_s": "TINYTOWN_MISSION_DISPATCH_S",
 }
 
 
@@ -66,6 +68,7 @@ class RuntimeSettings:
     restart_backoff_max_s: float = 30.0
     restart_budget: int = 5
     restart_window_s: float = 300.0
+    mission_dispatch_s: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeSettings:
