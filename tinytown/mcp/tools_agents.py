@@ -8,6 +8,7 @@ agent spawned through MCP actually works. The model CLI must be installed.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tinytown.errors import AgentNotFoundError, InvalidInputError
@@ -81,20 +82,25 @@ async def _parent(town: Town, ref: str | None) -> AgentId | None:
     return aid
 
 
-def _status(agent: str, status: str) -> dict[str, Any]:
-    return {"agent": agent, "status": status}
+def _control(
+    name: str, description: str, action: Callable[[Town, str], Awaitable[object]], status: str
+) -> ToolSpec:
+    """A tool that applies one agent-control service and reports ``{agent, status}``."""
+
+    async def handler(town: Town, args: Args) -> Any:
+        await action(town, args.text("agent"))
+        return {"agent": args.text("agent"), "status": status}
+
+    return ToolSpec(name, description, (AGENT_ARG,), handler, MANAGE)
 
 
-@tool("agent.kill", "Stop an agent at its next round boundary", MANAGE, AGENT_ARG)
-async def kill(town: Town, args: Args) -> Any:
-    await agent_svc.kill(town, args.text("agent"))
-    return _status(args.text("agent"), "stopped")
-
-
-@tool("agent.interrupt", "Pause an agent after its current round", MANAGE, AGENT_ARG)
-async def interrupt(town: Town, args: Args) -> Any:
-    await agent_svc.interrupt(town, args.text("agent"))
-    return _status(args.text("agent"), "paused")
+kill = _control("agent.kill", "Stop an agent at its next round boundary", agent_svc.kill,
+                "stopped")
+interrupt = _control("agent.interrupt", "Pause an agent after its current round",
+                     agent_svc.interrupt, "paused")
+resume = _control("agent.resume", "Resume a paused agent", agent_svc.resume, "resumed")
+close = _control("agent.close", "Drain an agent: finish the current round, then stop",
+                 agent_svc.close, "draining")
 
 
 @tool(
@@ -116,25 +122,13 @@ async def wait(town: Town, args: Args) -> Any:
     }
 
 
-@tool("agent.resume", "Resume a paused agent", MANAGE, AGENT_ARG)
-async def resume(town: Town, args: Args) -> Any:
-    await agent_svc.resume(town, args.text("agent"))
-    return _status(args.text("agent"), "resumed")
-
-
-@tool("agent.close", "Drain an agent: finish the current round, then stop", MANAGE, AGENT_ARG)
-async def close(town: Town, args: Args) -> Any:
-    await agent_svc.close(town, args.text("agent"))
-    return _status(args.text("agent"), "draining")
-
-
 @tool("agent.restart", "Restart a stopped agent with a fresh round budget", MANAGE, AGENT_ARG)
 async def restart(town: Town, args: Args) -> Any:
     from tinytown.runtime.control import restart as restart_agent
     from tinytown.runtime.settings import host_id
 
     await restart_agent(town, args.text("agent"), host=host_id())
-    return _status(args.text("agent"), "restarted")
+    return {"agent": args.text("agent"), "status": "restarted"}
 
 
 @tool(
