@@ -33,8 +33,23 @@ def run(argv: list[str]) -> None:
 
         error_line(f"{args[-1]} needs a value: the town directory, e.g. {args[-1]} ./my-town")
         raise SystemExit(USAGE)
+    from tinytown.cli.output import BROKEN_PIPE_EXIT, finish_output, stream_gone
+
     app = build_app()
     try:
         app(args)
-    except SystemExit:
-        raise
+    except BaseException as exc:
+        if not _broken_pipe(exc):
+            raise
+        stream_gone(sys.stdout)  # a reader that left: end quietly, as a Unix tool does
+        raise SystemExit(BROKEN_PIPE_EXIT) from None
+    finally:
+        finish_output()
+
+
+def _broken_pipe(exc: BaseException) -> bool:
+    if isinstance(exc, BrokenPipeError):
+        return True
+    if isinstance(exc, BaseExceptionGroup):
+        return all(_broken_pipe(e) for e in exc.exceptions)
+    return False

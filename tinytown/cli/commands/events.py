@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 from cyclopts import Parameter
 
-from tinytown.cli.output import emit_json, say, usage_error
+from tinytown.cli.output import emit_json, flush_or_stop, say, usage_error
 
 if TYPE_CHECKING:
     from tinytown.models import Agent, AgentId, Event
@@ -115,10 +114,10 @@ def events(
 
     def show(entry_id: str, event: Event) -> None:
         if json:
-            sys.stdout.write(jsonlib.dumps(event_doc(entry_id, event), ensure_ascii=False) + "\n")
+            say(jsonlib.dumps(event_doc(entry_id, event), ensure_ascii=False))
         else:
-            sys.stdout.write(event_line(event) + "\n")
-        sys.stdout.flush()
+            say(event_line(event))
+        flush_or_stop()  # a reader that left ends --follow
 
     async def body(town: Town) -> None:
         stream = await svc.event_stream(town, agent, mission)
