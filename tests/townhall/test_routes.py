@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.townhall.conftest import Running
 from tinytown.models import AgentState, TaskId
-from tinytown.services import backlog, tasks
+from tinytown.services import backlog, missions, tasks
 
 
 async def test_town_status_agents(th: Running) -> None:
@@ -121,14 +121,49 @@ async def test_orphan_tasks_to_backlog(th: Running) -> None:
     assert [e.task_id for e in await backlog.list_backlog(town)] == [done.task.id]
 
 
-async def test_missions_answer_501_until_mission_services_exist(th: Running) -> None:
-    mid = "7d0c1a52-0e8f-4c36-9d59-1d2f3c4b5a69"
-    calls = [("POST", f"/v1/missions/{mid}/{verb}") for verb in ("stop", "resume", "complete",
-                                                                  "fail")]
-    for method, path in [*calls, ("DELETE", f"/v1/missions/{mid}")]:
-        r = await th.client.request(method, path)
-        assert r.status_code == 501, path
-        assert r.headers["content-type"] == "application/problem+json"
+async def test_mission_routes(th: Running) -> None:
+    town = th.town
+    started = await missions.start(town, [], ["plan.md"])
+    mid = str(started.mission.id)
+    r = await th.client.post(f"/v1/missions/{mid}/resume")
+    assert r.json() == {"id": mid, "state": "running", "note": "already running"}
+    r = await th.client.post(f"/v1/missions/{mid}/stop")
+    assert r.json() == {"id": mid, "state": "blocked"}
+    r = await th.client.post(f"/v1/missions/{mid}/resume")
+    assert r.json() == {"id": mid, "state": "running"}
+    r = await th.client.post(f"/v1/missions/{mid}/fail", json={"reason": "no luck"})
+    assert r.json() == {"id": mid, "state": "failed", "reason": "no luck"}
+    r = await th.client.post(f"/v1/missions/{mid}/resume")
+    assert r.status_code == 409
+    assert r.json()["detail"] == "mission is failed and cannot be resumed"
+    r = await th.client.post(f"/v1/missions/{mid}/complete")
+    assert r.json() == {"id": mid, "state": "completed"}
+    r = await th.client.post(f"/v1/missions/{mid}/complete")
+    assert r.json()["note"] == "already completed"
+    assert (await th.client.post(f"/v1/missions/{mid}/fail")).status_code == 409
+    r = await th.client.delete(f"/v1/missions/{mid}")
+    assert r.json() == {"id": mid, "deleted": True}
+    assert (await th.client.delete(f"/v1/missions/{mid}")).status_code == 404
+    assert (await th.client.post(f"/v1/missions/{mid}/stop")).status_code == 404
     r = await th.client.post("/v1/missions/bad/stop")
     assert r.status_code == 400
-    assert r.json()["detail"] == "invalid mission id 'bad'"
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "bad" in r.json()["detail"]
+
+
+async def test_stop_force_fails_the_mission(th: Running) -> None:
+    started = await missions.start(th.town, [], ["plan.md"])
+    mid = str(started.mission.id)
+    r = await th.client.post(f"/v1/missions/{mid}/stop", json={"force": True})
+    assert r.json() == {"id": mid, "state": "failed"}
+    r = await th.client.get("/ready")
+    assert r.json()["dispatcher"] == "idle"
+
+
+async def test_ready_reports_the_dispatcher(th: Running) -> None:
+    started = await missions.start(th.town, [], ["plan.md"])
+    tick = started.mission.dispatcher_last_tick_at
+    expected = "running" if tick is not None else "stalled"
+    assert (await th.client.get("/ready")).json()["dispatcher"] == expected
+    r = await th.client.get("/metrics")
+    assert "tinytown_missions_active 1" in r.text.splitlines()

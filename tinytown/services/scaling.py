@@ -7,7 +7,6 @@ from the reads (:func:`pending_assignments`, :func:`scaling_signal`,
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -20,13 +19,13 @@ from tinytown.errors import InvalidInputError, ResponseError
 from tinytown.models import Agent, AgentState, TaskId, TaskState
 from tinytown.models.message import Task as TaskMessage
 from tinytown.models.message import TaskAssign
+from tinytown.models.mission import MissionRun
+from tinytown.services import missions
 from tinytown.town import Town
 
 PEEK_PER_AGENT: Final = 100
 DISPATCHER_FRESH_S: Final = 90
 DOCKET_GROUP: Final = "workers"
-TERMINAL_MISSION_STATES: Final = frozenset({"completed", "failed"})
-ACTIVE_SET: Final = "active"  # tt:<town>:mission:active (keys.py)
 
 
 @attrs.frozen
@@ -182,39 +181,22 @@ async def ping_latency_s(town: Town) -> float:
     return elapsed
 
 
-def dispatcher_status(missions: Iterable[dict[str, Any]], now: datetime) -> str:
+def dispatcher_status(missions: Iterable[MissionRun], now: datetime) -> str:
     """``idle`` (no live mission), ``running`` (a live one ticked within 90 s) or ``stalled``."""
-    live = [m for m in missions if m.get("state") not in TERMINAL_MISSION_STATES]
+    live = [m for m in missions if not m.state.is_terminal]
     if not live:
         return "idle"
+    fresh = timedelta(seconds=DISPATCHER_FRESH_S)
     for mission in live:
-        tick = mission.get("dispatcher_last_tick_at")
-        if isinstance(tick, str):
-            try:
-                at = datetime.fromisoformat(tick.replace("Z", "+00:00"))
-            except ValueError:
-                continue
-            if (now - at).total_seconds() <= DISPATCHER_FRESH_S:
-                return "running"
+        tick = mission.dispatcher_last_tick_at
+        if tick is not None and now - tick <= fresh:
+            return "running"
     return "stalled"
 
 
-async def active_missions(town: Town) -> list[dict[str, Any]]:
-    """The records of the active-mission set (unreadable ones left out)."""
-    keys = town.channel.keys
-    ids = await town.redis.execute("SMEMBERS", keys.mission(ACTIVE_SET))
-    if not ids:
-        return []
-    raws = await town.redis.pipeline().cmd("MGET", *(keys.mission(i) for i in ids)).execute()
-    out = []
-    for raw in raws[0]:
-        try:
-            doc = json.loads(raw) if raw else None
-        except ValueError:
-            continue
-        if isinstance(doc, dict):
-            out.append(doc)
-    return out
+async def all_missions(town: Town) -> list[MissionRun]:
+    """Every readable mission record (corrupt ones are skipped by the store)."""
+    return await missions.list_missions(town, include_all=True)
 
 
 @attrs.frozen
@@ -244,7 +226,7 @@ async def metrics_snapshot(town: Town) -> MetricsSnapshot:
     sizes = await town.channel.pending_counts([a.id for a in agents]) if agents else {}
     keys = town.channel.keys
     pipe = town.redis.pipeline().cmd("LLEN", keys.backlog)
-    backlog, active = await pipe.cmd("SCARD", keys.mission(ACTIVE_SET)).execute()
+    backlog, active = await pipe.cmd("SCARD", keys.mission_active).execute()
     tasks = await town.channel.list_tasks()
     return MetricsSnapshot(
         latency_s=latency,

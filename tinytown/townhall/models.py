@@ -239,6 +239,18 @@ class Orphans(msgspec.Struct):
     orphans: list[OrphanInfo]
 
 
+class MissionAction(msgspec.Struct, omit_defaults=True):
+    id: str
+    state: str
+    note: str | None = None
+    reason: str | None = None
+
+
+class MissionDeleted(msgspec.Struct):
+    id: str
+    deleted: bool
+
+
 class Problem(msgspec.Struct, omit_defaults=True):
     """RFC 9457 problem details (``application/problem+json``)."""
 

@@ -1,71 +1,98 @@
-"""Mission control routes (``agent.manage``, townhall.md §5.6).
+"""Mission control routes (``agent.manage``, townhall.md §5.6) over the mission services.
 
-They answer 501 problem+json until the mission services exist
-(``tinytown.services.missions``); the paths, scopes and id checks are in place.
+Differences from 0.10, on purpose: a malformed id is a 400 and an unknown
+mission a 404 as before, but resuming a finished mission or failing a
+completed one is a 409 (the state conflicts), not a 400/200.
 """
 
 from __future__ import annotations
 
-import uuid
+from typing import Any, Final
 
-from quart import Blueprint, Response
+from quart import Blueprint
 from quart_schema import document_response
 
-from tinytown.townhall.models import Problem
-from tinytown.townhall.pipeline import problem, protected
+from tinytown.errors import InvalidStateError
+from tinytown.models.mission import MissionState
+from tinytown.services import missions as mission_service
+from tinytown.townhall.context import ctx
+from tinytown.townhall.models import (
+    MissionAction,
+    MissionDeleted,
+    MissionFailRequest,
+    MissionStopRequest,
+)
+from tinytown.townhall.pipeline import json_body, protected
 
 bp = Blueprint("missions", __name__)
-MANAGE = "agent.manage"
-NOT_YET = "Mission control is not available in this version of townhall"
+MANAGE: Final = "agent.manage"
+VIA: Final = "API"
+DEFAULT_FAIL_REASON: Final = "Marked failed via API"
 
 
-def _check_id(raw: str) -> Response | None:
-    try:
-        uuid.UUID(raw)
-    except ValueError:
-        return problem(400, f"invalid mission id '{raw}'")
-    return None
-
-
-async def _not_implemented(mission_id: str) -> Response:
-    return _check_id(mission_id) or problem(501, NOT_YET)
+def _check_id(raw: str) -> str:
+    return str(mission_service.parse_mission_id(raw))
 
 
 @bp.post("/v1/missions/<mission_id>/stop")
 @protected(MANAGE)
-@document_response(Problem, 501)
-async def stop(mission_id: str) -> Response:
-    """Stop a mission (blocked; failed with force)."""
-    return await _not_implemented(mission_id)
+@json_body(MissionStopRequest, optional=True)
+@document_response(MissionAction)
+async def stop(mission_id: str, body: MissionStopRequest) -> dict[str, Any]:
+    """Stop a mission: blocked (``Stopped by user``), or failed with ``force``."""
+    mission = await mission_service.stop(ctx().town, _check_id(mission_id), force=body.force,
+                                         via=VIA)
+    return {"id": str(mission.id), "state": mission.state.value}
 
 
 @bp.post("/v1/missions/<mission_id>/resume")
 @protected(MANAGE)
-@document_response(Problem, 501)
-async def resume(mission_id: str) -> Response:
-    """Resume a planning or blocked mission."""
-    return await _not_implemented(mission_id)
+@document_response(MissionAction)
+async def resume(mission_id: str) -> dict[str, Any]:
+    """Resume a blocked mission (a running one is left as it is)."""
+    town = ctx().town
+    mission = await mission_service.require(town, _check_id(mission_id))
+    if mission.state.is_terminal:
+        raise InvalidStateError(f"mission is {mission.state.value} and cannot be resumed")
+    if mission.state is MissionState.RUNNING:
+        return {"id": str(mission.id), "state": "running", "note": "already running"}
+    done = await mission_service.resume(town, str(mission.id), via=VIA)
+    doc: dict[str, Any] = {"id": str(done.mission.id), "state": done.mission.state.value}
+    if not done.resumed:
+        doc["note"] = f"not resumed: the mission is {done.mission.state.value}"
+    return doc
 
 
 @bp.post("/v1/missions/<mission_id>/complete")
 @protected(MANAGE)
-@document_response(Problem, 501)
-async def complete(mission_id: str) -> Response:
-    """Mark a mission completed."""
-    return await _not_implemented(mission_id)
+@document_response(MissionAction)
+async def complete(mission_id: str) -> dict[str, Any]:
+    """Mark a mission completed (work items are left as they are)."""
+    town = ctx().town
+    before = await mission_service.require(town, _check_id(mission_id))
+    mission = await mission_service.complete(town, str(before.id), via=VIA)
+    doc: dict[str, Any] = {"id": str(mission.id), "state": mission.state.value}
+    if before.state is MissionState.COMPLETED:
+        doc["note"] = "already completed"
+    return doc
 
 
 @bp.post("/v1/missions/<mission_id>/fail")
 @protected(MANAGE)
-@document_response(Problem, 501)
-async def fail(mission_id: str) -> Response:
-    """Mark a mission failed."""
-    return await _not_implemented(mission_id)
+@json_body(MissionFailRequest, optional=True)
+@document_response(MissionAction)
+async def fail(mission_id: str, body: MissionFailRequest) -> dict[str, Any]:
+    """Mark a mission failed with a reason (not a completed one: 409)."""
+    reason = (body.reason or "").strip() or DEFAULT_FAIL_REASON
+    mission = await mission_service.fail(ctx().town, _check_id(mission_id), reason, via=VIA)
+    return {"id": str(mission.id), "state": mission.state.value, "reason": reason}
 
 
 @bp.delete("/v1/missions/<mission_id>")
 @protected(MANAGE)
-@document_response(Problem, 501)
-async def delete(mission_id: str) -> Response:
-    """Delete a mission and its keys."""
-    return await _not_implemented(mission_id)
+@document_response(MissionDeleted)
+async def delete(mission_id: str) -> dict[str, Any]:
+    """Delete a mission and its work, watch, event and control keys."""
+    mid = _check_id(mission_id)
+    await mission_service.delete(ctx().town, mid)
+    return {"id": mid, "deleted": True}

@@ -45,7 +45,7 @@ async def ready() -> tuple[dict[str, object], int]:
             "town": town.name, "detail": f"Redis ping failed: {exc}",
         }, 503
     try:
-        missions = await scaling.active_missions(town)
+        missions = await scaling.all_missions(town)
     except TinytownError:
         missions = []
     return {
