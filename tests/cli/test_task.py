@@ -197,3 +197,29 @@ def test_short_task_ids_as_task_list_shows_them_are_accepted(tt) -> None:  # typ
         assert missing.code == 3
         assert missing.err.startswith("Error: Task not found: ffff0000")
     assert tt("task", "show", "zz").code == 6
+
+
+def test_complete_several_in_one_command(tt) -> None:  # type: ignore[no-untyped-def]
+    (a,) = uuids(tt("backlog", "add", "First part").out)
+    (b,) = uuids(tt("backlog", "add", "Second part").out)
+    done = tt("task", "complete", a, b, "--result", "did one", "--result", "did two")
+    assert done.code == 0, done.err
+    assert f"✅ Task {a} marked as completed" in done.lines
+    assert "   Result: did one" in done.lines
+    assert f"✅ Task {b} marked as completed" in done.lines
+    assert "   Result: did two" in done.lines
+    shown = json.loads(tt("task", "show", b, "--json").out)
+    assert (shown["state"], shown["result"]) == ("completed", "did two")
+
+
+def test_complete_several_reports_each_failure_and_completes_the_rest(tt) -> None:  # type: ignore[no-untyped-def]
+    (a,) = uuids(tt("backlog", "add", "Real work").out)
+    done = tt("task", "complete", BOOK_ID, a)
+    assert done.code == 3
+    assert done.err == f"Error: Task not found: {BOOK_ID}\n"
+    assert f"✅ Task {a} marked as completed" in done.lines
+    assert "   Result: Completed" in done.lines
+    mismatch = tt("task", "complete", a, BOOK_ID, "--result", "x", "--result", "y",
+                  "--result", "z")
+    assert mismatch.code == 2
+    assert_one_error_line(mismatch.err, "Error: 2 tasks but 3 --result values")

@@ -200,3 +200,23 @@ async def test_missing_prompt_file(town_root: Path, tmp_path: Path) -> None:
     done = await run_demo("", env, [str(tmp_path / "missing.md")])
     assert done.returncode == 2
     assert b"cannot read prompt file" in done.stderr
+
+
+async def test_the_rounds_tasks_are_completed_with_one_command(town_root: Path) -> None:
+    async with Town.connect(town_root) as town:
+        worker = await town.spawn_agent("worker", "demo")
+        first = await town.assign(worker.id, "Write the greeting module")
+        second = await town.assign(worker.id, "Review the greeting module")
+        prompt = await round_prompt(town, worker.id, "worker")
+        done = await run_demo(prompt, demo_env(town_root, worker.id, "worker"))
+        assert done.returncode == 0, done.stderr.decode()
+        commands = [line for line in done.stdout.decode().splitlines()
+                    if line.startswith("$ tt task complete")]
+        assert len(commands) == 1
+        assert str(first.id) in commands[0]
+        assert str(second.id) in commands[0]
+        one = await town.channel.require_task(first.id)
+        two = await town.channel.require_task(second.id)
+        assert one.state is two.state is TaskState.COMPLETED
+        assert (one.result or "").startswith("worker finished: Write the greeting module")
+        assert "approved" in (two.result or "")

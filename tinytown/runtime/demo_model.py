@@ -5,8 +5,9 @@ network: it reads the round's prompt (from ``PROMPT_FILE`` or stdin), finds
 each actionable item (:mod:`tinytown.runtime.prompt_parse`) and works it with
 the same ``tt`` commands a real model would run:
 
-* a task assignment: writes ``<town>/.tt/demo/<task-id>.md`` then runs
-  ``tt task complete <task-id> --result "..."``;
+* a task assignment: writes ``<town>/.tt/demo/<task-id>.md``; once every
+  item is worked, all the round's tasks are completed with one command,
+  ``tt task complete <id>... --result "..." --result "..."`` (one result each);
 * a query: answers the sender with ``tt send <sender> --info "..."``; the
   supervisor's backlog nudge is answered by claiming the first role-matching
   backlog task listed in the prompt (``tt backlog claim``);
@@ -112,6 +113,7 @@ class DemoModel:
         self.agent = agent
         self.delay_s = delay_s
         self.tt_command = list(tt_command)
+        self.completed: list[tuple[str, str]] = []  # (task id, result), completed at the end
 
     def tt(self, *args: str, check: bool = True) -> bool:
         """Run one ``tt`` command in the town; raise DemoError when it fails and ``check``."""
@@ -151,6 +153,16 @@ class DemoModel:
                 self.tt("send", recipient(item.sender), "--info", note)
             else:
                 print(f"demo model: noted '{_short(item.text)}'", flush=True)
+        self.complete_tasks()
+
+    def complete_tasks(self) -> None:
+        """Complete the round's tasks in one ``tt task complete`` (one result per task)."""
+        if not self.completed:
+            return
+        ids = [task_id for task_id, _ in self.completed]
+        results = [x for _, result in self.completed for x in ("--result", result)]
+        self.completed = []
+        self.tt("task", "complete", *ids, *results)
 
     def complete_task(self, item: ParsedItem) -> None:
         assert item.task_id is not None
@@ -172,7 +184,7 @@ class DemoModel:
             pr = mission_pr(self.task_description(item.task_id))
             if pr is not None:
                 result = f"{result}; {pr}"
-        self.tt("task", "complete", item.task_id, "--result", result)
+        self.completed.append((item.task_id, result))
 
     def task_description(self, task_id: str) -> str:
         """The full description of a task (the prompt shows it shortened)."""

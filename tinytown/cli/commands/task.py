@@ -24,28 +24,61 @@ app = App(
 
 
 @app.command
-def complete(task_id: str, *, result: str = "Completed") -> None:
-    """Mark a task as completed.
+def complete(
+    task_id: str,
+    *more_ids: str,
+    result: Annotated[list[str] | None, Parameter(negative=())] = None,
+) -> None:
+    """Mark tasks as completed.
 
-    Clears the assignee's current-task pointer if it points at this task and
-    counts the completion once in the agent's stats.
+    Clears the assignee's current-task pointer if it points at the task and
+    counts the completion once in the agent's stats. Several tasks can be
+    completed in one command (an agent finishing its round): one --result for
+    all, or one --result per task, in order. A task that cannot be completed
+    is reported and the others are still completed; the exit status is then
+    that of the first failure.
 
     Parameters
     ----------
     task_id : str
         The task's UUID.
-    result : str
-        What was done (a short summary).
+    more_ids : str
+        More task UUIDs to complete.
+    result : list[str]
+        What was done (a short summary); repeat it to give each task its own.
     """
+    from tinytown.cli.exitcodes import exit_code_for
+    from tinytown.cli.output import error_line
     from tinytown.cli.runner import run_town
+    from tinytown.errors import TinytownError
     from tinytown.services import tasks
 
+    ids = [task_id, *more_ids]
+    results = result or [tasks.DEFAULT_RESULT]
+    if len(results) == 1:
+        results = results * len(ids)
+    elif len(results) != len(ids):
+        usage_error(f"{len(ids)} tasks but {len(results)} --result values: "
+                    "give one for all, or one per task")
+    failed: list[int] = []
+
     async def body(town: Town) -> None:
-        done = await tasks.complete(town, task_id, result)
-        for line in render_completion(done):
-            say(line)
+        for tid, text in zip(ids, results, strict=True):
+            if len(ids) == 1:
+                done = await tasks.complete(town, tid, text)
+            else:
+                try:
+                    done = await tasks.complete(town, tid, text)
+                except TinytownError as exc:
+                    error_line(str(exc))
+                    failed.append(exit_code_for(exc))
+                    continue
+            for line in render_completion(done):
+                say(line)
 
     run_town(body)
+    if failed:
+        raise SystemExit(failed[0])
 
 
 def render_completion(done: Completion) -> list[str]:
