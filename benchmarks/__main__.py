@@ -22,6 +22,7 @@ BENCHMARKS: dict[str, str] = {
     "startup": "startup",
 }
 ALIASES = {"runtime_mem": "runtime"}
+NOISY_PERCENT = 25  # other processes' CPU share above which a run is flagged as noisy
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 
@@ -85,9 +86,11 @@ def run_one(name: str, quick: bool) -> Outcome:
     foreign = foreign_cpu_percent(cpu_before, cpu_snapshot(), outcome.seconds)
     if foreign is not None:
         outcome.data["foreign_cpu_percent"] = round(foreign, 1)
+        outcome.data["noisy"] = foreign > NOISY_PERCENT
+        flag = f" **NOISY run: over {NOISY_PERCENT}%.**" if foreign > NOISY_PERCENT else ""
         outcome.notes.append(
             f"Other processes on the machine used {foreign:.0f}% of its CPUs during this "
-            "benchmark (figures are noisier the higher that is)."
+            f"benchmark (figures are noisier the higher that is).{flag}"
         )
     return outcome
 

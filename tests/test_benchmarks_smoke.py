@@ -116,3 +116,18 @@ def test_plots_written(quick_run: Run) -> None:
         data = (out / plot).read_bytes()
         assert data.startswith(b"\x89PNG\r\n\x1a\n"), plot
         assert len(data) > 5_000, plot
+
+
+def test_startup_times_agent_commands_against_the_rust_peer(quick_run: Run) -> None:
+    from benchmarks._install import rust_tt
+
+    out, _ = quick_run
+    startup = _doc(out)["benchmarks"]["startup"]  # type: ignore[index]
+    data = startup["data"]
+    assert data["bytecode_missing"] == []
+    for name in ("status", "assign", "send", "inbox", "task complete"):
+        assert len(data["times_s"][f"tt {name}"]) == startup["params"]["runs"], name
+        assert f"tt {name} (in-process)" in data["medians_s"], name
+        if rust_tt() is not None:
+            assert f"rust tt {name}" in data["medians_s"], name
+    assert "noisy" in data
