@@ -388,3 +388,20 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 )
+
+# --- queries to the supervisor ------------------------------------------------------------
+
+# KEYS: supervisor urgent queue, supervisor inbox, asker's inbox; ARGV: the query's raw
+# JSON, the reply's raw JSON. Takes the query out of whichever queue holds it and queues
+# the reply in the same step: a query is answered once, and never lost in between.
+# Returns 1 when answered, 0 when the query is no longer queued.
+ANSWER_QUERY: Final = Script(
+    """
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0
+   and redis.call('LREM', KEYS[2], 1, ARGV[1]) == 0 then
+  return 0
+end
+redis.call('RPUSH', KEYS[3], ARGV[2])
+return 1
+"""
+)
