@@ -168,3 +168,48 @@ async def test_rest_server_serves_mcp_under_slash_mcp(town: Town) -> None:
                 assert body["success"] is True
         stop.set()
     assert await town.channel.inbox_len(worker.id) == 1
+
+
+async def test_stdio_stdout_carries_only_json_rpc(town: Town) -> None:
+    """Every stdout line is a JSON-RPC message; the log lines went to stderr."""
+    lines = [
+        _rpc("initialize", {"protocolVersion": "2025-06-18", "capabilities": {},
+                            "clientInfo": {"name": "raw", "version": "0"}}),
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {**_rpc("tools/call", {"name": "town.get_status", "arguments": {}}), "id": 2},
+    ]
+    import subprocess
+
+    errlog = town.root / "stdio-stderr.log"
+    with errlog.open("wb") as err, trio.fail_after(60):
+        proc = await trio.lowlevel.open_process(
+            [TOWNHALL, "--town", str(town.root), "mcp-stdio"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err,
+        )
+        try:
+            assert proc.stdin is not None
+            assert proc.stdout is not None
+            await proc.stdin.send_all("".join(json.dumps(m) + "\n" for m in lines).encode())
+            out = b""
+            while out.count(b"\n") < 2:  # both replies, before stdin closes
+                chunk = await proc.stdout.receive_some()
+                assert chunk, out
+                out += chunk
+            await proc.stdin.aclose()
+            out += b"".join([chunk async for chunk in proc.stdout])
+            assert await proc.wait() == 0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                with trio.CancelScope(shield=True):
+                    await proc.wait()
+    stderr = errlog.read_text()
+    replies = [json.loads(line) for line in out.decode().splitlines()]
+    assert [r["id"] for r in replies] == [1, 2]
+    assert replies[0]["result"]["serverInfo"]["name"] == "tinytown-mcp"
+    assert "Tinytown MCP interface" in replies[0]["result"]["instructions"]
+    assert "result" in replies[1], replies[1]
+    status = json.loads(replies[1]["result"]["content"][0]["text"])
+    assert status["success"] is True
+    assert status["data"]["name"] == town.name
+    assert "Starting MCP server over stdio" in stderr
