@@ -225,9 +225,9 @@ async def events(town: Town, mission_id: str, count: int = 20) -> list[str]:
 
 async def resume(town: Town, mission_id: str, *, via: str = "CLI",
                  now: datetime | None = None) -> Resumed:
-    """Blocked → running and active again; any other state is left as it is (resumed False)."""
+    """Blocked (or planning) → running and active again; other states are left (resumed False)."""
     mission = await require(town, mission_id)
-    if mission.state is not MissionState.BLOCKED:
+    if mission.state not in (MissionState.BLOCKED, MissionState.PLANNING):
         return Resumed(mission, resumed=False)
     when = now or utcnow()
     store = MissionStore(town.channel)
@@ -345,8 +345,9 @@ async def complete(town: Town, mission_id: str, *, via: str = "API",
     return mission
 
 
-async def fail(town: Town, mission_id: str, reason: str = "Failed by operator", *,
+async def fail(town: Town, mission_id: str, reason: str = "Marked failed via API", *,
                via: str = "API", now: datetime | None = None) -> MissionRun:
+    """Failed, out of the active set; a completed mission stays completed (InvalidStateError)."""
     mission = await require(town, mission_id)
     if mission.state is MissionState.COMPLETED:
         raise InvalidStateError(f"Mission {mission.id} is completed and cannot be failed")

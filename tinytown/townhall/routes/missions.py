@@ -1,4 +1,7 @@
-"""Mission control routes (``agent.manage``, townhall.md §5.6) over the mission services.
+"""Mission routes over the mission services: control (``agent.manage``, townhall.md §5.6)
+and the reads (``town.read``) 0.10's OpenAPI file promised but never served:
+``GET /v1/missions`` (``?all=true`` or ``?state=…`` for every mission),
+``/v1/missions/{id}``, ``/work`` and ``/watches`` (``?status=``), ``/events`` (``?count=20``).
 
 Differences from 0.10, on purpose: a malformed id is a 400 and an unknown
 mission a 404 as before, but resuming a finished mission or failing a
@@ -9,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from quart import Blueprint
+from quart import Blueprint, request
 from quart_schema import document_response
 
-from tinytown.errors import InvalidStateError
+from tinytown.codec.mission_codec import mission_to_dict, watch_to_dict, work_item_to_dict
+from tinytown.errors import InvalidInputError, InvalidStateError
 from tinytown.models.mission import MissionState
 from tinytown.services import missions as mission_service
 from tinytown.townhall.context import ctx
@@ -26,6 +30,7 @@ from tinytown.townhall.pipeline import json_body, protected
 
 bp = Blueprint("missions", __name__)
 MANAGE: Final = "agent.manage"
+READ: Final = "town.read"
 VIA: Final = "API"
 DEFAULT_FAIL_REASON: Final = "Marked failed via API"
 
@@ -96,3 +101,79 @@ async def delete(mission_id: str) -> dict[str, Any]:
     mid = _check_id(mission_id)
     await mission_service.delete(ctx().town, mid)
     return {"id": mid, "deleted": True}
+
+
+# --- reads ---------------------------------------------------------------------------------
+
+
+def _flag(name: str) -> bool:
+    raw = request.args.get(name)
+    if raw is None:
+        return False
+    if raw.lower() not in ("true", "false", "1", "0"):
+        raise InvalidInputError(f"Invalid query parameter {name}={raw!r}: expected true or false")
+    return raw.lower() in ("true", "1")
+
+
+@bp.get("/v1/missions")
+@protected(READ)
+async def list_missions() -> dict[str, Any]:
+    """Active missions; every mission with ``all=true``, or those in ``state``."""
+    state_arg = request.args.get("state")
+    state = None
+    if state_arg is not None:
+        try:
+            state = MissionState(state_arg.strip().lower())
+        except ValueError:
+            raise InvalidInputError(f"Invalid mission status: {state_arg}") from None
+    found = await mission_service.list_missions(ctx().town, include_all=_flag("all"),
+                                                state=state)
+    return {"missions": [mission_to_dict(m) for m in found], "count": len(found)}
+
+
+@bp.get("/v1/missions/<mission_id>")
+@protected(READ)
+async def get_mission(mission_id: str) -> dict[str, Any]:
+    """One mission with its work items, watches and 20 newest log lines."""
+    st = await mission_service.status(ctx().town, _check_id(mission_id), events=20)
+    return {
+        "mission": mission_to_dict(st.mission),
+        "work_item_count": len(st.items),
+        "watch_item_count": len(st.watches),
+        "work_items": [work_item_to_dict(i) for i in st.items],
+        "watch_items": [watch_to_dict(w) for w in st.watches],
+        "events": st.events,
+    }
+
+
+@bp.get("/v1/missions/<mission_id>/work")
+@protected(READ)
+async def list_work(mission_id: str) -> dict[str, Any]:
+    """A mission's work items (``status`` filters)."""
+    mid = _check_id(mission_id)
+    items = await mission_service.work_items(ctx().town, mid, request.args.get("status"))
+    return {"mission_id": mid, "count": len(items),
+            "items": [work_item_to_dict(i) for i in items]}
+
+
+@bp.get("/v1/missions/<mission_id>/watches")
+@protected(READ)
+async def list_watches(mission_id: str) -> dict[str, Any]:
+    """A mission's PR watches (``status`` filters)."""
+    mid = _check_id(mission_id)
+    found = await mission_service.watches(ctx().town, mid, request.args.get("status"))
+    return {"mission_id": mid, "count": len(found), "items": [watch_to_dict(w) for w in found]}
+
+
+@bp.get("/v1/missions/<mission_id>/events")
+@protected(READ)
+async def list_events(mission_id: str) -> dict[str, Any]:
+    """A mission's log lines, newest first (``count``, default 20)."""
+    mid = _check_id(mission_id)
+    raw = request.args.get("count", "20")
+    try:
+        count = int(raw)
+    except ValueError:
+        raise InvalidInputError(f"Invalid query parameter count={raw!r}") from None
+    found = await mission_service.events(ctx().town, mid, count)
+    return {"mission_id": mid, "count": len(found), "events": found}
