@@ -31,6 +31,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("inbox:inbox", "inbox", "Show an agent's inbox, or every inbox with --all."),
     ("inbox:tasks", "tasks", "Pending work of every agent (alias of 'inbox --all')."),
     ("status:status", "status", "Town overview: agents, queues, tasks."),
+    ("attention:attention", "attention", "What needs a human now: questions, gates, stuck agents and work."),
+    ("attention:answer", "answer", "Answer an agent's question to the supervisor/conductor."),
     ("task:app", "task", "Task operations: complete, show, list, current."),
     ("mission:app", "mission", "Mission mode: GitHub issues become work the town runs on its own."),
     ("backlog:app", "backlog", "The unassigned-task backlog: add, list, claim, assign-all, remove."),
