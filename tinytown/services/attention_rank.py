@@ -21,7 +21,7 @@ import enum
 import statistics
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Final
+from typing import Any, Final
 
 import attrs
 
@@ -352,3 +352,21 @@ def rank(facts: Facts, now: datetime) -> list[Entry]:
     ]
     unique = {entry.id: entry for entry in entries}
     return sorted(unique.values(), key=lambda e: (e.priority, e.since, e.id))
+
+
+def entry_to_dict(entry: Entry) -> dict[str, Any]:
+    """The JSON form of an entry (``tt attention --json``, the REST API, the dashboard)."""
+    doc: dict[str, Any] = {
+        "id": entry.id,
+        "kind": entry.kind.value,
+        "priority": entry.priority,
+        "reason": entry.reason,
+        "since": entry.since.isoformat().replace("+00:00", "Z"),
+        "actions": [a.value for a in entry.actions],
+        "count": entry.count,
+    }
+    for name in ("agent", "task_id", "mission_id", "message_id", "work_item_id"):
+        value = getattr(entry, name)
+        if value is not None:
+            doc[name] = value
+    return doc

@@ -259,3 +259,47 @@ class Problem(msgspec.Struct, omit_defaults=True):
     status: int
     detail: str | None = None
     instance: str | None = None
+
+
+# --- attention inbox -------------------------------------------------------------------------
+
+
+class AttentionEntry(msgspec.Struct):
+    id: str
+    kind: str
+    priority: int
+    reason: str
+    since: str
+    actions: list[str]
+    count: int
+    agent: str | None = None
+    task_id: str | None = None
+    mission_id: str | None = None
+    message_id: str | None = None
+    work_item_id: str | None = None
+
+
+class Attention(msgspec.Struct):
+    count: int
+    entries: list[AttentionEntry]
+
+
+class AnswerRequest(msgspec.Struct):
+    answer: str
+
+
+class Answered(msgspec.Struct):
+    message_id: str
+    to_agent: str
+    correlation_id: str
+
+
+class GateDecisionRequest(msgspec.Struct):
+    reason: str | None = None
+
+
+class GateDecision(msgspec.Struct):
+    mission_id: str
+    work_item_id: str
+    status: str
+    reviewer_approved: bool

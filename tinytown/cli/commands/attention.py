@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 from cyclopts import Parameter
 
@@ -25,24 +25,6 @@ ICONS = {
     "failing_watch": "👀",
 }
 NOTHING = "✅ Nothing needs you right now."
-
-
-def entry_doc(entry: Entry) -> dict[str, Any]:
-    """The JSON form of an entry (shared by ``--json``, the REST API and the dashboard)."""
-    doc: dict[str, Any] = {
-        "id": entry.id,
-        "kind": entry.kind.value,
-        "priority": entry.priority,
-        "reason": entry.reason,
-        "since": entry.since.isoformat().replace("+00:00", "Z"),
-        "actions": [a.value for a in entry.actions],
-        "count": entry.count,
-    }
-    for name in ("agent", "task_id", "mission_id", "message_id", "work_item_id"):
-        value = getattr(entry, name)
-        if value is not None:
-            doc[name] = value
-    return doc
 
 
 def _age(since: datetime, now: datetime) -> str:
@@ -90,13 +72,14 @@ def attention(*, json: Annotated[bool, Parameter(negative=())] = False) -> None:
     """
     from tinytown.cli.runner import run_town
     from tinytown.runtime.attention import attention as gather
+    from tinytown.services.attention_rank import entry_to_dict
     from tinytown.town import utcnow
 
     async def body(town: Town) -> None:
         now = utcnow()
         entries = await gather(town, now)
         if json:
-            emit_json({"count": len(entries), "entries": [entry_doc(e) for e in entries]})
+            emit_json({"count": len(entries), "entries": [entry_to_dict(e) for e in entries]})
             return
         if not entries:
             say(NOTHING)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from quart import Blueprint
 
+from tinytown.townhall.routes.attention import bp as attention
 from tinytown.townhall.routes.events import bp as events
 from tinytown.townhall.routes.manage import bp as manage
 from tinytown.townhall.routes.missions import bp as missions
@@ -11,4 +12,4 @@ from tinytown.townhall.routes.probes import bp as probes
 from tinytown.townhall.routes.read import bp as read
 from tinytown.townhall.routes.write import bp as write
 
-BLUEPRINTS: tuple[Blueprint, ...] = (probes, read, write, manage, missions, events)
+BLUEPRINTS: tuple[Blueprint, ...] = (probes, read, write, manage, missions, events, attention)
