@@ -123,6 +123,4 @@ def test_sigterm_suspends_agents_and_the_next_start_resumes_them(
     wait_until(lambda: rt_town.task(task_id).get("state") == "completed", "resumed and done")
     assert rt_town.agent("w")["id"] == aid
     assert rt_town.ok("start", "--detach").startswith("🚀 Town runtime already running (pid ")
-    res = rt_town.tt("start")
-    assert res.code == 7
-    assert "already running" in res.err
+    # 'tt start' with the runtime running follows its log: test_strands_runtime.py covers it.

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 
-from _rt_support import RtTown, rt_town_fixture, set_idle_timeout, wait_until  # noqa: F401
+from _rt_support import TT, RtTown, rt_town_fixture, set_idle_timeout, wait_until  # noqa: F401
 
 from tinytown.config import load_town_config
 from tinytown.runtime.procfiles import pid_alive, read_pid, runtime_pidfile
@@ -93,3 +94,25 @@ def test_work_for_an_agent_stopped_by_its_idle_timeout_is_flagged(rt_town: RtTow
     assert flagged in rt_town.ok("inbox", "w").splitlines()
     stranded = json.loads(rt_town.ok("list", "--json"))["stranded"]
     assert [(s["name"], s["pending"]) for s in stranded] == [("w", 2)]
+
+
+def test_tt_start_after_spawn_follows_the_running_runtime_and_detaches(rt_town: RtTown) -> None:
+    """Item 8: the book's quick start runs 'tt start' after 'tt spawn' started the runtime."""
+    rt_town.ok("spawn", "w", "--model", "ok")
+    (pid,) = rt_town.runtime_pids()
+    proc = subprocess.Popen([TT, "start"], cwd=rt_town.root, env=os.environ.copy(), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            stdin=subprocess.DEVNULL)
+    rt_town.procs.append(proc)  # type: ignore[arg-type]
+    assert proc.stdout is not None
+    assert proc.stdout.readline() == (
+        f"🚀 Town runtime already running (pid {pid}), hosting 1 agent(s)\n")
+    assert proc.stdout.readline() == (
+        "   Following .tt/logs/runtime.log (Ctrl+C detaches; the runtime keeps running)\n")
+    task_id = _task_id(rt_town.ok("assign", "w", "Work while attached"))
+    wait_until(lambda: rt_town.task(task_id).get("state") == "completed", "task done")
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert out.splitlines()[-1] == "👋 Detached (the runtime keeps running)"
+    assert pid_alive(pid)

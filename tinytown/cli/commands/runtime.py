@@ -133,26 +133,35 @@ def start(*, detach: Flag = False) -> None:
     resumes those that were not stopped (after a crash or a reboot). Ctrl+C
     stops every agent gracefully (running model processes are stopped, their
     messages go back to the inbox, agents end Stopped); SIGTERM suspends them
-    instead, to be resumed by the next 'tt start'.
+    instead, to be resumed by the next 'tt start'. If the runtime already
+    runs (started by 'tt spawn'), 'tt start' follows its log instead; Ctrl+C
+    then detaches and leaves it running.
 
     Parameters
     ----------
     detach : bool
         Run the runtime in the background instead (it exits when no agents are left).
     """
+    from tinytown.cli.attach import attach
     from tinytown.cli.cmdserver import server_argv
     from tinytown.cli.runner import run_town
     from tinytown.runtime.host import serve_runtime
-    from tinytown.runtime.launch import ensure_runtime, runtime_log_path
+    from tinytown.runtime.launch import ensure_runtime, runtime_log_path, runtime_pid
     from tinytown.runtime.settings import host_id
 
     async def body(town: Town) -> None:
         host = host_id()
+        shown_log = Path(OPTIONS.town) / runtime_log_path(Path()).as_posix()
+        if not detach:
+            running = await runtime_pid(town, host)
+            if running is not None:
+                await attach(town, host, running, shown_log)
+                return
         if detach:
             pid, started = await ensure_runtime(town, host)
             if started:
                 say(f"🚀 Town runtime started in background (pid {pid})")
-                say(f"   Logs: {Path(OPTIONS.town) / runtime_log_path(Path()).as_posix()}")
+                say(f"   Logs: {shown_log}")
                 say("   It exits when no agents are left.")
             else:
                 say(f"🚀 Town runtime already running (pid {pid})")
