@@ -44,7 +44,7 @@ LAYERS: dict[str, int] = {
 }
 ADAPTER = 8
 # Named by ARCHITECTURE.md / the open issues, not written yet.
-PLANNED = frozenset({"townhall", "api"})
+PLANNED = frozenset({"townhall"})
 # Programs of their own (a model CLI, ``python -m`` entry points): they talk to a terminal.
 PROGRAMS = frozenset({"runtime/__main__.py", "runtime/demo_model.py"})
 
@@ -214,7 +214,7 @@ def _append(path: Path, text: str) -> None:
         ("services/tasks.py", "\nfrom ..runtime import host\n", "imports tinytown.runtime"),
         ("store.py", "\nif TYPE_CHECKING:\n    from tinytown.town import Town\n",
          "imports tinytown.town"),
-        ("channel.py", "\nfrom tinytown import Town\n", "imports tinytown.town"),
+        ("channel.py", "\nfrom tinytown import Town\n", "imports tinytown.api"),
         ("redis/client.py", "\nimport importlib\nimportlib.import_module('tinytown.services')\n",
          "imports tinytown.services"),
         ("runtime/host.py", "\nARGV = ['python', '-m', 'tinytown.cli', 'status']\n",

@@ -1,4 +1,7 @@
-"""Town.init / Town.connect with the town's own managed Redis, and agent handles."""
+"""The core Town: init / connect with the town's own managed Redis, agent references.
+
+The public API on top of it (``tinytown.Town``) is tested in tests/runtime/test_python_api.py.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ from pathlib import Path
 import pytest
 import trio
 
-from tinytown import Town
 from tinytown.errors import (
     AgentNotFoundError,
     AmbiguousAgentError,
@@ -17,8 +19,10 @@ from tinytown.errors import (
     NotInitializedError,
     TownExistsError,
 )
-from tinytown.models import SUPERVISOR, AgentState, MessageType, TaskState
+from tinytown.models import SUPERVISOR, AgentState
 from tinytown.redis import server
+from tinytown.services.registration import register_agent
+from tinytown.town import Town
 
 
 @pytest.fixture
@@ -54,7 +58,7 @@ async def test_init_starts_redis_and_connect_reuses_it(town_root: Path, tmp_path
 
 async def test_connect_restarts_a_stopped_town_redis_and_keeps_data(town_root: Path) -> None:
     async with Town.init(town_root, "persisted") as town:
-        handle = await town.spawn_agent("worker-1", "claude")
+        handle = await register_agent(town, "worker-1", "claude")
         assert await town.stop_redis()
     async with Town.connect(town_root) as town:
         agents = await town.list_agents()
@@ -78,40 +82,21 @@ async def town(tmp_path: Path, town_name: str, redis_url: str,
         yield connected
 
 
-async def test_spawn_assign_and_handles(town: Town) -> None:
-    worker = await town.spawn_agent("worker-1", "claude")
-    assert await worker.state() is AgentState.STARTING
-    task_id = await worker.assign("Implement the login API")
-    task = await town.channel.require_task(task_id)
-    assert task.state is TaskState.ASSIGNED
-    assert task.assigned_to == worker.id
-    assert await worker.inbox_len() == 1
-    message = await town.channel.receive(worker.id, timeout=1)
-    assert message is not None
-    assert message.kind == MessageType.TaskAssign(task_id=str(task_id))
-    assert message.from_ == SUPERVISOR
-    await worker.send(MessageType.Ping(), urgent=True)
-    assert await town.channel.urgent_len(worker.id) == 1
-    events = [e.event_type.value for _, e in await town.channel.recent_events(10)]
-    assert events == ["agent_spawned", "task_assigned"]
-
-
 async def test_agent_reference_resolution(town: Town) -> None:
-    a = await town.spawn_agent("backend", "claude")
-    record = await a.record()
-    for ref in ("backend", "BACKEND", str(a.id), a.id.short, record.display_name, record.label):
-        assert (await town.agent(ref)).id == a.id
-    assert (await town.agent("conductor")).id == SUPERVISOR
+    a = await register_agent(town, "backend", "claude")
+    for ref in ("backend", "BACKEND", str(a.id), a.id.short, a.display_name, a.label):
+        assert (await town.resolve(ref))[0] == a.id
+    assert await town.resolve("conductor") == (SUPERVISOR, None)
     with pytest.raises(AgentNotFoundError):
-        await town.agent("nobody")
+        await town.resolve("nobody")
     with pytest.raises(AgentNotFoundError):
-        await town.agent("550e8400-e29b-41d4-a716-446655440000")
-    b = await town.spawn_agent("backend", "claude")
+        await town.resolve("550e8400-e29b-41d4-a716-446655440000")
+    b = await register_agent(town, "backend", "claude")
     await town.channel.set_agent_state(a.id, AgentState.STOPPED)
-    assert (await town.agent("backend")).id == b.id  # the live one wins an exact-name tie
+    assert (await town.resolve("backend"))[0] == b.id  # the live one wins an exact-name tie
     await town.channel.set_agent_state(b.id, AgentState.STOPPED)
     with pytest.raises(AmbiguousAgentError, match="ambiguous"):
-        await town.agent("backend")
+        await town.resolve("backend")
 
 
 @pytest.mark.parametrize(
@@ -121,18 +106,5 @@ async def test_agent_reference_resolution(town: Town) -> None:
 )
 async def test_bad_agent_names(town: Town, name: str, error: type[Exception]) -> None:
     with pytest.raises(error):
-        await town.spawn_agent(name, "claude")
+        await register_agent(town, name, "claude")
     assert await town.list_agents() == []
-
-
-async def test_wait_returns_terminal_or_current_state(town: Town) -> None:
-    worker = await town.spawn_agent("w", "claude")
-    assert await worker.wait(timeout=0.3) is AgentState.STARTING
-
-    async def stop_soon() -> None:
-        await trio.sleep(0.2)
-        await town.channel.set_agent_state(worker.id, AgentState.STOPPED)
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(stop_soon)
-        assert await worker.wait(timeout=10) is AgentState.STOPPED

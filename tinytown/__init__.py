@@ -3,8 +3,8 @@
 The public API::
 
     async with Town.connect(".") as town:
-        worker = await town.spawn_agent("worker-1", "claude")
-        await worker.assign("Implement the login API")
+        worker = await town.spawn_agent("worker-1", "claude")  # runs it, as tt spawn
+        await worker.assign(Task.new("Implement the login API"))
 
 Names are imported lazily so that ``import tinytown`` (and ``tt --help``)
 stays cheap: Trio and the Redis client load only when used.
@@ -17,8 +17,8 @@ TYPE_CHECKING = False  # not typing's: importing typing costs more than the tt c
 __version__ = "0.10.0"
 
 _EXPORTS = {
-    "Town": "tinytown.town",
-    "AgentHandle": "tinytown.town",
+    "Town": "tinytown.api",
+    "AgentHandle": "tinytown.api",
     "Channel": "tinytown.channel",
     "TownConfig": "tinytown.config",
     "Agent": "tinytown.models",
@@ -62,6 +62,7 @@ __all__ = [
 if TYPE_CHECKING:
     from typing import Any
 
+    from tinytown.api import AgentHandle, Town
     from tinytown.channel import Channel
     from tinytown.config import TownConfig
     from tinytown.errors import TinytownError
@@ -80,7 +81,6 @@ if TYPE_CHECKING:
         TaskId,
         TaskState,
     )
-    from tinytown.town import AgentHandle, Town
 
 
 def __getattr__(name: str) -> Any:

@@ -1,20 +1,29 @@
 """The Town: a directory with ``tinytown.toml``, its Redis and its agents.
 
-``Town.init`` and ``Town.connect`` are async context managers; they start the
-town's own Redis when the config says tinytown manages it and it is not
-running. Leaving the context closes the connections but leaves Redis running
-(other commands and the runtime share it); :meth:`Town.stop_redis` stops it.
+This is the town every service works on: its config, its Redis client and
+its :class:`~tinytown.channel.Channel`. The public Python API
+(:mod:`tinytown.api`, exported as ``tinytown.Town``) adds the business verbs
+on top, each a call of the service the CLI uses.
+
+``Town.init`` and ``Town.connect`` return a :class:`TownOpening`: use it with
+``async with`` (closed on exit) or ``await`` it (then ``await town.aclose()``,
+or ``async with town``). They start the town's own Redis when the config says
+tinytown manages it and it is not running. ``connect`` leaves Redis running
+when it closes (other commands and the runtime share it); ``init`` with
+``keep_redis=False`` stops the Redis it started; :meth:`Town.stop_redis` stops
+it at any time.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable, Generator, Mapping
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Generic, Self, TypeVar
 
-import attrs
 import trio
 
 from tinytown.channel import Channel
@@ -40,21 +49,7 @@ from tinytown.errors import (
     RedisVersionTooOldError,
     TownExistsError,
 )
-from tinytown.models import (
-    SUPERVISOR,
-    Agent,
-    AgentId,
-    AgentState,
-    Event,
-    EventType,
-    Message,
-    MessageKind,
-    MessageType,
-    Priority,
-    Task,
-    TaskId,
-    validate_agent_name,
-)
+from tinytown.models import SUPERVISOR, Agent, AgentId
 from tinytown.redis import server
 from tinytown.redis.client import Redis, open_redis
 from tinytown.redis.url import parse_url
@@ -62,11 +57,43 @@ from tinytown.redis.url import parse_url
 TT_DIR = ".tt"
 TOWN_SUBDIRS = ("agents", "logs", "tasks")
 MIN_REMOTE_VERSION = (7, 0)
-WAIT_POLL_S = 0.25
+CLOSE_TIMEOUT_S: Final = 30.0
+"""Bound on closing a town (stopping what it started), shielded from cancellation."""
+
+T = TypeVar("T", bound="Town")
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class TownOpening(Generic[T]):
+    """What :meth:`Town.init` and :meth:`Town.connect` return.
+
+    ``async with Town.connect(".") as town:`` closes the town on exit;
+    ``town = await Town.connect(".")`` leaves closing to the caller
+    (``await town.aclose()`` or ``async with town:``).
+    """
+
+    def __init__(self, opener: Callable[[], Awaitable[T]]) -> None:
+        self._opener = opener
+        self._town: T | None = None
+
+    def __await__(self) -> Generator[Any, None, T]:
+        return self._opener().__await__()
+
+    async def __aenter__(self) -> T:
+        self._town = await self._opener()
+        return self._town
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._town is not None:
+            await self._town.aclose()
 
 
 class Town:
@@ -88,6 +115,9 @@ class Town:
         self.env = None if env is None else dict(env)
         """The environment the town was opened with (None: the process's), given to the
         processes it starts."""
+        self._closing = AsyncExitStack()
+        self._stop_redis_on_close = False
+        self._closed = False
 
     @property
     def name(self) -> str:
@@ -97,41 +127,50 @@ class Town:
     def tt_dir(self) -> Path:
         return self.root / TT_DIR
 
-    # --- opening ----------------------------------------------------------------------
+    # --- opening and closing ------------------------------------------------------------
 
     @classmethod
-    @asynccontextmanager
-    async def init(
+    def init(
         cls,
         path: str | os.PathLike[str],
         name: str,
         *,
         env: Mapping[str, str] | None = None,
         register: bool = True,
-    ) -> AsyncIterator[Town]:
-        """Create a town at ``path`` (refusing an existing one) and connect to it."""
+        keep_redis: bool = True,
+    ) -> TownOpening[Self]:
+        """Create a town at ``path`` (refusing an existing one) and connect to it.
+
+        With ``keep_redis=False``, closing the town stops the Redis this call started.
+        """
         root = Path(path)
-        config = prepare_town(root, name, register=register)
-        async with cls._open(root, config, env) as town:
-            yield town
+
+        async def opener() -> Self:
+            config = prepare_town(root, name, register=register)
+            return await cls._open(root, config, env, stop_started=not keep_redis)
+
+        return TownOpening(opener)
 
     @classmethod
-    @asynccontextmanager
-    async def connect(
+    def connect(
         cls,
         path: str | os.PathLike[str] = ".",
         *,
         env: Mapping[str, str] | None = None,
         start: bool = True,
-    ) -> AsyncIterator[Town]:
-        """Connect to the town at ``path``, starting its Redis if needed and ``start``."""
+    ) -> TownOpening[Self]:
+        """Connect to the town at ``path``, starting its Redis if needed and ``start``.
+
+        Closing it leaves the town (its Redis, its runtime) running.
+        """
         root = Path(path)
-        config = load_town_config(root)
-        async with cls._open(root, config, env, start=start) as town:
-            yield town
+
+        async def opener() -> Self:
+            return await cls._open(root, load_town_config(root), env, start=start)
+
+        return TownOpening(opener)
 
     @classmethod
-    @asynccontextmanager
     async def _open(
         cls,
         root: Path,
@@ -139,16 +178,56 @@ class Town:
         env: Mapping[str, str] | None,
         *,
         start: bool = True,
-    ) -> AsyncIterator[Town]:
+        stop_started: bool = False,
+    ) -> Self:
         root = Path(os.path.abspath(root))  # noqa: ASYNC240 - getcwd only, no disk I/O
         target = redis_target(config, root, os.environ if env is None else env)
+        started = False
         if target.managed and start:
-            await ensure_server(root, config, target)
-        settings = parse_url(target.url)
-        async with open_redis(settings) as redis:
+            started = await ensure_server(root, config, target)
+        stack = AsyncExitStack()
+        try:
+            redis = await stack.enter_async_context(open_redis(parse_url(target.url)))
             if not target.managed:
                 await check_remote(redis, target)
-            yield cls(root, config, redis, target, env)
+        except BaseException:
+            await stack.aclose()
+            raise
+        town = cls(root, config, redis, target, env)
+        town._closing = stack
+        town._stop_redis_on_close = started and stop_started
+        return town
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections; stop the Redis that ``init(keep_redis=False)`` started.
+
+        Idempotent; shielded from cancellation and bounded in time.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        with trio.CancelScope(shield=True), trio.move_on_after(CLOSE_TIMEOUT_S):
+            try:
+                if self._stop_redis_on_close:
+                    await self._before_redis_stops()
+            finally:
+                await self._closing.aclose()
+                if self._stop_redis_on_close:
+                    await self.stop_redis()
+
+    async def _before_redis_stops(self) -> None:
+        """A hook: what must end before the Redis this town started stops (nothing here)."""
 
     async def stop_redis(self) -> bool:
         """Stop the town's own Redis (saving its data). False if tt does not manage it."""
@@ -159,42 +238,6 @@ class Town:
         )
 
     # --- agents -----------------------------------------------------------------------
-
-    async def spawn_agent(
-        self,
-        name: str,
-        cli: str | None = None,
-        *,
-        role: str | None = None,
-        parent: AgentId | None = None,
-        max_rounds: int | None = None,
-    ) -> AgentHandle:
-        """Register a new agent record (state ``starting``); the runtime makes it run."""
-        clean = validate_agent_name(name)
-        cli_name = self.config.resolve_cli_name(cli or self.config.default_cli)
-        agent = Agent.new(clean, cli_name, utcnow(), role_id=role, parent=parent)
-        agent.max_rounds = max_rounds
-        await self.channel.set_agent(agent)
-        await self.channel.emit(
-            Event(
-                event_type=EventType.AGENT_SPAWNED,
-                message=f"Agent '{clean}' spawned with CLI {cli_name}",
-                timestamp=utcnow(),
-                agent_id=agent.id,
-                new_state=AgentState.STARTING.label,
-                parent_agent_id=parent,
-                spawn_mode=agent.spawn_mode.value,
-            )
-        )
-        return AgentHandle(self, agent.id, clean)
-
-    async def agent(self, ref: str | AgentId) -> AgentHandle:
-        """Resolve an agent reference (name, nickname, label, short id, UUID, supervisor)."""
-        if isinstance(ref, AgentId):
-            agent = await self.channel.require_agent(ref)
-            return AgentHandle(self, agent.id, agent.name)
-        aid, agent_rec = await self.resolve(ref)
-        return AgentHandle(self, aid, agent_rec.name if agent_rec else "supervisor")
 
     async def resolve(self, ref: str) -> tuple[AgentId, Agent | None]:
         """Resolve a reference per cli.md §0.5; the supervisor has no record."""
@@ -218,29 +261,6 @@ class Town:
     async def list_agents(self) -> list[Agent]:
         return await self.channel.list_agents()
 
-    async def assign(
-        self, to: AgentId, description: str, *, tags: list[str] | None = None
-    ) -> Task:
-        """Create an assigned task and send its ``task_assign`` message (one round trip each)."""
-        if not description.strip():
-            raise InvalidInputError("Task description must not be empty")
-        now = utcnow()
-        task = Task.new(description, now, tags=tags).assigned(to, now)
-        await self.channel.set_task(task)
-        await self.channel.send(
-            Message(from_=SUPERVISOR, to=to, kind=MessageType.TaskAssign(task_id=str(task.id)))
-        )
-        await self.channel.emit(
-            Event(
-                event_type=EventType.TASK_ASSIGNED,
-                message=f"Task assigned: {description.splitlines()[0][:80]}",
-                timestamp=now,
-                agent_id=None if to == SUPERVISOR else to,
-                task_id=str(task.id),
-            )
-        )
-        return task
-
 
 def pick_match(ref: str, matches: list[Agent]) -> tuple[AgentId, Agent]:
     if not matches:
@@ -253,55 +273,6 @@ def pick_match(ref: str, matches: list[Agent]) -> tuple[AgentId, Agent]:
         listed = ", ".join(f"{a.label} ({a.short_id})" for a in matches)
         raise AmbiguousAgentError(f"Agent reference '{ref}' is ambiguous: {listed}")
     return matches[0].id, matches[0]
-
-
-@attrs.frozen
-class AgentHandle:
-    """A handle on one agent of a connected town."""
-
-    town: Town
-    id: AgentId
-    name: str
-
-    async def record(self) -> Agent:
-        return await self.town.channel.require_agent(self.id)
-
-    async def assign(self, description: str, *, tags: list[str] | None = None) -> TaskId:
-        task = await self.town.assign(self.id, description, tags=tags)
-        return task.id
-
-    async def send(
-        self,
-        kind: MessageKind,
-        *,
-        priority: Priority = Priority.NORMAL,
-        urgent: bool = False,
-        sender: AgentId = SUPERVISOR,
-    ) -> Message:
-        msg = Message(from_=sender, to=self.id, kind=kind, priority=priority)
-        if urgent:
-            await self.town.channel.send_urgent(msg)
-        else:
-            await self.town.channel.send(msg)
-        return msg
-
-    async def inbox_len(self) -> int:
-        return await self.town.channel.inbox_len(self.id)
-
-    async def state(self) -> AgentState:
-        state = await self.town.channel.get_agent_state(self.id)
-        if state is None:
-            raise AgentNotFoundError(str(self.id))
-        return state
-
-    async def wait(self, timeout: float | None = None) -> AgentState:
-        """Wait until the agent is Stopped, Error or Cold; the current state on timeout."""
-        with trio.move_on_after(timeout if timeout is not None else float("inf")):
-            # The state lives in Redis, written by other processes: poll it.
-            while not (state := await self.state()).is_terminal:  # noqa: ASYNC110
-                await trio.sleep(WAIT_POLL_S)
-            return state
-        return await self.state()
 
 
 # --- helpers ---------------------------------------------------------------------------
@@ -344,12 +315,12 @@ def _global_or_default() -> GlobalConfig | None:
         return None
 
 
-async def ensure_server(root: Path, config: TownConfig, target: RedisTarget) -> None:
-    """Start the town's Redis unless it already answers."""
+async def ensure_server(root: Path, config: TownConfig, target: RedisTarget) -> bool:
+    """Start the town's Redis unless it already answers; whether it was started now."""
     if target.socket_path is not None and server.server_running(
         root, target.socket_path, target.password
     ):
-        return
+        return False
     binary = server.find_redis_server(config.redis.binary)
     tcp = None
     if target.mode == "town_tcp":
@@ -362,6 +333,7 @@ async def ensure_server(root: Path, config: TownConfig, target: RedisTarget) -> 
         tcp=tcp,
         password=target.password,
     )
+    return True
 
 
 async def check_remote(redis: Redis, target: RedisTarget) -> None:

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import trio
 
 from tinytown.models import AgentId
+from tinytown.services.registration import register_agent
 from tinytown.town import Town
 
 T = TypeVar("T")
@@ -34,7 +35,7 @@ def spawn(town_dir: Path, *names: str) -> dict[str, AgentId]:
     """Register agents (records only, no runtime) and return their ids by name."""
 
     async def body(town: Town) -> dict[str, AgentId]:
-        return {n: (await town.spawn_agent(n, "claude")).id for n in names}
+        return {n: (await register_agent(town, n, "claude")).id for n in names}
 
     return in_town(town_dir, body)
 

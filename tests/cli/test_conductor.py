@@ -16,6 +16,7 @@ import trio
 from tinytown.config import load_town_config, save_town_config
 from tinytown.config.presets import CliPreset
 from tinytown.models import SUPERVISOR, Message, MessageType, Task
+from tinytown.services.registration import register_agent
 from tinytown.town import Town, utcnow
 
 TT = Callable[..., Any]
@@ -63,13 +64,13 @@ def test_print_context_fresh(tt: TT, town_dir: Path, town_name: str) -> None:
 async def populate(town_dir: Path) -> str:
     """One agent with two pending messages and one backlog task; returns its label."""
     async with Town.connect(town_dir) as town:
-        handle = await town.spawn_agent("backend", "claude")
+        handle = await register_agent(town, "backend", "claude")
         await town.channel.send(Message(SUPERVISOR, handle.id, MessageType.Query("ready?")))
         await town.channel.send_urgent(Message(SUPERVISOR, handle.id, MessageType.Query("now?")))
         task = Task.new("parked work", utcnow())
         await town.channel.set_task(task)
         await town.channel.backlog_push(task.id)
-        return (await handle.record()).label
+        return (await town.channel.require_agent(handle.id)).label
 
 
 def test_print_context_resume(tt: TT, town_dir: Path) -> None:

@@ -19,6 +19,7 @@ from tinytown.config import (
 from tinytown.models import AgentState
 from tinytown.redis import server
 from tinytown.services.apikey import verify_api_key
+from tinytown.services.registration import register_agent
 from tinytown.town import Town
 
 TT = Callable[..., Any]
@@ -137,7 +138,7 @@ def test_towns_without_registry(tt_nowhere: TT) -> None:
 async def _agents(root: Path, states: list[AgentState]) -> None:
     async with Town.connect(root) as town:
         for i, state in enumerate(states):
-            handle = await town.spawn_agent(f"a{i}", "claude")
+            handle = await register_agent(town, f"a{i}", "claude")
             await town.channel.set_agent_state(handle.id, state)
 
 

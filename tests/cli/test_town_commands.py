@@ -24,6 +24,7 @@ from tinytown.keys import Keys
 from tinytown.models import AgentState, Task
 from tinytown.redis import server
 from tinytown.runtime.procfiles import pid_alive, read_pid
+from tinytown.services.registration import register_agent
 from tinytown.town import Town
 
 TT = Callable[..., Any]
@@ -169,7 +170,7 @@ def test_init_bad_input(
 async def _spawn(root: Path, names: list[str], states: dict[str, AgentState]) -> None:
     async with Town.connect(root) as town:
         for name in names:
-            handle = await town.spawn_agent(name, "claude")
+            handle = await register_agent(town, name, "claude")
             if name in states:
                 await town.channel.set_agent_state(handle.id, states[name])
 
@@ -226,7 +227,7 @@ async def _book_town(root: Path) -> None:
     """The book's example: 3 agents, 12 tasks, 2 backlog items."""
     async with Town.connect(root) as town:
         for name in ("frontend", "backend", "reviewer"):
-            await town.spawn_agent(name, "claude")
+            await register_agent(town, name, "claude")
         tasks = [Task.new(f"task {i}", NOW) for i in range(12)]
         await town.channel.set_tasks(tasks)
         for task in tasks[:2]:

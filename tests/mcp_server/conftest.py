@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from tinytown.api import Town
 from tinytown.config import new_town_config, save_town_config
 from tinytown.mcp.server import build_server
-from tinytown.town import Town
 
 
 def make_town_dir(root: Path, town_name: str) -> Path:

@@ -9,9 +9,9 @@ import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
+from tinytown.api import Town
 from tinytown.mcp.prompts import role_hint_text
 from tinytown.models import AgentState, TaskId
-from tinytown.town import Town
 
 from .test_tools_tasks import add_agent
 

@@ -6,8 +6,9 @@ from datetime import timedelta
 
 from mcp import Client
 
+from tinytown.api import Town
 from tinytown.models import SUPERVISOR, Agent, AgentState, MessageType, TaskId, TaskState
-from tinytown.town import Town, utcnow
+from tinytown.town import utcnow
 
 from .conftest import fails, ok
 

@@ -17,6 +17,7 @@ import pytest
 
 from tinytown.config import new_town_config, save_town_config
 from tinytown.models import Agent, AgentState
+from tinytown.services.registration import register_agent
 from tinytown.town import Town
 
 FAKE_GH = Path(__file__).with_name("fake_gh.py")
@@ -115,8 +116,8 @@ AddAgent = Callable[..., Awaitable[Agent]]
 def add_agent(town: Town) -> AddAgent:
     async def add(name: str, role: str | None = None,
                   state: AgentState = AgentState.IDLE) -> Agent:
-        handle = await town.spawn_agent(name, "demo", role=role)
+        handle = await register_agent(town, name, "demo", role=role)
         await town.channel.set_agent_state(handle.id, state)
-        return await handle.record()
+        return await town.channel.require_agent(handle.id)
 
     return add

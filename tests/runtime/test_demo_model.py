@@ -11,11 +11,13 @@ import attrs
 import pytest
 import trio
 
+from tinytown.api import Town
 from tinytown.config import new_town_config, save_town_config
 from tinytown.models import SUPERVISOR, AgentId, Message, MessageType, TaskState
 from tinytown.runtime.prompt import PromptContext, PromptItem, batch_messages, build_prompt
 from tinytown.services.backlog import snapshot_for_agent
-from tinytown.town import Town, create_layout
+from tinytown.services.registration import register_agent
+from tinytown.town import create_layout
 
 DEMO = [sys.executable, "-m", "tinytown.runtime.demo_model"]
 
@@ -98,8 +100,8 @@ async def run_demo(
 
 async def test_completes_a_task_and_answers_a_query(town_root: Path) -> None:
     async with Town.connect(town_root) as town:
-        worker = await town.spawn_agent("worker", "demo")
-        peer = await town.spawn_agent("asker", "demo")
+        worker = await register_agent(town, "worker", "demo")
+        peer = await register_agent(town, "asker", "demo")
         task = await town.assign(worker.id, "Write the greeting module")
         await town.channel.send(Message(peer.id, worker.id, MessageType.Query("Is it ready?")))
         prompt = await round_prompt(town, worker.id, "worker")
@@ -125,7 +127,7 @@ async def test_reads_the_prompt_from_a_file_and_answers_the_supervisor(
     town_root: Path, tmp_path: Path
 ) -> None:
     async with Town.connect(town_root) as town:
-        worker = await town.spawn_agent("worker", "demo")
+        worker = await register_agent(town, "worker", "demo")
         await town.channel.send(Message(SUPERVISOR, worker.id, MessageType.Query("Status?")))
         prompt_file = tmp_path / "prompt.md"
         prompt_file.write_text(await round_prompt(town, worker.id, "worker"))
@@ -138,7 +140,7 @@ async def test_reads_the_prompt_from_a_file_and_answers_the_supervisor(
 
 async def test_review_task_is_approved(town_root: Path) -> None:
     async with Town.connect(town_root) as town:
-        reviewer = await town.spawn_agent("reviewer", "demo")
+        reviewer = await register_agent(town, "reviewer", "demo")
         task = await town.assign(reviewer.id, "Review the greeting module")
         prompt = await round_prompt(town, reviewer.id, "reviewer")
         done = await run_demo(prompt, demo_env(town_root, reviewer.id, "reviewer"))
@@ -152,7 +154,7 @@ async def test_backlog_nudge_claims_the_first_matching_task(town_root: Path) -> 
     from tinytown.services import backlog
 
     async with Town.connect(town_root) as town:
-        worker = await town.spawn_agent("worker", "demo")
+        worker = await register_agent(town, "worker", "demo")
         parked = await backlog.add(town, "Parked work")
         prompt = await round_prompt(town, worker.id, "worker")
         assert "No direct assignments right now" in prompt
@@ -176,7 +178,7 @@ async def test_nothing_actionable_exits_zero(town_root: Path) -> None:
 
 async def test_failing_tt_command_exits_nonzero(town_root: Path, tmp_path: Path) -> None:
     async with Town.connect(town_root) as town:
-        worker = await town.spawn_agent("worker", "demo")
+        worker = await register_agent(town, "worker", "demo")
         await town.assign(worker.id, "Anything")
         prompt = await round_prompt(town, worker.id, "worker")
     nowhere = tmp_path / "not-a-town"

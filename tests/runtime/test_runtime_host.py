@@ -12,6 +12,7 @@ import pytest
 import trio
 from _rt_support import RtTown, rt_town_fixture, set_idle_timeout  # noqa: F401
 
+from tinytown.api import Town
 from tinytown.models import AgentId, AgentState, MessageType, Task
 from tinytown.runtime import actor as actor_module
 from tinytown.runtime.host import Runtime, serve_runtime
@@ -19,7 +20,8 @@ from tinytown.runtime.procfiles import runtime_pidfile
 from tinytown.runtime.settings import RuntimeSettings
 from tinytown.services import agents as agent_service
 from tinytown.services import backlog
-from tinytown.town import Town, utcnow
+from tinytown.services.registration import register_agent
+from tinytown.town import utcnow
 
 FAST = RuntimeSettings(heartbeat_s=0.1, exit_grace_s=0.2, kill_grace_s=0.3,
                        failed_round_backoff_s=0.01, restart_backoff_s=0.01, restart_budget=2)
@@ -51,7 +53,7 @@ async def running(rt: RtTown, host: str, **kw: object) -> AsyncIterator[Runtime]
 
 
 async def register(town: Town, name: str, cli: str, host: str) -> AgentId:
-    handle = await town.spawn_agent(name, cli, max_rounds=10)
+    handle = await register_agent(town, name, cli, max_rounds=10)
     await town.channel.update_agent(handle.id, host=host)
     return handle.id
 

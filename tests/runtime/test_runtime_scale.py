@@ -8,8 +8,9 @@ import pytest
 import trio
 from _rt_support import RtTown, rt_town_fixture  # noqa: F401
 
+from tinytown.api import Town
 from tinytown.runtime.settings import host_id
-from tinytown.town import Town
+from tinytown.services.registration import register_agent
 
 N_AGENTS = 100
 
@@ -29,7 +30,7 @@ async def test_one_runtime_hosts_100_demo_agents(
     async with Town.connect(rt_town.root) as town:
         ids = []
         for i in range(N_AGENTS):
-            handle = await town.spawn_agent(f"agent-{i:03d}", "demo", max_rounds=10)
+            handle = await register_agent(town, f"agent-{i:03d}", "demo", max_rounds=10)
             await town.channel.update_agent(handle.id, host=host_id())
             ids.append(handle.id)
         proc = rt_town.start_runtime()

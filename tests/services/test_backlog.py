@@ -13,6 +13,7 @@ from tinytown.codec import message_from_json
 from tinytown.errors import AgentNotFoundError, InvalidInputError, NotFoundError, TaskNotFoundError
 from tinytown.models import MessageType, Task, TaskId, TaskState
 from tinytown.services import backlog
+from tinytown.services.registration import register_agent
 from tinytown.town import Town
 
 from ._work_fixtures import open_test_town
@@ -115,7 +116,7 @@ async def test_add_list_and_fifo_order(town: Town) -> None:
 
 
 async def test_claim_assigns_and_sends(town: Town) -> None:
-    handle = await town.spawn_agent("backend", "claude")
+    handle = await register_agent(town, "backend", "claude")
     task = await backlog.add(town, "Harden auth", ["backend"])
     done = await backlog.claim(town, str(task.id), "backend")
     assert done.task.state is TaskState.ASSIGNED
@@ -129,7 +130,7 @@ async def test_claim_assigns_and_sends(town: Town) -> None:
 
 
 async def test_failed_claims_leave_the_backlog_unchanged(town: Town) -> None:
-    await town.spawn_agent("backend", "claude")
+    await register_agent(town, "backend", "claude")
     task = await backlog.add(town, "Keep me")
     dangling = TaskId.new()
     await town.channel.backlog_push(dangling)
@@ -155,8 +156,8 @@ async def test_failed_claims_leave_the_backlog_unchanged(town: Town) -> None:
 
 
 async def test_concurrent_claims_assign_once(town: Town) -> None:
-    a = await town.spawn_agent("alpha", "claude")
-    b = await town.spawn_agent("beta", "claude")
+    a = await register_agent(town, "alpha", "claude")
+    b = await register_agent(town, "beta", "claude")
     task = await backlog.add(town, "Only one may win")
     outcomes: list[str] = []
 
@@ -177,7 +178,7 @@ async def test_concurrent_claims_assign_once(town: Town) -> None:
 
 
 async def test_assign_all_takes_everything_and_drops_dangling_ids(town: Town) -> None:
-    handle = await town.spawn_agent("backend", "claude")
+    handle = await register_agent(town, "backend", "claude")
     made = [await backlog.add(town, f"t{i}") for i in range(4)]
     await town.channel.backlog_push(TaskId.new())
     await town.redis.execute("RPUSH", town.channel.keys.backlog, "not-a-uuid")

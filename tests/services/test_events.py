@@ -13,6 +13,7 @@ import trio
 from tinytown.errors import AgentNotFoundError, InvalidInputError
 from tinytown.models import AgentId, Event, EventType
 from tinytown.services import events
+from tinytown.services.registration import register_agent
 from tinytown.town import Town
 
 from ._work_fixtures import open_test_town
@@ -48,7 +49,7 @@ def test_scope_and_icon() -> None:
 
 
 async def test_history_newest_in_order_and_filtered(town: Town) -> None:
-    backend = await town.spawn_agent("backend", "claude")  # emits agent_spawned
+    backend = await register_agent(town, "backend", "claude")  # emits agent_spawned
     for i in range(5):
         await town.channel.emit(_event(f"e{i}", backend.id if i % 2 else None))
     found = await events.history(town, limit=3)
@@ -64,7 +65,7 @@ async def test_history_newest_in_order_and_filtered(town: Town) -> None:
 
 
 async def test_event_stream_selection(town: Town) -> None:
-    backend = await town.spawn_agent("backend", "claude")
+    backend = await register_agent(town, "backend", "claude")
     keys = town.channel.keys
     assert await events.event_stream(town) == keys.events
     assert await events.event_stream(town, "backend") == keys.agent_events(backend.id)

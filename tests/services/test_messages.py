@@ -18,6 +18,7 @@ from tinytown.models import (
     MessageType,
 )
 from tinytown.services import inbox, messages, tasks
+from tinytown.services.registration import register_agent
 from tinytown.town import Town
 
 from ._work_fixtures import open_test_town
@@ -97,7 +98,7 @@ def test_pick_bullets_prefers_work_and_falls_back_to_first_three() -> None:
 
 
 async def test_send_plain_and_urgent(town: Town) -> None:
-    handle = await town.spawn_agent("backend", "claude")
+    handle = await register_agent(town, "backend", "claude")
     sent = await messages.send(town, "backend", "The API spec is ready")
     assert sent.label == "task"
     assert not sent.urgent
@@ -111,8 +112,8 @@ async def test_send_plain_and_urgent(town: Town) -> None:
 
 
 async def test_sender_resolution(town: Town) -> None:
-    backend = await town.spawn_agent("backend", "claude")
-    reviewer = await town.spawn_agent("reviewer", "claude")
+    backend = await register_agent(town, "backend", "claude")
+    reviewer = await register_agent(town, "reviewer", "claude")
     stranger = AgentId.new()
     cases = [
         ({"from_ref": str(stranger)}, stranger),  # UUIDs are taken as they are
@@ -130,7 +131,7 @@ async def test_sender_resolution(town: Town) -> None:
 
 
 async def test_send_bad_input_sends_nothing(town: Town) -> None:
-    handle = await town.spawn_agent("backend", "claude")
+    handle = await register_agent(town, "backend", "claude")
     with pytest.raises(AgentNotFoundError):
         await messages.send(town, "ghost", "hi")
     with pytest.raises(InvalidInputError):
@@ -144,7 +145,7 @@ async def test_send_bad_input_sends_nothing(town: Town) -> None:
 
 
 async def test_single_inbox_counts_and_previews(town: Town) -> None:
-    handle = await town.spawn_agent("backend", "claude")
+    handle = await register_agent(town, "backend", "claude")
     done = await tasks.assign(town, "backend", "Fix login\nwith details")
     for i in range(11):
         await messages.send(town, "backend", f"note {i}", info=True)
@@ -171,9 +172,9 @@ async def test_supervisor_inbox_under_both_aliases(town: Town) -> None:
 
 
 async def test_inbox_all_sections_and_totals(town: Town) -> None:
-    await town.spawn_agent("backend", "claude")
-    await town.spawn_agent("idle", "claude")
-    await town.spawn_agent("reviewer", "claude")
+    await register_agent(town, "backend", "claude")
+    await register_agent(town, "idle", "claude")
+    await register_agent(town, "reviewer", "claude")
     await tasks.assign(town, "backend", "Fix authentication bug")
     await messages.send(town, "backend", "Can you?", query=True)
     await messages.send(town, "reviewer", "received", ack=True)
@@ -199,7 +200,7 @@ async def test_inbox_all_round_trips_do_not_grow_with_agents(town: Town) -> None
     for batch in (1, 30):
         for i in range(batch):
             name = f"w{batch}-{i}"
-            await town.spawn_agent(name, "claude")
+            await register_agent(town, name, "claude")
             await tasks.assign(town, name, f"job {i}")
         before = town.redis.round_trips
         await inbox.inbox_all(town)

@@ -23,6 +23,7 @@ from tinytown.services.migrate import (
     preview_hash,
     preview_isolation,
 )
+from tinytown.services.registration import register_agent
 from tinytown.town import Town
 
 NOW = datetime(2026, 4, 20, 18, 22, 15, 123456, tzinfo=UTC)
@@ -139,7 +140,7 @@ async def test_hash_migration_converts_json_records(town: Town) -> None:
     task = Task.new("Build it", NOW, tags=["x"])
     await town.redis.execute("SET", keys.agent(A1), agent_to_json(agent))
     await town.redis.execute("SET", keys.task(task.id), task_to_json(task))
-    hashed = await town.spawn_agent("already", "claude")
+    hashed = await register_agent(town, "already", "claude")
     await town.redis.execute("SET", keys.task(T1), "{broken")
     await town.redis.execute("RPUSH", keys.agent("odd"), "a list")
 

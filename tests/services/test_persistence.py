@@ -13,6 +13,7 @@ from tinytown.errors import InvalidInputError, InvalidStateError, NotFoundError
 from tinytown.keys import Keys
 from tinytown.models import AgentState
 from tinytown.redis import server
+from tinytown.services import tasks
 from tinytown.services.persistence import (
     check_output_path,
     check_snapshot,
@@ -20,6 +21,7 @@ from tinytown.services.persistence import (
     restore_snapshot,
     save_snapshot,
 )
+from tinytown.services.registration import register_agent
 from tinytown.town import Town
 
 
@@ -120,15 +122,15 @@ async def test_restore_refuses_a_server_tt_does_not_manage(
 
 async def test_save_change_restore_brings_the_state_back(managed_root: Path) -> None:
     async with Town.init(managed_root, "roundtrip") as town:
-        worker = await town.spawn_agent("worker", "claude")
-        task_id = await worker.assign("Build the API")
+        worker = await register_agent(town, "worker", "claude")
+        task_id = (await tasks.assign(town, str(worker.id), "Build the API")).task.id
         result = await save_snapshot(town)
         assert result.server_file == managed_root / ".tt" / "redis.rdb"
         assert result.copied_to is None
         # Change and delete after the save.
         await town.channel.set_agent_state(worker.id, AgentState.ERROR)
         await town.channel.delete_task(task_id)
-        await town.spawn_agent("intruder", "claude")
+        await register_agent(town, "intruder", "claude")
 
     restored = await restore_snapshot(
         managed_root, load_town_config(managed_root), result.server_file

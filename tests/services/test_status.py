@@ -12,6 +12,7 @@ import pytest
 from tinytown.codec import agent_to_hash, message_to_json, task_to_hash
 from tinytown.models import Agent, AgentId, Message, MessageType, Task, TaskId, TaskState
 from tinytown.services import agent_logs, inbox, messages, status, tasks
+from tinytown.services.registration import register_agent
 from tinytown.town import Town
 
 from ._work_fixtures import open_test_town
@@ -130,8 +131,8 @@ def test_round_tail_cuts_long_lines() -> None:
 
 
 async def test_status_report(town: Town) -> None:
-    backend = await town.spawn_agent("backend", "claude")
-    await town.spawn_agent("reviewer", "claude")
+    backend = await register_agent(town, "backend", "claude")
+    await register_agent(town, "reviewer", "claude")
     done = await tasks.assign(town, "backend", "Implement login")
     await town.channel.set_task(
         (await town.channel.require_task(done.task.id)).started(datetime.now(UTC))

@@ -18,6 +18,7 @@ from tinytown.errors import (
 )
 from tinytown.models import SUPERVISOR, AgentId, EventType, MessageType, Task, TaskId, TaskState
 from tinytown.services import backlog, tasks
+from tinytown.services.registration import register_agent
 from tinytown.town import Town
 
 from ._work_fixtures import open_test_town
@@ -91,7 +92,7 @@ def test_filter_tasks_by_state_and_assignee() -> None:
 
 
 async def test_assign_stores_task_and_queues_assignment(town: Town) -> None:
-    handle = await town.spawn_agent("backend", "claude")
+    handle = await register_agent(town, "backend", "claude")
     done = await tasks.assign(town, "backend", "Build the API")
     stored = await town.channel.require_task(done.task.id)
     assert stored.state is TaskState.ASSIGNED
@@ -121,7 +122,7 @@ async def test_assign_to_conductor_lands_in_supervisor_mailbox(town: Town) -> No
 async def test_assign_bad_input_writes_nothing(
     town: Town, ref: str, desc: str, error: type[Exception]
 ) -> None:
-    await town.spawn_agent("backend", "claude")
+    await register_agent(town, "backend", "claude")
     before = sorted(await town.redis.execute("KEYS", town.channel.keys.all_pattern))
     with pytest.raises(error):
         await tasks.assign(town, ref, desc)
@@ -132,7 +133,7 @@ async def test_assign_bad_input_writes_nothing(
 
 
 async def test_complete_clears_pointer_and_counts_once(town: Town) -> None:
-    handle = await town.spawn_agent("backend", "claude")
+    handle = await register_agent(town, "backend", "claude")
     done = await tasks.assign(town, "backend", "Fix bug")
     await town.channel.update_agent(handle.id, current_task=done.task.id)
     first = await tasks.complete(town, str(done.task.id), "Fixed")
@@ -142,7 +143,7 @@ async def test_complete_clears_pointer_and_counts_once(town: Town) -> None:
     assert first.cleared_current
     assert first.tasks_completed == 1
     assert not first.was_terminal
-    agent = await handle.record()
+    agent = await town.channel.require_agent(handle.id)
     assert agent.current_task is None
     assert agent.tasks_completed == 1
     again = await tasks.complete(town, str(done.task.id), "Fixed twice")
@@ -155,23 +156,23 @@ async def test_complete_clears_pointer_and_counts_once(town: Town) -> None:
 
 
 async def test_concurrent_completions_count_exactly_once(town: Town) -> None:
-    handle = await town.spawn_agent("backend", "claude")
+    handle = await register_agent(town, "backend", "claude")
     done = await tasks.assign(town, "backend", "Race")
     async with trio.open_nursery() as nursery:
         for i in range(8):
             nursery.start_soon(tasks.complete, town, str(done.task.id), f"r{i}")
-    assert (await handle.record()).tasks_completed == 1
+    assert (await town.channel.require_agent(handle.id)).tasks_completed == 1
 
 
 async def test_complete_leaves_pointer_to_other_task_and_skips_missing_agent(town: Town) -> None:
-    handle = await town.spawn_agent("backend", "claude")
+    handle = await register_agent(town, "backend", "claude")
     one = await tasks.assign(town, "backend", "one")
     two = await tasks.assign(town, "backend", "two")
     await town.channel.update_agent(handle.id, current_task=two.task.id)
     result = await tasks.complete(town, str(one.task.id))
     assert not result.cleared_current
     assert result.task.result == "Completed"
-    assert (await handle.record()).current_task == two.task.id
+    assert (await town.channel.require_agent(handle.id)).current_task == two.task.id
     await town.channel.delete_agent(handle.id)
     gone = await tasks.complete(town, str(two.task.id))
     assert gone.agent is None
@@ -189,7 +190,7 @@ async def test_complete_bad_ids(town: Town, task_id: str, error: type[Exception]
 
 
 async def test_cancel_clears_pointer_without_counting(town: Town) -> None:
-    handle = await town.spawn_agent("backend", "claude")
+    handle = await register_agent(town, "backend", "claude")
     done = await tasks.assign(town, "backend", "Obsolete")
     await town.channel.update_agent(handle.id, current_task=done.task.id)
     result = await tasks.cancel(town, str(done.task.id), "not needed")
@@ -197,14 +198,14 @@ async def test_cancel_clears_pointer_without_counting(town: Town) -> None:
     assert result.task.result == "not needed"
     assert result.cleared_current
     assert result.tasks_completed == 0
-    assert (await handle.record()).tasks_completed == 0
+    assert (await town.channel.require_agent(handle.id)).tasks_completed == 0
 
 
 @pytest.mark.parametrize("finish", [tasks.complete, tasks.cancel])
 async def test_finishing_a_backlog_task_takes_it_out_of_the_backlog(
     town: Town, finish: Callable[[Town, str], Awaitable[tasks.Completion]]
 ) -> None:
-    await town.spawn_agent("backend", "claude")
+    await register_agent(town, "backend", "claude")
     parked = await backlog.add(town, "Parked")
     kept = await backlog.add(town, "Kept")
     await finish(town, str(parked.id))
@@ -220,7 +221,7 @@ async def test_finishing_a_backlog_task_takes_it_out_of_the_backlog(
 
 
 async def test_show_and_list_with_filters(town: Town) -> None:
-    handle = await town.spawn_agent("backend", "claude")
+    handle = await register_agent(town, "backend", "claude")
     a = await tasks.assign(town, "backend", "A")
     b = await tasks.assign(town, "backend", "B")
     await tasks.complete(town, str(b.task.id))
@@ -240,7 +241,7 @@ async def test_show_and_list_with_filters(town: Town) -> None:
 
 
 async def test_list_tasks_round_trips_do_not_grow(town: Town) -> None:
-    await town.spawn_agent("backend", "claude")
+    await register_agent(town, "backend", "claude")
     costs = []
     for n in (1, 40):
         now = datetime.now(UTC)
@@ -252,7 +253,7 @@ async def test_list_tasks_round_trips_do_not_grow(town: Town) -> None:
 
 
 async def test_current_resolves_context_from_arguments(town: Town) -> None:
-    handle = await town.spawn_agent("backend", "claude")
+    handle = await register_agent(town, "backend", "claude")
     only = await tasks.assign(town, "backend", "Only one")
     found = await tasks.current(town, None, env_agent_id=str(handle.id))
     assert found.task is not None
@@ -272,7 +273,7 @@ async def test_current_resolves_context_from_arguments(town: Town) -> None:
 
 
 async def test_complete_uses_given_time(town: Town) -> None:
-    await town.spawn_agent("backend", "claude")
+    await register_agent(town, "backend", "claude")
     done = await tasks.assign(town, "backend", "Timed")
     when = datetime.now(UTC) + timedelta(hours=1)
     result = await tasks.complete(town, str(done.task.id), now=when)

@@ -12,6 +12,8 @@ from tinytown.config import new_town_config, save_town_config
 from tinytown.keys import Keys
 from tinytown.models import Agent, AgentState, Task
 from tinytown.redis.client import Redis
+from tinytown.services import tasks
+from tinytown.services.registration import register_agent
 from tinytown.services.town_ops import (
     agents_to_stop,
     gitignore_has_tt,
@@ -94,19 +96,19 @@ def test_gitignore_has_tt(tmp_path: Path, content: str | None, expected: bool) -
 
 
 async def test_stop_asks_every_live_agent_and_leaves_terminal_ones(town: Town) -> None:
-    live = [await town.spawn_agent(n, "claude") for n in ("a", "b")]
-    working = await town.spawn_agent("c", "claude")
+    live = [await register_agent(town, n, "claude") for n in ("a", "b")]
+    working = await register_agent(town, "c", "claude")
     await town.channel.set_agent_state(working.id, AgentState.WORKING)
-    done = await town.spawn_agent("d", "claude")
+    done = await register_agent(town, "d", "claude")
     await town.channel.set_agent_state(done.id, AgentState.ERROR)
 
     asked = await stop_all_agents(town)
 
     assert {a.id for a in asked} == {live[0].id, live[1].id, working.id}
     for handle in (*live, working):
-        assert await handle.state() is AgentState.STOPPED
+        assert await town.channel.get_agent_state(handle.id) is AgentState.STOPPED
         assert await town.channel.should_stop(handle.id)
-    assert await done.state() is AgentState.ERROR
+    assert await town.channel.get_agent_state(done.id) is AgentState.ERROR
     assert not await town.channel.should_stop(done.id)
     assert await stop_all_agents(town) == []
 
@@ -115,8 +117,8 @@ async def test_stop_asks_every_live_agent_and_leaves_terminal_ones(town: Town) -
 
 
 async def _populate(town: Town) -> None:
-    a = await town.spawn_agent("worker", "claude")
-    await a.assign("first task")
+    a = await register_agent(town, "worker", "claude")
+    await tasks.assign(town, str(a.id), "first task")
     await town.channel.log_activity(a.id, "did things")
     await town.channel.request_stop(a.id)
     task = Task.new("parked", NOW)

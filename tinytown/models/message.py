@@ -214,6 +214,32 @@ class Message:
     def is_informational_or_confirmation(self) -> bool:
         return not is_actionable(self.kind)
 
+    @classmethod
+    def new(
+        cls,
+        from_: AgentId,
+        to: AgentId,
+        kind: MessageKind | type[MessageKind],
+        *,
+        priority: Priority = Priority.NORMAL,
+    ) -> Message:
+        """A new message, as in the book (``Message.new(sender, recipient, MessageType.Ping)``).
+
+        A variant without fields may be given uncalled (``MessageType.StatusRequest``).
+
+        Raises:
+            TypeError: an argument of the wrong kind, named in the message.
+        """
+        for role, value in (("from_", from_), ("to", to)):
+            if not isinstance(value, AgentId):
+                raise TypeError(
+                    f"Message.new() takes AgentIds for {role!r}, got {type(value).__name__} "
+                    f"(use AgentId.parse(text) or an agent handle's .id)"
+                )
+        if not isinstance(priority, Priority):
+            raise TypeError(f"priority must be a Priority, got {type(priority).__name__}")
+        return cls(from_=from_, to=to, kind=as_kind(kind), priority=priority)
+
     def readdressed(self, to: AgentId) -> Message:
         """The same message (id, priority, time kept) addressed to another agent."""
         return attrs.evolve(self, to=to)
@@ -224,6 +250,27 @@ class Message:
 
 
 _ACTIONABLE = (Task, Query, TaskAssign, StatusRequest, Ping, Shutdown, Custom)
+
+
+def as_kind(kind: object) -> MessageKind:
+    """``kind`` as a message variant; a variant without fields may be given uncalled.
+
+    Raises:
+        TypeError: not a ``MessageType`` variant, or a variant that needs fields, uncalled.
+    """
+    if isinstance(kind, type) and kind in MessageType.ALL:
+        if attrs.fields(kind):
+            needed = ", ".join(f"{f.name}=..." for f in attrs.fields(kind))
+            raise TypeError(f"MessageType.{kind.__name__} needs its fields: "
+                            f"MessageType.{kind.__name__}({needed})")
+        made: MessageKind = kind()
+        return made
+    if not isinstance(kind, MessageType.ALL):
+        raise TypeError(
+            f"A message kind must be a MessageType variant (e.g. MessageType.Query("
+            f"question=...)), got {type(kind).__name__}"
+        )
+    return kind  # type: ignore[return-value]  # ALL holds exactly the MessageKind variants
 
 
 def is_actionable(kind: MessageKind) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import attrs
 
@@ -30,11 +30,22 @@ class Task:
     def new(
         cls,
         description: str,
-        now: datetime,
+        now: datetime | None = None,
         *,
         tags: list[str] | None = None,
         parent_id: TaskId | None = None,
     ) -> Task:
+        """A new pending task (``Task.new("Fix the login bug")``, as in the book).
+
+        Raises:
+            TypeError: ``description`` is not a string.
+        """
+        if not isinstance(description, str):
+            raise TypeError(
+                "Task.new() takes the task's description as a str, "
+                f"got {type(description).__name__}"
+            )
+        now = datetime.now(UTC) if now is None else now
         return cls(
             id=TaskId.new(),
             description=description,

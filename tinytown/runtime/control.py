@@ -32,6 +32,7 @@ from tinytown.runtime.launch_env import save_launch_env
 from tinytown.runtime.model import capture_model_launch
 from tinytown.runtime.settings import DEFAULT_MAX_ROUNDS
 from tinytown.scripts import REVIVE_AGENT
+from tinytown.services.registration import register_agent
 from tinytown.town import Town, utcnow
 
 log = logging.getLogger("tinytown.runtime")
@@ -103,11 +104,12 @@ async def spawn(
             )
     cli_ref = cli if cli is not None and cli.strip() else town.config.default_cli
     cli_name, launch_env = capture_model_launch(town.config, cli_ref, town.root)
-    handle = await town.spawn_agent(clean, cli_ref, role=role, max_rounds=max_rounds)
-    save_launch_env(town.root, handle.id, launch_env)
-    await town.channel.update_agent(handle.id, host=host)
+    aid = AgentId.new()
+    save_launch_env(town.root, aid, launch_env)  # before the record: the runtime reads it
+    agent = await register_agent(
+        town, clean, cli_ref, role=role, max_rounds=max_rounds, host=host, agent_id=aid
+    )
     cleaned, log_path = _fresh_logs(town.root, clean)
-    agent = await town.channel.require_agent(handle.id)
     if not background:
         return Launch(agent, cli_name, max_rounds, cleaned, log_path)
     pid, started = await _start_in_runtime(town, agent.id, host)

@@ -41,6 +41,7 @@ from tinytown.runtime.demo_report import (
 )
 from tinytown.runtime.procfiles import pid_alive, read_pid, reap_orphan_model, runtime_pidfile
 from tinytown.runtime.settings import host_id
+from tinytown.services.tasks import assign
 from tinytown.town import Town
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -177,8 +178,8 @@ class _DemoRun:
         if self.options.verbose:
             self.report(f"   Runtime pid: {self.runtime_pid}")
         for work in DEMO_TASKS:
-            task = await self.town.assign(agents[work.agent].id, work.description)
-            self.task_ids.append(task.id)
+            done = await assign(self.town, str(agents[work.agent].id), work.description)
+            self.task_ids.append(done.task.id)
         self.report(f"📌 Assigned {len(self.task_ids)} tasks (one is a review for the reviewer)")
         sender, recipient = agents[DEMO_QUERY.sender], agents[DEMO_QUERY.recipient]
         query = MessageType.Query(question=DEMO_QUERY.question)

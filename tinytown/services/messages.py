@@ -258,8 +258,13 @@ async def send(
         town, from_ref, env_agent_id=env_agent_id, env_agent_name=env_agent_name
     )
     message = Message(from_=sender, to=to_id, kind=kind)
+    await deliver(town, message, urgent=urgent)
+    return Sent(message=message, agent=agent, urgent=urgent)
+
+
+async def deliver(town: Town, message: Message, *, urgent: bool = False) -> None:
+    """Queue a message for its recipient: the urgent queue, else the inbox (by priority)."""
     if urgent:
         await town.channel.send_urgent(message)
     else:
         await town.channel.send(message)
-    return Sent(message=message, agent=agent, urgent=urgent)

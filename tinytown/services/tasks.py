@@ -122,18 +122,31 @@ def filter_tasks(
 # --- services -------------------------------------------------------------------------
 
 
-async def assign(town: Town, agent_ref: str, description: str) -> Assignment:
+async def assign(
+    town: Town, agent_ref: str, description: str | Task, *, tags: Sequence[str] = ()
+) -> Assignment:
     """Create a task for an agent and queue its ``task_assign`` message, atomically.
+
+    ``description`` may also be a :class:`Task` made beforehand (``Task.new(...)``):
+    its id, tags and parent are kept.
 
     Raises:
         AgentNotFoundError: No agent matches ``agent_ref``.
         InvalidInputError: The description is blank.
+        TypeError: ``description`` is neither a string nor a Task.
     """
-    if not description.strip():
+    now = utcnow()
+    if isinstance(description, Task):
+        base = attrs.evolve(description, tags=[*description.tags, *tags])
+    elif isinstance(description, str):
+        base = Task.new(description, now, tags=list(tags))
+    else:
+        raise TypeError(f"assign() takes a description (str) or a Task, "
+                        f"got {type(description).__name__}")
+    if not base.description.strip():
         raise InvalidInputError("Task description must not be empty")
     agent_id, agent = await town.resolve(agent_ref)
-    now = utcnow()
-    task = Task.new(description, now).assigned(agent_id, now)
+    task = base.assigned(agent_id, now)
     pipe = town.redis.pipeline(transaction=True)
     queue_assignment(pipe, town.channel.keys, task)
     await pipe.execute()
