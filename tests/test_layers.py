@@ -44,7 +44,7 @@ LAYERS: dict[str, int] = {
 }
 ADAPTER = 8
 # Named by ARCHITECTURE.md / the open issues, not written yet.
-PLANNED = frozenset({"townhall"})
+PLANNED: frozenset[str] = frozenset()
 # Programs of their own (a model CLI, ``python -m`` entry points): they talk to a terminal.
 PROGRAMS = frozenset({"runtime/__main__.py", "runtime/demo_model.py"})
 

@@ -15,10 +15,10 @@ from typing import Any
 import attrs
 import pytest
 
+from tinytown.api import Town
 from tinytown.config import new_town_config, save_town_config
 from tinytown.models import Agent, AgentState
 from tinytown.services.registration import register_agent
-from tinytown.town import Town
 
 FAKE_GH = Path(__file__).with_name("fake_gh.py")
 REPO = "acme/widgets"

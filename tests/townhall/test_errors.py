@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from tests.townhall.conftest import Running
+from tinytown.services.registration import register_agent
 
 PROBLEM = "application/problem+json"
 
@@ -19,7 +20,7 @@ async def test_unknown_path_and_wrong_method(th: Running) -> None:
 
 
 async def test_body_errors(th: Running) -> None:
-    await th.town.spawn_agent("w", "claude")
+    await register_agent(th.town, "w", "claude")
     r = await th.client.post("/v1/tasks/assign", content=b'{"agent": "w", "task": "x"}',
                              headers={"content-type": "text/plain"})
     assert r.status_code == 415

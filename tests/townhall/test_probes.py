@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.townhall.conftest import Running
 from tinytown.services import backlog, tasks
+from tinytown.services.registration import register_agent
 
 
 async def test_health_and_ready(th: Running) -> None:
@@ -25,8 +26,8 @@ async def test_health_and_ready(th: Running) -> None:
 
 async def test_metrics_lines(th: Running) -> None:
     town = th.town
-    await town.spawn_agent("worker-1", "claude")
-    await town.spawn_agent("worker-2", "claude")
+    await register_agent(town, "worker-1", "claude")
+    await register_agent(town, "worker-2", "claude")
     await backlog.add(town, "in backlog")
     await tasks.assign(town, "worker-1", "assigned one")
     r = await th.client.get("/metrics")
@@ -44,7 +45,7 @@ async def test_metrics_lines(th: Running) -> None:
 
 async def test_scaling_scale_up(th: Running) -> None:
     town = th.town
-    await town.spawn_agent("worker-1", "claude")
+    await register_agent(town, "worker-1", "claude")
     await backlog.add(town, "b")
     await tasks.assign(town, "worker-1", "a")
     r = await th.client.get("/api/scaling")

@@ -5,11 +5,12 @@ from __future__ import annotations
 from tests.townhall.conftest import Running
 from tinytown.models import AgentState, TaskId
 from tinytown.services import backlog, missions, tasks
+from tinytown.services.registration import register_agent
 
 
 async def test_town_status_agents(th: Running) -> None:
     town = th.town
-    await town.spawn_agent("worker-1", "claude")
+    await register_agent(town, "worker-1", "claude")
     r = await th.client.get("/v1/town")
     assert r.status_code == 200
     assert r.json()["name"] == town.name
@@ -30,8 +31,8 @@ async def test_town_status_agents(th: Running) -> None:
 
 async def test_send_inbox_and_pending(th: Running) -> None:
     town = th.town
-    await town.spawn_agent("sender", "claude")
-    await town.spawn_agent("receiver", "claude")
+    await register_agent(town, "sender", "claude")
+    await register_agent(town, "receiver", "claude")
     r = await th.client.post("/v1/messages/send", json={
         "to": "receiver", "from": "sender", "message": "Hello", "kind": "info"})
     assert r.status_code == 201
@@ -55,7 +56,7 @@ async def test_send_inbox_and_pending(th: Running) -> None:
 
 async def test_backlog_routes(th: Running) -> None:
     town = th.town
-    await town.spawn_agent("worker", "claude")
+    await register_agent(town, "worker", "claude")
     r = await th.client.post("/v1/backlog", json={"description": "first", "tags": ["a", "b"]})
     assert r.status_code == 201
     first = r.json()["task_id"]
@@ -110,7 +111,7 @@ async def test_manage_routes(th: Running) -> None:
 
 async def test_orphan_tasks_to_backlog(th: Running) -> None:
     town = th.town
-    await town.spawn_agent("gone", "claude")
+    await register_agent(town, "gone", "claude")
     done = await tasks.assign(town, "gone", "orphaned work")
     await th.client.post("/v1/agents/gone/kill")
     r = await th.client.post("/v1/reclaim/orphan-tasks", json={"action": "list"})

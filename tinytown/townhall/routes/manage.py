@@ -20,6 +20,7 @@ from tinytown.models import AgentId
 from tinytown.runtime import control
 from tinytown.services import agents as agent_service
 from tinytown.services import orphan_tasks, reclaim, recovery
+from tinytown.services.registration import register_agent
 from tinytown.townhall.context import ctx
 from tinytown.townhall.models import (
     AgentControl,
@@ -63,8 +64,7 @@ async def spawn(body: SpawnRequest) -> tuple[dict[str, Any], int]:
             parent = AgentId.parse(body.parent_agent_id)
         except InvalidInputError as exc:
             raise InvalidInputError(f"Invalid parent_agent_id: {exc}") from None
-    handle = await town.spawn_agent(body.name, body.cli, role=body.role_id, parent=parent)
-    agent = await town.channel.require_agent(handle.id)
+    agent = await register_agent(town, body.name, body.cli, role=body.role_id, parent=parent)
     if body.nickname is not None:
         agent = attrs.evolve(agent, nickname=body.nickname)
         await town.channel.set_agent(agent)
