@@ -206,7 +206,7 @@ async def test_missing_prompt_file(town_root: Path, tmp_path: Path) -> None:
 
 async def test_the_rounds_tasks_are_completed_with_one_command(town_root: Path) -> None:
     async with Town.connect(town_root) as town:
-        worker = await town.spawn_agent("worker", "demo")
+        worker = await register_agent(town, "worker", "demo")
         first = await town.assign(worker.id, "Write the greeting module")
         second = await town.assign(worker.id, "Review the greeting module")
         prompt = await round_prompt(town, worker.id, "worker")
