@@ -264,3 +264,30 @@ async def test_watch_status_in_listing_after_submission_is_active(
     watches = await MissionStore(town.channel).list_watches(mission.id)
     assert {w.status for w in watches} == {WatchStatus.ACTIVE}
     assert {w.next_due_at for w in watches} == {T0}
+
+
+async def test_a_completion_that_bypassed_the_hook_is_recovered(town: Town,
+                                                                add_agent: AddAgent) -> None:
+    """E.g. the task was completed by another tool on the shared town, or the hook crashed."""
+    worker = await add_agent("worker-1")
+    mission, (item,) = await make_mission(town, T0, ("Docs", WorkKind.DESIGN, None))
+    await tick_missions(town, [mission.id], T0)
+    (work,) = await tasks_tagged(town, WORK_TAG)
+    await town.channel.set_task(work.completed("see acme/widgets#9", T0))  # no hook ran
+    store = MissionStore(town.channel)
+    # Within the grace period the hook may still be running: nothing is done twice.
+    await tick_missions(town, [mission.id], T0 + timedelta(seconds=30))
+    got = await store.get_work_item(mission.id, item.id)
+    assert got is not None
+    assert got.status is WorkStatus.ASSIGNED
+    await tick_missions(town, [mission.id], T0 + timedelta(seconds=61))
+    got = await store.get_work_item(mission.id, item.id)
+    assert got is not None
+    assert got.status is WorkStatus.BLOCKED
+    assert got.assigned_to == worker.id
+    assert f"task:{work.id}" in got.artifact_refs
+    assert len(await store.list_watches(mission.id)) == 4
+    await tick_missions(town, [mission.id], T0 + timedelta(seconds=200))
+    assert len(await store.list_watches(mission.id)) == 4
+    log = await store.recent_log(mission.id, 20)
+    assert sum(f"Recovered the submission of completed task {work.id}" in x for x in log) == 1

@@ -22,12 +22,14 @@ from tinytown.models.mission import (
     WatchItem,
     WatchStatus,
     WorkItem,
+    WorkItemId,
     WorkKind,
     WorkStatus,
 )
 
 TICK_INTERVAL_S: Final = 30
 WAITING_REASON: Final = "Waiting on dependency, review, or external watch"
+RESYNC_GRACE_S: Final = 60
 COMPLETED_TEXT: Final = "Mission completed - all work items and watches done"
 
 
@@ -95,6 +97,38 @@ def reconcile(step: Step, mission: MissionRun, tasks: Sequence[Task],
         elif item.status is WorkStatus.BLOCKED:
             step.put(index, attrs.evolve(item, assigned_to=None, updated_at=now),
                      f"Cleared stale blocked assignee {gone} from work item '{item.title}'")
+
+
+def unsynced_submissions(items: Sequence[WorkItem], mission_id: object,
+                         tasks: Sequence[Task], now: datetime) -> list[tuple[WorkItemId, Task]]:
+    """Completed work/fix tasks whose submission never reached their in-progress item.
+
+    The completion hook runs inside the task-complete service; a completion that
+    bypassed it (another tool on the shared town, a crash between the two writes)
+    would leave the item assigned to a live agent with no live task, forever.
+    Tasks completed less than ``RESYNC_GRACE_S`` ago are left to the hook itself.
+    """
+    cutoff = now - timedelta(seconds=RESYNC_GRACE_S)
+    live: set[str] = set()
+    done: dict[str, list[Task]] = {}
+    for task in tasks:
+        b = binding_of(task)
+        if b is None or b.mission_id != mission_id:
+            continue
+        if not task.is_terminal and b.kind is not None:
+            live.add(b.work_item_id.text)
+        elif task.state is TaskState.COMPLETED and b.kind in (TaskKind.WORK, TaskKind.FIX, None):
+            done.setdefault(b.work_item_id.text, []).append(task)
+    out = []
+    for item in items:
+        if item.status not in (WorkStatus.ASSIGNED, WorkStatus.RUNNING) or item.id.text in live:
+            continue
+        missed = [t for t in done.get(item.id.text, [])
+                  if f"task:{t.id}" not in item.artifact_refs
+                  and (t.completed_at or t.updated_at) <= cutoff]
+        if missed:
+            out.append((item.id, max(missed, key=lambda t: t.completed_at or t.updated_at)))
+    return out
 
 
 def finalize_waiting(step: Step, watches: Sequence[WatchItem], policy: MissionPolicy,

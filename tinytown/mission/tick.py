@@ -84,6 +84,23 @@ async def tick_active(town: Town, now: datetime) -> TickSummary:
     return await tick_missions(town, await MissionStore(town.channel).active_ids(), now)
 
 
+async def _resync(town: Town, store: MissionStore, mission_id: MissionId,
+                  step: scheduler.Step, unsynced: list[tuple[WorkItemId, Task]],
+                  now: datetime) -> None:
+    """Feed completed tasks the completion hook never saw (see scheduler.unsynced_submissions)."""
+    from tinytown.mission.submission import Gates
+
+    await store.save_work_items(i for i in step.items if i.id.text in step.changed)
+    gates = Gates(town, now)
+    for item_id, task in unsynced:
+        result = task.result or ""
+        artifacts = [f"task:{task.id}"] + ([result] if result.strip() else [])
+        await store.log(mission_id, f"Recovered the submission of completed task {task.id}", now)
+        await gates.record_submission(mission_id, item_id, artifacts)
+    fresh = {i.id.text: i for i in await store.list_work_items(mission_id)}
+    step.items[:] = [fresh.get(i.id.text, i) for i in step.items]
+
+
 async def tick_mission(town: Town, store: MissionStore, mission_id: MissionId,
                        agents: Sequence[Agent], tasks: list[Task], now: datetime) -> MissionTick:
     mission = await store.get_mission(mission_id)
@@ -94,6 +111,10 @@ async def tick_mission(town: Town, store: MissionStore, mission_id: MissionId,
     step = scheduler.Step(list(items))
     scheduler.reconcile(step, mission, tasks, {a.id.text: a for a in agents}, now)
     reconciled = len(step.changed)
+    unsynced = scheduler.unsynced_submissions(step.items, mission.id, tasks, now)
+    if unsynced:
+        await _resync(town, store, mission_id, step, unsynced, now)
+        watches = await store.list_watches(mission_id)
     before = {i.id.text for i in step.items if i.is_done}
     scheduler.finalize_waiting(step, watches, mission.policy, now)
     completed = tuple(i.id for i in step.items if i.is_done and i.id.text not in before)
