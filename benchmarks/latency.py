@@ -27,6 +27,7 @@ from typing import Any
 import trio
 
 from benchmarks import _lat_clients as clients
+from benchmarks import _lat_floors as floors
 from benchmarks import _lat_raw as raw
 from benchmarks._codec_cost import codec_costs
 from benchmarks._common import PIN, BenchServer, Outcome, Plot, Table, bench_servers, summarize_ns
@@ -42,6 +43,9 @@ from benchmarks.latency_report import build_tables
 
 FLOOR = "floor (raw sockets)"
 TRIO_RAW = "trio + raw sockets"
+THREADS_RAW = "threads + raw sockets"
+ASYNCIO_RAW = "asyncio + raw sockets"
+UVLOOP_RAW = "uvloop + raw sockets"
 OURS = "ours: Channel"
 OURS_CLIENT = "ours: client only"
 REDIS_PY = "redis-py sync (2 threads)"
@@ -144,6 +148,14 @@ def _trio_raw(op: str) -> Runner:
     return run
 
 
+def _other_floor(fn: Callable[[BenchServer, Any, int, int], list[int]]) -> Runner:
+    def run(server: BenchServer, n: int, warm: int) -> list[int]:
+        keys, _, _ = clients.make_keys(_town())
+        return fn(server, keys, n, warm)
+
+    return run
+
+
 def _one_thread(server: BenchServer, n: int, warm: int) -> list[int]:
     return clients.redis_py_one_thread_handoff(server, _town(), n, warm)
 
@@ -153,6 +165,10 @@ def series_plan(op: str) -> list[tuple[str, Runner]]:
     plan: list[tuple[str, Runner]] = []
     if op in ("handoff", "ping"):
         plan.append((TRIO_RAW, _trio_raw(op)))
+    if op == "handoff":
+        plan.append((THREADS_RAW, _other_floor(floors.threads_raw_handoff)))
+        plan.append((ASYNCIO_RAW, _other_floor(floors.asyncio_raw_handoff)))
+        plan.append((UVLOOP_RAW, _other_floor(floors.uvloop_raw_handoff)))
     if op != "ping":
         plan.append((OURS, _ours(op, codec=True)))
     plan.append((OURS_CLIENT, _ours(op, codec=False)))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("latency", "throughput", "scale", "runtime", "startup")
+BENCHMARKS = ("latency", "throughput", "scale", "runtime", "startup", "e2e")
 TIMEOUT_S = 600
 Run = tuple[Path, subprocess.CompletedProcess[str]]
 
@@ -131,3 +131,15 @@ def test_startup_times_agent_commands_against_the_rust_peer(quick_run: Run) -> N
         if rust_tt() is not None:
             assert f"rust tt {name}" in data["medians_s"], name
     assert "noisy" in data
+
+
+def test_e2e_counts_tasks_cpu_fds_and_connections(quick_run: Run) -> None:
+    out, _ = quick_run
+    e2e = _doc(out)["benchmarks"]["e2e"]  # type: ignore[index]
+    assert e2e["status"] == "ok", e2e["skipped"]
+    for r in e2e["data"]["runs"]:
+        assert r["tasks"] > 0
+        assert r["seconds"] > 0
+        assert r["cpu_s"] > 0
+        assert r["fds"] >= r["fds_idle"] > 0
+        assert r["redis_clients"] >= r["redis_clients_idle"]
