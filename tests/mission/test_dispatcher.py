@@ -294,3 +294,23 @@ async def test_lease_is_exclusive_and_only_its_owner_releases_it(town: Town) -> 
     result = await dispatcher(town, T0).tick()
     assert result.claimed == (mission.id,)
     assert await town.redis.execute("EXISTS", lock) == 0
+
+
+async def test_a_broken_mission_is_blocked_with_the_reason_and_the_others_go_on(
+    town: Town, add_agent: AddAgent
+) -> None:
+    await add_agent("worker-1")
+    bad, _ = await make_mission(town, T0, ("Bad", WorkKind.DESIGN, None))
+    good, _ = await make_mission(town, T0, ("Good", WorkKind.DESIGN, None))
+    work_key = town.channel.keys.mission_work(bad.id)
+    await town.redis.execute("DEL", work_key)
+    await town.redis.execute("SET", work_key, "not a hash")
+    result = await dispatcher(town, T0).tick()
+    assert set(result.claimed) == {bad.id, good.id}
+    assert [m for m, _ in result.errors] == [bad.id]
+    broken = await missions.require(town, str(bad.id))
+    assert broken.state is MissionState.BLOCKED
+    assert broken.blocked_reason is not None
+    assert broken.blocked_reason.startswith("Dispatcher error: ")
+    assert "WRONGTYPE" in broken.blocked_reason
+    assert len(await tasks_tagged(town, WORK_TAG, f"mission:{good.id}")) == 1

@@ -140,7 +140,8 @@ class Dispatcher:
             return False
         if error is not None and not mission.state.is_terminal:
             why = f"Dispatcher error: {error}"
-            mission = mission.blocked(why, now)
+            mission = mission.blocked(why, now).ticked(now)
+            await self.store.save_mission(mission)  # first: what follows may fail the same way
             await self.store.log(mid, f"Mission blocked: {why}", now)
         progress = mid in noted or any(
             r.mission_id == mid and r.made_progress for r in sched.results
