@@ -2,7 +2,7 @@
 
 * RSS — ``tt start`` runs the town's runtime in the foreground as our child
   (so we hold its PID); agents are added as ``tt spawn NAME --cli demo`` does
-  (``tinytown.runtime.control.spawn`` in-process, for speed) and left idle.
+  (``tinytown.runtime.spawning.spawn`` in-process, for speed) and left idle.
   After each step (1, 10, 100 agents; ``--quick``: 1, 10) and a short settle,
   ``VmRSS`` is read from ``/proc/<pid>/status``. The cost of one more idle
   agent is the RSS slope between steps (target: < 1 MB).
@@ -87,8 +87,8 @@ async def _wait_states(root: Path, url: str, names: list[str], wanted: set[str])
 
 
 async def _spawn_async(root: Path, url: str, names: list[str]) -> None:
-    from tinytown.runtime.control import spawn
     from tinytown.runtime.settings import host_id
+    from tinytown.runtime.spawning import spawn
     from tinytown.town import Town
 
     async with Town.connect(root, env={"REDIS_URL": url}) as town:

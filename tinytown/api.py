@@ -39,9 +39,9 @@ from tinytown.models import (
     Task,
     TaskId,
 )
-from tinytown.runtime.control import spawn
 from tinytown.runtime.launch import shut_down_runtimes
 from tinytown.runtime.settings import DEFAULT_MAX_ROUNDS, host_id
+from tinytown.runtime.spawning import spawn
 from tinytown.services import agents as agent_service
 from tinytown.services import tasks as task_service
 from tinytown.services.messages import deliver

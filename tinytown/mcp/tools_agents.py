@@ -36,8 +36,8 @@ from tinytown.town import Town
     opt("parent_agent", "string", "Parent agent (name or UUID)"),
 )
 async def spawn(town: Town, args: Args) -> Any:
-    from tinytown.runtime.control import spawn as spawn_agent
     from tinytown.runtime.settings import host_id
+    from tinytown.runtime.spawning import spawn as spawn_agent
 
     parent = await _parent(town, args.opt_text("parent_agent"))
     nickname = args.opt_text("nickname")
@@ -124,8 +124,8 @@ async def wait(town: Town, args: Args) -> Any:
 
 @tool("agent.restart", "Restart a stopped agent with a fresh round budget", MANAGE, AGENT_ARG)
 async def restart(town: Town, args: Args) -> Any:
-    from tinytown.runtime.control import restart as restart_agent
     from tinytown.runtime.settings import host_id
+    from tinytown.runtime.spawning import restart as restart_agent
 
     await restart_agent(town, args.text("agent"), host=host_id())
     return {"agent": args.text("agent"), "status": "restarted"}

@@ -27,7 +27,6 @@ import trio
 from tinytown.errors import OperationTimeoutError, TinytownError
 from tinytown.models import Message, MessageType, TaskId
 from tinytown.redis.server import PIDFILE as REDIS_PIDFILE
-from tinytown.runtime.control import spawn
 from tinytown.runtime.demo_report import (
     DEMO_AGENTS,
     DEMO_QUERY,
@@ -41,6 +40,7 @@ from tinytown.runtime.demo_report import (
 )
 from tinytown.runtime.procfiles import pid_alive, read_pid, reap_orphan_model, runtime_pidfile
 from tinytown.runtime.settings import host_id
+from tinytown.runtime.spawning import spawn
 from tinytown.services.tasks import assign
 from tinytown.town import Town
 

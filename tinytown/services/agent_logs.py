@@ -127,7 +127,7 @@ def round_tail(lines: Sequence[str], n: int = ROUND_TAIL_LINES) -> list[str]:
 
 
 @attrs.frozen
-class AgentLog:
+class AgentLogExcerpt:
     """What ``--deep`` shows for one agent name."""
 
     name: str
@@ -160,7 +160,7 @@ def latest_round_file(logs_dir: Path, name: str) -> tuple[int, Path] | None:
     return best
 
 
-def read_agent_log(logs_dir: Path, name: str) -> AgentLog | None:
+def read_agent_log(logs_dir: Path, name: str) -> AgentLogExcerpt | None:
     """The cleaned log of one agent, or None if it has no ``<name>.log``."""
     log_path = logs_dir / f"{name}.log"
     if not log_path.is_file():
@@ -168,10 +168,10 @@ def read_agent_log(logs_dir: Path, name: str) -> AgentLog | None:
     lines = summarize_log(tail_lines(log_path, TAIL_LINES))
     latest = latest_round_file(logs_dir, name)
     round_lines = round_tail(tail_lines(latest[1], 200)) if latest else []
-    return AgentLog(name, lines, latest[0] if latest else None, round_lines)
+    return AgentLogExcerpt(name, lines, latest[0] if latest else None, round_lines)
 
 
-def read_agent_logs(logs_dir: Path, names: Sequence[str]) -> list[AgentLog]:
+def read_agent_logs(logs_dir: Path, names: Sequence[str]) -> list[AgentLogExcerpt]:
     """Logs of each distinct name, in order; names without a log are skipped."""
     if not logs_dir.is_dir():
         return []

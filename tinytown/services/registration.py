@@ -2,7 +2,7 @@
 
 The record is written whole, its host included, in one step: an agent is
 never visible without the runtime that should host it. Running it is the
-runtime's part (:func:`tinytown.runtime.control.spawn`).
+runtime's part (:func:`tinytown.runtime.spawning.spawn`).
 """
 
 from __future__ import annotations

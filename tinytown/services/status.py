@@ -23,7 +23,7 @@ from tinytown.channel import decode_messages, reply_or
 from tinytown.codec import pairs_to_dict, task_from_hash
 from tinytown.errors import CorruptRecordError
 from tinytown.models import Agent, AgentId, Task, TaskId, TaskState
-from tinytown.services.agent_logs import AgentLog, read_agent_logs
+from tinytown.services.agent_logs import AgentLogExcerpt, read_agent_logs
 from tinytown.services.messages import CategoryCounts, count_categories
 from tinytown.town import Town
 
@@ -114,7 +114,7 @@ class StatusReport:
     tasks: TaskCounts
     backlog: int
     groups: list[TaskGroup]
-    logs: list[AgentLog]
+    logs: list[AgentLogExcerpt]
 
     @property
     def terminal_agents(self) -> int:
@@ -248,7 +248,7 @@ async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> Stat
                 activity=list(activity),
             )
         )
-    logs: list[AgentLog] = []
+    logs: list[AgentLogExcerpt] = []
     if deep:
         names = [a.name for a in agents]
         logs = await trio.to_thread.run_sync(read_agent_logs, town.tt_dir / "logs", names)

@@ -1,6 +1,6 @@
 """``tt spawn``, ``tt restart``, ``tt start``: agents and the runtime (cli.md §2.2, §3.1, §3.4).
 
-Thin adapters over :mod:`tinytown.runtime.control` and
+Thin adapters over :mod:`tinytown.runtime.spawning` and
 :mod:`tinytown.runtime.host`; outputs as the book shows them. Agents run in
 the town's runtime process for this host (started in the background when
 needed); ``--foreground`` runs a runtime for that one agent in this terminal.
@@ -64,8 +64,8 @@ def spawn(
         Run the agent in this terminal (its log lines shown) until it stops or Ctrl+C.
     """
     from tinytown.cli.runner import run_town
-    from tinytown.runtime.control import spawn as spawn_agent
     from tinytown.runtime.settings import foreground_host_id, host_id
+    from tinytown.runtime.spawning import spawn as spawn_agent
 
     async def body(town: Town) -> None:
         host = foreground_host_id() if foreground else host_id()
@@ -105,8 +105,8 @@ def restart(agent: str, /, *, rounds: int = 10, foreground: Flag = False) -> Non
         Run the agent in this terminal until it stops or Ctrl+C.
     """
     from tinytown.cli.runner import run_town
-    from tinytown.runtime.control import restart as restart_agent
     from tinytown.runtime.settings import foreground_host_id, host_id
+    from tinytown.runtime.spawning import restart as restart_agent
 
     async def body(town: Town) -> None:
         host = foreground_host_id() if foreground else host_id()

@@ -17,7 +17,7 @@ from quart_schema import document_response
 
 from tinytown.errors import InvalidInputError
 from tinytown.models import AgentId
-from tinytown.runtime import control
+from tinytown.runtime import spawning
 from tinytown.services import agents as agent_service
 from tinytown.services import orphan_tasks, reclaim, recovery
 from tinytown.services.registration import register_agent
@@ -89,7 +89,7 @@ async def kill(agent: str) -> dict[str, Any]:
 @document_response(AgentControl)
 async def restart(agent: str) -> dict[str, Any]:
     """Revive a stopped agent's record (Idle, fresh rounds, stop flag cleared)."""
-    await control.restart(ctx().town, agent, host=socket.gethostname(), background=False)
+    await spawning.restart(ctx().town, agent, host=socket.gethostname(), background=False)
     return {"status": "restarted", "agent": agent}
 
 
