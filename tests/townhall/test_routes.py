@@ -89,8 +89,9 @@ async def test_manage_routes(th: Running) -> None:
     assert (doc["name"], doc["nickname"], doc["role_id"]) == ("w1", "Bob", None)
     agent = await town.channel.require_agent((await town.resolve("w1"))[0])
     assert agent.nickname == "Bob"
-    assert (await th.client.post("/v1/agents", json={"name": "x", "parent_agent_id": "nope"})
-            ).status_code == 400
+    r = await th.client.post("/v1/agents", json={"name": "x", "parent_agent_id": "nope"})
+    assert r.status_code == 422
+    assert "parent_agent_id" in r.json()["detail"]
     r = await th.client.post("/v1/agents/w1/kill")
     assert r.json() == {"status": "stopped", "agent": "w1"}
     assert (await town.channel.require_agent(agent.id)).state is AgentState.STOPPED

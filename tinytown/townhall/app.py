@@ -19,6 +19,7 @@ from tinytown.townhall import pipeline
 from tinytown.townhall.auth import AuthError
 from tinytown.townhall.context import EXTENSION, TownhallContext
 from tinytown.townhall.middleware import ASGIApp, Cors, Timeout
+from tinytown.townhall.openapi import TownhallOpenAPI
 
 MAX_BODY_BYTES: Final = 1 << 20
 NO_TIMEOUT_PATHS: Final = ("/v1/events/stream",)
@@ -30,7 +31,6 @@ def create_quart_app(context: TownhallContext) -> QuartTrio:
 
     app = QuartTrio("tinytown.townhall")
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
-    app.config["JSON_SORT_KEYS"] = False
     app.extensions[EXTENSION] = context
     QuartSchema(
         app,
@@ -40,6 +40,7 @@ def create_quart_app(context: TownhallContext) -> QuartTrio:
         scalar_ui_path=None,
         info={"title": "Tinytown townhall", "version": __version__},
         conversion_preference="msgspec",
+        openapi_provider_class=TownhallOpenAPI,
         security_schemes={
             "bearer": {"type": "http", "scheme": "bearer"},
             "apiKey": {"type": "apiKey", "in_": "header", "name": "X-API-Key"},

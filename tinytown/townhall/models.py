@@ -7,39 +7,48 @@ what the server accepts.
 
 from __future__ import annotations
 
+import uuid
+from typing import Annotated
+
 import msgspec
+
+from tinytown.models.agent import MAX_NAME_LEN
+
+# A string with at least one non-blank character (the services refuse blank ones).
+NonBlank = Annotated[str, msgspec.Meta(pattern=r"\S")]
+AgentName = Annotated[str, msgspec.Meta(pattern=rf"^\s*[\w.-]{{1,{MAX_NAME_LEN}}}\s*$")]
 
 # --- requests ------------------------------------------------------------------------------
 
 
 class AssignRequest(msgspec.Struct):
-    agent: str
-    task: str
+    agent: NonBlank
+    task: NonBlank
 
 
 class BacklogAddRequest(msgspec.Struct):
-    description: str
+    description: NonBlank
     tags: list[str] = msgspec.field(default_factory=list)
 
 
 class AgentRefRequest(msgspec.Struct):
-    agent: str
+    agent: NonBlank
 
 
 class SendRequest(msgspec.Struct):
-    to: str
-    message: str
+    to: NonBlank
+    message: NonBlank
     kind: str | None = None
     from_: str | None = msgspec.field(default=None, name="from")
     urgent: bool = False
 
 
 class SpawnRequest(msgspec.Struct):
-    name: str
+    name: AgentName
     cli: str | None = None
     role_id: str | None = None
     nickname: str | None = None
-    parent_agent_id: str | None = None
+    parent_agent_id: uuid.UUID | None = None
 
 
 class PruneRequest(msgspec.Struct):
@@ -285,7 +294,7 @@ class Attention(msgspec.Struct):
 
 
 class AnswerRequest(msgspec.Struct):
-    answer: str
+    answer: NonBlank
 
 
 class Answered(msgspec.Struct):

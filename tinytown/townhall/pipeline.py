@@ -24,6 +24,7 @@ from tinytown.errors import TinytownError
 from tinytown.townhall.audit import MUTATING
 from tinytown.townhall.auth import INSUFFICIENT, AuthError, Principal
 from tinytown.townhall.context import ctx
+from tinytown.townhall.openapi import BODY_OPTIONAL_ATTR, SCOPE_ATTR
 from tinytown.townhall.problems import PROBLEM_JSON, problem_body, status_for
 
 P = ParamSpec("P")
@@ -128,6 +129,7 @@ def protected(scope: str) -> Callable[[Callable[P, Awaitable[T]]], Callable[P, A
                 _audit(principal, _status_of(result))
             return result
 
+        setattr(wrapper, SCOPE_ATTR, scope)
         return wrapper
 
     return decorator
@@ -192,6 +194,7 @@ def json_body(
             body = await load_body(model, optional=optional)
             return await fn(*args, body=body, **kwargs)
 
+        setattr(wrapper, BODY_OPTIONAL_ATTR, optional)
         return document_request(model, source=DataSource.JSON)(wrapper)
 
     return decorator

@@ -58,12 +58,7 @@ ORPHAN_REASONS: Final = {
 async def spawn(body: SpawnRequest) -> tuple[dict[str, Any], int]:
     """Register a new agent (state Starting)."""
     town = ctx().town
-    parent = None
-    if body.parent_agent_id is not None:
-        try:
-            parent = AgentId.parse(body.parent_agent_id)
-        except InvalidInputError as exc:
-            raise InvalidInputError(f"Invalid parent_agent_id: {exc}") from None
+    parent = None if body.parent_agent_id is None else AgentId.parse(str(body.parent_agent_id))
     agent = await register_agent(town, body.name, body.cli, role=body.role_id, parent=parent)
     if body.nickname is not None:
         agent = attrs.evolve(agent, nickname=body.nickname)
