@@ -310,7 +310,7 @@ return out
 # KEYS: agent, processing, inflight, urgent, inbox
 # ARGV: incarnation, count_round, n_ack, ack..., n_urgent, urgent retries..., normal retries...
 # Returns SUPERSEDED, else rounds_completed (0 when the round is not counted).
-ACK_BATCH: Final = Script(
+SETTLE_BATCH: Final = Script(
     _CHECK_INCARNATION
     + """
 local i = 3

@@ -58,7 +58,7 @@ class _Requester(Protocol):
     async def _request_many(self, packed: bytes, count: int, transaction: bool) -> list[Any]: ...
 
 
-def _settle(replies: list[Any], raise_on_error: bool) -> list[Any]:
+def _check_replies(replies: list[Any], raise_on_error: bool) -> list[Any]:
     """Specialize error replies in place; raise the first one if asked to."""
     for index, reply in enumerate(replies):
         if isinstance(reply, ResponseError):
@@ -124,7 +124,7 @@ class Pipeline:
         packed = b"".join([pack_command(command) for command in commands])
         if not self.transaction:
             replies = await self._owner._request_many(packed, len(commands), False)
-            return _settle(replies, raise_on_error)
+            return _check_replies(replies, raise_on_error)
         replies = await self._owner._request_many(_MULTI + packed + _EXEC, len(commands) + 2, True)
         result = replies[-1]
         if result is None:
@@ -134,7 +134,7 @@ class Pipeline:
                 if isinstance(reply, ResponseError):
                     raise specialize(reply)
             raise specialize(result)
-        return _settle(result, raise_on_error)
+        return _check_replies(result, raise_on_error)
 
 
 class Redis:

@@ -47,7 +47,12 @@ from tinytown.runtime.policy import (
 )
 from tinytown.runtime.procfiles import reap_orphan_model
 from tinytown.runtime.rounds import revert_started_task, run_round
-from tinytown.runtime.settings import BATCH_MAX, DEFAULT_MAX_ROUNDS, RuntimeSettings
+from tinytown.runtime.settings import (
+    BATCH_MAX,
+    DEFAULT_MAX_ROUNDS,
+    RuntimeSettings,
+    ShutdownMode,
+)
 from tinytown.town import Town, utcnow
 
 log = logging.getLogger("tinytown.runtime")
@@ -77,7 +82,7 @@ class RuntimeContext:
     settings: RuntimeSettings = attrs.field(factory=RuntimeSettings)
     env: Mapping[str, str] = attrs.field(factory=lambda: dict(os.environ))
     echo: Callable[[str], None] | None = None
-    shutdown_mode: str = "suspend"
+    shutdown_mode: ShutdownMode = ShutdownMode.SUSPEND
     shutting_down: bool = False
     python: str = sys.executable
     _config: TownConfig | None = None
@@ -363,7 +368,7 @@ class AgentActor:
             if done is not None:
                 self.log.line(f"   ↩️ Returned {len(batch.raw)} in-flight message(s) to the queues")
         now = utcnow()
-        if self.ctx.shutdown_mode == "stop":
+        if self.ctx.shutdown_mode is ShutdownMode.STOP:
             applied = await self.delivery.update(
                 AgentState.STOPPED, only_from=_LIVE, last_heartbeat=now
             )

@@ -34,10 +34,10 @@ from tinytown.keys import Keys
 from tinytown.models import Agent, AgentId, AgentState, TaskId
 from tinytown.redis.client import Redis
 from tinytown.scripts import (
-    ACK_BATCH,
     BEAT,
     CLAIM_INCARNATION,
     REVERT_TASK,
+    SETTLE_BATCH,
     START_TASK,
     SUPERSEDED,
     TAKE_BATCH,
@@ -139,7 +139,7 @@ class Delivery:
         aid = self.agent_id
         args: list[str | int] = [self.incarnation, 1 if count_round else 0, len(ack), *ack,
                                  len(retry_urgent), *retry_urgent, *retry_normal]
-        n = int(await ACK_BATCH(
+        n = int(await SETTLE_BATCH(
             self.redis,
             [self._agent_key, k.processing(aid), k.inflight_urgent(aid), k.urgent(aid),
              k.inbox(aid)],

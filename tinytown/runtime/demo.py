@@ -199,14 +199,14 @@ class _DemoRun:
                     raise TinytownError(f"Demo failed: {problem}")
                 if now.all_completed:
                     self.report(f"🎉 All {len(self.task_ids)} tasks completed in {elapsed:.1f}s")
-                    return await self.settle(now, start), elapsed
+                    return await self.let_rounds_finish(now, start), elapsed
                 await trio.sleep(POLL_S)
         raise OperationTimeoutError(
             f"Demo did not finish within {self.options.timeout_s:g}s: "
             f"{before.completed}/{len(self.task_ids)} tasks completed"
         )
 
-    async def settle(self, last: Observation, start: float) -> Observation:
+    async def let_rounds_finish(self, last: Observation, start: float) -> Observation:
         """Let rounds still running finish (briefly) so the summary counts them."""
         with trio.move_on_after(SETTLE_S):
             while last.busy:

@@ -42,7 +42,7 @@ from tinytown.runtime.actor import AgentActor, RuntimeContext
 from tinytown.runtime.agentlog import AgentLog, agent_log_path
 from tinytown.runtime.companion import run_companion
 from tinytown.runtime.procfiles import pid_alive, remove_pid, runtime_pidfile, write_pid
-from tinytown.runtime.settings import RuntimeSettings
+from tinytown.runtime.settings import RuntimeSettings, ShutdownMode
 from tinytown.runtime.supervisor import Supervisor, describe
 from tinytown.scripts import CLAIM_LIVENESS, RELEASE_LIVENESS
 from tinytown.town import Town, utcnow
@@ -70,7 +70,7 @@ class Runtime:
         self.pid = os.getpid()
         self.supervisor = Supervisor(self._make_actor, self._give_up, ctx.settings,
                                      on_idle=self._on_idle)
-        self.stopped_mode: str | None = None
+        self.stopped_mode: ShutdownMode | None = None
         self._nursery: trio.Nursery | None = None
         self._emptied = trio.Event()
         keys = ctx.town.channel.keys
@@ -102,8 +102,9 @@ class Runtime:
             with trio.CancelScope(shield=True), trio.move_on_after(5):
                 await self._release()
 
-    def shutdown(self, mode: str = "suspend") -> None:
+    def shutdown(self, mode: ShutdownMode = ShutdownMode.SUSPEND) -> None:
         """Stop every actor (``mode``: ``stop`` or ``suspend``, see the module) and exit."""
+        mode = ShutdownMode(mode)
         if self.stopped_mode is None:
             self.stopped_mode = mode
             log.info("shutting down (%s)", mode)
@@ -239,7 +240,7 @@ class Runtime:
             if len(self.supervisor):
                 continue
             if self.only:
-                self.shutdown("exit")
+                self.shutdown(ShutdownMode.EXIT)
                 return
             try:
                 await RELEASE_LIVENESS(self.ctx.town.redis, [self._live_key], [str(self.pid)])
@@ -256,7 +257,7 @@ class Runtime:
                 await trio.sleep(CONTROL_RETRY_S)
                 continue
             log.info("no agents left: exiting")
-            self.shutdown("exit")
+            self.shutdown(ShutdownMode.EXIT)
             return
 
     # --- control list ---------------------------------------------------------------------
@@ -290,8 +291,9 @@ class Runtime:
         elif op == "wake" and agent_id is not None:
             self.supervisor.wake(agent_id)
         elif op == "shutdown":
-            mode = command.get("mode", "suspend")
-            self.shutdown(mode if mode in ("stop", "suspend") else "suspend")
+            wanted = command.get("mode")
+            stop = wanted == ShutdownMode.STOP
+            self.shutdown(ShutdownMode.STOP if stop else ShutdownMode.SUSPEND)
         else:
             log.warning("ignoring unknown control command %r", payload)
 
@@ -299,7 +301,7 @@ class Runtime:
 async def _watch_signals(runtime: Runtime, on_signal: Callable[[str], None] | None) -> None:
     with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
-            mode = "stop" if signum == signal.SIGINT else "suspend"
+            mode = ShutdownMode.STOP if signum == signal.SIGINT else ShutdownMode.SUSPEND
             if on_signal is not None:
                 on_signal(mode)
             runtime.shutdown(mode)

@@ -21,6 +21,7 @@ import trio
 
 from tinytown.errors import OperationTimeoutError
 from tinytown.runtime.procfiles import pid_alive
+from tinytown.runtime.settings import ShutdownMode
 from tinytown.town import Town
 
 RUNTIME_LOG: Final = ".tt/logs/runtime.log"
@@ -73,7 +74,8 @@ async def shut_down_runtimes(town: Town, timeout_s: float = STOP_TIMEOUT_S) -> l
         if pid is not None:
             pids[host] = pid
     for host in pids:
-        await town.channel.runtime_command(host, {"op": "shutdown", "mode": "stop"})
+        command = {"op": "shutdown", "mode": ShutdownMode.STOP.value}
+        await town.channel.runtime_command(host, command)
     for _ in range(int(timeout_s / _POLL_S) + 1):
         if not any(pid_alive(pid) for pid in pids.values()):
             break

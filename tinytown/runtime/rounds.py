@@ -135,7 +135,7 @@ async def run_round(actor: AgentActor, agent: Agent, batch: InFlight) -> RoundRe
         actor.started_task = current.id
     outcome = await _run_model(actor, agent, r, text)
     actionable = [e for e in entries if classify(e.message.kind).is_actionable]
-    return await _settle(actor, batch, r, outcome, actionable)
+    return await _finish_round(actor, batch, r, outcome, actionable)
 
 
 async def _current_task(
@@ -179,7 +179,7 @@ def _write_text(path: os.PathLike[str], text: str) -> None:
         fh.write(text)
 
 
-async def _settle(
+async def _finish_round(
     actor: AgentActor, batch: InFlight, r: int, outcome: ModelOutcome, actionable: list[_Entry]
 ) -> RoundResult:
     now = utcnow()

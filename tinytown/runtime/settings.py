@@ -24,6 +24,7 @@ Variable                            Default    Meaning
 
 from __future__ import annotations
 
+import enum
 import os
 import socket
 from collections.abc import Mapping
@@ -32,6 +33,17 @@ from typing import Final
 import attrs
 
 from tinytown.errors import ConfigError
+
+
+class ShutdownMode(enum.StrEnum):
+    """What a runtime shutdown does to its agents (the ``mode`` of a ``shutdown`` command)."""
+
+    STOP = "stop"
+    """Kill the model processes, requeue in-flight work, mark the agents Stopped."""
+    SUSPEND = "suspend"
+    """Leave the agents as they are, for the next runtime to resume."""
+    EXIT = "exit"
+    """No agent left to host: exit (as ``suspend`` for anything still running)."""
 
 DEFAULT_MAX_ROUNDS: Final = 10
 BATCH_MAX: Final = 100

@@ -157,7 +157,7 @@ async def assign(
 async def complete(
     town: Town, task_id: str, result: str = DEFAULT_RESULT, *, now: datetime | None = None
 ) -> Completion:
-    """Mark a task completed and settle its assignee's pointer and counter (cli.md §5.5).
+    """Mark a task completed and credit its assignee (pointer cleared, counter) (cli.md §5.5).
 
     Raises:
         InvalidInputError: ``task_id`` is not a UUID.
@@ -222,22 +222,22 @@ async def _finish(
                 [str(tid), hash_ts(when), "1" if count else "0"],
             )
         replies = await pipe.execute()
-        settle = replies[-1] if after.assigned_to is not None else None
-        return before, after, settle
+        credit = replies[-1] if after.assigned_to is not None else None
+        return before, after, credit
 
-    before, after, settle = await run_watched(town.redis, [key], body)
+    before, after, credit = await run_watched(town.redis, [key], body)
     agent = None
-    if after.assigned_to is not None and settle and settle[0]:
+    if after.assigned_to is not None and credit and credit[0]:
         agent = await town.channel.get_agent(after.assigned_to)
     if state is TaskState.COMPLETED and not before.is_terminal:
         await town.channel.emit(_completed_event(after, when))
-    has_agent = bool(settle and settle[0])
+    has_agent = bool(credit and credit[0])
     return Completion(
         task=after,
         was_terminal=before.is_terminal,
         agent=agent,
-        cleared_current=bool(settle and settle[1]),
-        tasks_completed=int(settle[2]) if settle and has_agent else None,
+        cleared_current=bool(credit and credit[1]),
+        tasks_completed=int(credit[2]) if credit and has_agent else None,
     )
 
 
