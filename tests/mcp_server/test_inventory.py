@@ -1,4 +1,5 @@
-"""What the server offers, exactly: 42 tools, 4 resources, 3 templates, 2 prompts (mcp.md §3–§5)."""
+"""What the server offers, exactly: 0.10's 42 tools (then our two attention tools),
+4 resources, 3 templates, 2 prompts (mcp.md §3–§5)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ READ_ONLY = {
     "town.get_status", "agent.list", "agent.list_open", "agent.inbox", "task.list_pending",
     "backlog.list", "mission.list", "mission.get_status", "mission.status", "mission.list_work",
     "mission.work_items", "mission.list_watches", "mission.watches", "mission.get_events",
-    "mission.events", "agent.wait", "agent.get_result",
+    "mission.events", "agent.wait", "agent.get_result", "attention.list",
 }  # fmt: skip
 TOOLS = [
     # read group
@@ -28,6 +29,7 @@ TOOLS = [
     "agent.restart", "agent.prune", "agent.get_result", "recovery.recover_agents",
     "recovery.reclaim_tasks",
 ]  # fmt: skip
+OURS = ["attention.list", "attention.answer"]
 REQUIRED = {
     "agent.inbox": ["agent"],
     "task.assign": ["agent", "description"],
@@ -37,6 +39,7 @@ REQUIRED = {
     "backlog.claim": ["task_id", "agent"],
     "mission.reject": ["mission_id", "work_item_id", "reason"],
     "agent.spawn": ["name"],
+    "attention.answer": ["message_id", "answer"],
     "town.get_status": [],
 }
 
@@ -44,7 +47,7 @@ REQUIRED = {
 async def test_tools_in_registration_order_with_hints_and_schemas(client: Client) -> None:
     listed = (await client.list_tools()).tools
     assert len(TOOLS) == 42
-    assert [t.name for t in listed] == TOOLS
+    assert [t.name for t in listed] == TOOLS + OURS
     for tool in listed:
         hint = tool.annotations.read_only_hint if tool.annotations else None
         assert (hint is True) == (tool.name in READ_ONLY), tool.name

@@ -8,6 +8,7 @@ from tinytown.mcp.prompts import PROMPTS
 from tinytown.mcp.resources import RESOURCES, TEMPLATES
 from tinytown.mcp.spec import ToolSpec
 from tinytown.mcp.tools_agents import AGENT_TOOLS
+from tinytown.mcp.tools_attention import ATTENTION_TOOLS
 from tinytown.mcp.tools_missions import MISSION_READ_TOOLS, MISSION_WRITE_TOOLS
 from tinytown.mcp.tools_read import BACKLOG_READ, READ_TOOLS
 from tinytown.mcp.tools_write import WRITE_TOOLS
@@ -19,6 +20,8 @@ TOOLS: Final[tuple[ToolSpec, ...]] = (
     *WRITE_TOOLS,
     *MISSION_WRITE_TOOLS,
     *AGENT_TOOLS,
+    # ours, after 0.10's 42
+    *ATTENTION_TOOLS,
 )
 
 __all__ = ["PROMPTS", "RESOURCES", "TEMPLATES", "TOOLS"]
