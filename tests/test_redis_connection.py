@@ -19,7 +19,8 @@ from tinytown.errors import (
     ResponseError,
 )
 from tinytown.redis import ConnectionSettings, Redis, open_redis
-from tinytown.redis.connection import SocketConnection, pack_command
+from tinytown.redis.connection import SocketConnection
+from tinytown.redis.resp import pack_command
 from tinytown.redis.url import parse_url
 
 PING = pack_command(("PING",))

@@ -21,16 +21,16 @@ if TYPE_CHECKING:
     from tinytown.redis.client import Redis as Redis
     from tinytown.redis.client import Transaction as Transaction
     from tinytown.redis.client import open_redis as open_redis
-    from tinytown.redis.connection import CommandArg as CommandArg
     from tinytown.redis.pubsub import PubSub as PubSub
     from tinytown.redis.pubsub import PubSubMessage as PubSubMessage
+    from tinytown.redis.resp import CommandArg as CommandArg
     from tinytown.redis.script import Script as Script
     from tinytown.redis.url import ConnectionSettings as ConnectionSettings
     from tinytown.redis.url import parse_url as parse_url
     from tinytown.redis.url import redact_url as redact_url
 
 _EXPORTS = {
-    "CommandArg": "connection",
+    "CommandArg": "resp",
     "ConnectionSettings": "url",
     "Pipeline": "client",
     "PubSub": "pubsub",

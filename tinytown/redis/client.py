@@ -23,15 +23,11 @@ from typing import Any, Final, Protocol
 import trio
 
 from tinytown.errors import ConnectionLostError, RedisError, ResponseError, WatchError
-from tinytown.redis.connection import (
-    CommandArg,
-    Connection,
-    open_connection,
-    pack_command,
-    specialize,
-)
+from tinytown.redis.connect import open_connection
+from tinytown.redis.connection import Connection
 from tinytown.redis.pool import ConnectionPool
 from tinytown.redis.pubsub import PubSub
+from tinytown.redis.resp import CommandArg, pack_command, specialize
 from tinytown.redis.url import ConnectionSettings, parse_url
 
 UNBLOCK_TIMEOUT_S: Final = 2.0

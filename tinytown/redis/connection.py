@@ -15,6 +15,9 @@ connection stays open with ``awaiting_reply`` set, so that its owner may still
 collect the reply (see ``Redis.execute`` for blocking pops); the pool closes
 any connection that comes back in that state. A pool therefore never hands out
 a connection with a reply still in flight.
+
+Opening a connection (socket, TLS, handshake) is :mod:`tinytown.redis.connect`;
+encoding commands is :mod:`tinytown.redis.resp`.
 """
 
 from __future__ import annotations
@@ -22,58 +25,23 @@ from __future__ import annotations
 import select
 import socket
 import ssl
-from collections.abc import Callable
-from typing import Any, Final, TypeAlias, cast
+from typing import Any, Final, cast
 
 import hiredis
 import trio
 
 from tinytown.errors import (
-    AuthenticationError,
-    ConfigError,
     ConnectionLostError,
-    NoScriptError,
     ProtocolError,
-    RedisUnavailableError,
     ResponseError,
 )
-from tinytown.redis.url import ConnectionSettings
-
-CommandArg: TypeAlias = str | bytes | int | float
-"""What a command argument may be; ``str`` is sent as UTF-8."""
 
 RECEIVE_BUFFER_BYTES: Final = 64 * 1024
 
 _wait_readable = trio.lowlevel.wait_readable
 _wait_writable = trio.lowlevel.wait_writable
 _checkpoint_if_cancelled = trio.lowlevel.checkpoint_if_cancelled
-_pack: Final = cast(Callable[[tuple[CommandArg | bytes, ...]], bytes], hiredis.pack_command)
-_SPECIAL_ERRORS: Final[dict[str, type[ResponseError]]] = {
-    "NOSCRIPT": NoScriptError,
-    "WRONGPASS": AuthenticationError,
-    "NOAUTH": AuthenticationError,
-}
-_STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
-
-
-def pack_command(args: tuple[CommandArg, ...]) -> bytes:
-    """Encode one command in RESP.
-
-    Strings that carry lone surrogates (bytes that were not UTF-8 when read,
-    decoded with ``surrogateescape``) are re-encoded to the original bytes.
-    """
-    try:
-        return _pack(args)
-    except UnicodeEncodeError:
-        return _pack(
-            tuple(a.encode("utf-8", "surrogateescape") if isinstance(a, str) else a for a in args)
-        )
-
-
-def specialize(error: ResponseError) -> ResponseError:
-    """Return the most specific :class:`ResponseError` subclass for an error reply."""
-    cls = _SPECIAL_ERRORS.get(error.code)
-    return error if cls is None else cls(*error.args)
+STREAM_ERRORS = (trio.BrokenResourceError, trio.ClosedResourceError, OSError)
 
 
 class Connection:
@@ -176,7 +144,7 @@ class Connection:
     def _lost(self, cause: BaseException | None) -> ConnectionLostError:
         self.lost = True
         self.close()
-        reason = "server closed the connection" if cause is None else _describe(cause)
+        reason = "server closed the connection" if cause is None else describe_error(cause)
         return ConnectionLostError(f"Lost connection to Redis at {self.description}: {reason}")
 
 
@@ -312,7 +280,7 @@ class StreamConnection(Connection):
     async def send(self, data: bytes) -> None:
         try:
             await self._stream.send_all(data)
-        except _STREAM_ERRORS as exc:
+        except STREAM_ERRORS as exc:
             raise self._lost(exc) from exc
         except BaseException:
             self.close()
@@ -324,7 +292,7 @@ class StreamConnection(Connection):
         while reply is False:
             try:
                 data = await self._stream.receive_some(RECEIVE_BUFFER_BYTES)
-            except _STREAM_ERRORS as exc:
+            except STREAM_ERRORS as exc:
                 raise self._lost(exc) from exc
             if not data:
                 raise self._lost(None)
@@ -341,7 +309,8 @@ class StreamConnection(Connection):
             self._socket_stream.socket.close()
 
 
-def _describe(exc: BaseException) -> str:
+def describe_error(exc: BaseException) -> str:
+    """A short reason for a failed connection, for one-line error messages."""
     if isinstance(exc, ProtocolError):
         return f"not a Redis server? (protocol error: {exc})"
     if isinstance(exc, ConnectionLostError):
@@ -353,98 +322,3 @@ def _describe(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         return exc.strerror
     return str(exc) or type(exc).__name__
-
-
-def _tls_context(settings: ConnectionSettings) -> ssl.SSLContext:
-    try:
-        context = ssl.create_default_context(cafile=settings.tls_ca_cert)
-        if settings.tls_cert:
-            context.load_cert_chain(settings.tls_cert, settings.tls_key)
-    except (OSError, ValueError) as exc:
-        shown = settings.redacted()
-        raise ConfigError(f"Cannot load TLS files for {shown}: {_describe(exc)}") from exc
-    return context
-
-
-def _plain_socket(stream: trio.SocketStream) -> socket.socket:
-    # trio made the connection (happy eyeballs, TCP_NODELAY); we keep the fd.
-    return socket.socket(fileno=stream.socket.detach())
-
-
-async def _connect(settings: ConnectionSettings, shown: str) -> Connection:
-    if settings.unix_path is not None:
-        unix_stream = await trio.open_unix_socket(settings.unix_path)
-        return SocketConnection(_plain_socket(unix_stream), shown)
-    context = _tls_context(settings) if settings.tls else None
-    stream = await trio.open_tcp_stream(settings.host, settings.port)
-    if context is None:
-        return SocketConnection(_plain_socket(stream), shown)
-    tls_stream = trio.SSLStream(stream, context, server_hostname=settings.host)
-    conn = StreamConnection(tls_stream, stream, shown)
-    try:
-        await tls_stream.do_handshake()
-    except BaseException:
-        conn.close()
-        raise
-    return conn
-
-
-async def _handshake(conn: Connection, settings: ConnectionSettings) -> None:
-    commands: list[tuple[CommandArg, ...]] = []
-    if settings.password is not None:
-        if settings.username:
-            commands.append(("AUTH", settings.username, settings.password))
-        else:
-            commands.append(("AUTH", settings.password))
-    if settings.db:
-        commands.append(("SELECT", settings.db))
-    # The id lets a cancelled blocking command be unblocked from another connection.
-    commands.append(("CLIENT", "ID"))
-    packed = b"".join(pack_command(command) for command in commands)
-    replies = await conn.request_many(packed, len(commands))
-    for command, reply in zip(commands, replies, strict=True):
-        if command[0] == "CLIENT":
-            # An ACL may forbid CLIENT ID: then blocking commands are just closed on cancel.
-            conn.client_id = reply if isinstance(reply, int) else None
-        elif isinstance(reply, ResponseError):
-            conn.close()
-            if command[0] == "AUTH":
-                raise AuthenticationError(*reply.args)
-            raise specialize(reply)
-
-
-async def open_connection(settings: ConnectionSettings) -> Connection:
-    """Connect, authenticate and select the database, within ``connect_timeout_s``.
-
-    AUTH, SELECT and ``CLIENT ID`` travel together in one round trip.
-
-    Args:
-        settings: Where to connect.
-
-    Returns:
-        A ready connection.
-
-    Raises:
-        RedisUnavailableError: The server cannot be reached or timed out.
-        AuthenticationError: AUTH was refused.
-        ResponseError: SELECT was refused (e.g. database out of range).
-        ConfigError: TLS files cannot be loaded.
-    """
-    shown = settings.redacted()
-    try:
-        with trio.fail_after(settings.connect_timeout_s):
-            conn = await _connect(settings, shown)
-            try:
-                await _handshake(conn, settings)
-            except BaseException:
-                conn.close()
-                raise
-            return conn
-    except trio.TooSlowError:
-        raise RedisUnavailableError(
-            f"Cannot connect to Redis at {shown}: no answer within {settings.connect_timeout_s:g}s"
-        ) from None
-    except (*_STREAM_ERRORS, ConnectionLostError) as exc:
-        raise RedisUnavailableError(
-            f"Cannot connect to Redis at {shown}: {_describe(exc)}"
-        ) from exc

@@ -23,7 +23,8 @@ from typing import Final
 import trio
 
 from tinytown.errors import ConfigError, RedisError
-from tinytown.redis.connection import Connection, open_connection
+from tinytown.redis.connect import open_connection
+from tinytown.redis.connection import Connection
 from tinytown.redis.url import ConnectionSettings
 
 IDLE_CHECK_AFTER_S: Final = 1.0

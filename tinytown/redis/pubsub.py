@@ -24,7 +24,8 @@ import attrs
 import trio
 
 from tinytown.errors import ConnectionLostError, ResponseError
-from tinytown.redis.connection import Connection, pack_command, specialize
+from tinytown.redis.connection import Connection
+from tinytown.redis.resp import pack_command, specialize
 
 _ACK_KINDS: Final = frozenset({"subscribe", "unsubscribe", "psubscribe", "punsubscribe"})
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from tinytown.errors import NoScriptError
-from tinytown.redis.connection import CommandArg
+from tinytown.redis.resp import CommandArg
 
 
 class Executor(Protocol):

@@ -1,0 +1,39 @@
+"""RESP encoding of commands and the error replies that have their own exception class."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final, TypeAlias, cast
+
+import hiredis
+
+from tinytown.errors import AuthenticationError, NoScriptError, ResponseError
+
+CommandArg: TypeAlias = str | bytes | int | float
+"""What a command argument may be; ``str`` is sent as UTF-8."""
+
+_pack: Final = cast(Callable[[tuple[CommandArg | bytes, ...]], bytes], hiredis.pack_command)
+_SPECIAL_ERRORS: Final[dict[str, type[ResponseError]]] = {
+    "NOSCRIPT": NoScriptError,
+    "WRONGPASS": AuthenticationError,
+    "NOAUTH": AuthenticationError,
+}
+
+def pack_command(args: tuple[CommandArg, ...]) -> bytes:
+    """Encode one command in RESP.
+
+    Strings that carry lone surrogates (bytes that were not UTF-8 when read,
+    decoded with ``surrogateescape``) are re-encoded to the original bytes.
+    """
+    try:
+        return _pack(args)
+    except UnicodeEncodeError:
+        return _pack(
+            tuple(a.encode("utf-8", "surrogateescape") if isinstance(a, str) else a for a in args)
+        )
+
+
+def specialize(error: ResponseError) -> ResponseError:
+    """Return the most specific :class:`ResponseError` subclass for an error reply."""
+    cls = _SPECIAL_ERRORS.get(error.code)
+    return error if cls is None else cls(*error.args)
