@@ -13,6 +13,7 @@ from tinytown.mission.tick import tick_missions
 from tinytown.models import AgentState, TaskState
 from tinytown.models.mission import (
     MissionPolicy,
+    MissionRun,
     MissionState,
     WatchKind,
     WatchStatus,
@@ -291,3 +292,32 @@ async def test_a_completion_that_bypassed_the_hook_is_recovered(town: Town,
     assert len(await store.list_watches(mission.id)) == 4
     log = await store.recent_log(mission.id, 20)
     assert sum(f"Recovered the submission of completed task {work.id}" in x for x in log) == 1
+
+
+async def test_update_mission_never_overwrites_a_concurrent_change(town: Town,
+                                                                   redis_url: str) -> None:
+    """A decision made on an older read is redone on the fresh record (WATCH/MULTI)."""
+    import redis as redis_py
+
+    from tinytown.codec.mission_codec import mission_to_json
+
+    mission, _ = await make_mission(town, T0, ("A", WorkKind.DESIGN, None))
+    key = town.channel.keys.mission(mission.id)
+    seen: list[MissionState] = []
+    other = redis_py.Redis.from_url(redis_url, decode_responses=True)
+
+    def tick_if_running(current: MissionRun) -> MissionRun | None:
+        seen.append(current.state)
+        if len(seen) == 1:  # `tt mission stop` lands between this read and the write
+            other.set(key, mission_to_json(current.blocked("Stopped by user", T0)))
+        return current.ticked(T0) if current.state is MissionState.RUNNING else None
+
+    try:
+        stored = await MissionStore(town.channel).update_mission(mission.id, tick_if_running)
+    finally:
+        other.close()
+    assert seen == [MissionState.RUNNING, MissionState.BLOCKED]
+    assert stored is not None
+    assert (stored.state, stored.blocked_reason) == (MissionState.BLOCKED, "Stopped by user")
+    again = await MissionStore(town.channel).get_mission(mission.id)
+    assert again == stored

@@ -13,6 +13,7 @@ logged and the loop keeps going.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Sequence
@@ -140,26 +141,32 @@ class Dispatcher:
             return False
         if error is not None and not mission.state.is_terminal:
             why = f"Dispatcher error: {error}"
-            mission = mission.blocked(why, now).ticked(now)
-            await self.store.save_mission(mission)  # first: what follows may fail the same way
+            # First, before anything else can fail the same way.
+            await self.store.update_mission(
+                mid, lambda cur: None if cur.state.is_terminal else cur.blocked(why, now))
             await self.store.log(mid, f"Mission blocked: {why}", now)
+            mission = await self.store.get_mission(mid) or mission
         progress = mid in noted or any(
             r.mission_id == mid and r.made_progress for r in sched.results
         ) or any(w.triggered or w.new_status not in (None, WatchStatus.ACTIVE)
                  for w in watches.for_mission(mid))
-        mission = mission.progressed(now) if progress else mission.ticked(now)
+        if progress:
+            mission = mission.progressed(now)
         items = await self.store.list_work_items(mid)
         watch_items = await self.store.list_watches(mid)
         reason = d.help_reason(mission, items, agents, tasks, watch_items, now)
-        sent = False
-        if reason is not None and d.should_send_help(mission, reason, now):
+        sent = reason is not None and d.should_send_help(mission, reason, now)
+        if sent and reason is not None:
             await self.town.channel.send(Message(
                 from_=SUPERVISOR, to=SUPERVISOR,
                 kind=MessageType.Query(question=d.help_text(mission, reason))))
             await self.store.log(mid, f"Dispatcher asked conductor for help: {reason}", now)
-            mission = mission.help_requested(reason, now)
-            sent = True
-        await self.store.save_mission(mission)
+
+        def record(cur: MissionRun) -> MissionRun:
+            cur = cur.progressed(now) if progress else cur.ticked(now)
+            return cur.help_requested(reason, now) if sent and reason is not None else cur
+
+        await self.store.update_mission(mid, record)
         return sent
 
     # --- operator notes ----------------------------------------------------------------------
@@ -173,11 +180,14 @@ class Dispatcher:
         for note in [n for n in await self.store.list_controls(mid) if n.is_pending]:
             body = note.body.strip()
             directive = d.parse_directive(body)
-            mission, moved, text = await self._apply(mission, directive, note.sender, body, now)
+            decided, moved, text = await self._apply(mission, directive, note.sender, body, now)
+            if decided is not mission:
+                stored = await self.store.update_mission(
+                    mid, functools.partial(_merge_state, base=mission, decided=decided))
+                mission = stored or decided
             progress = progress or moved
             await self.store.log(mid, text, now)
             await self.store.save_controls([attrs.evolve(note, processed_at=now)])
-        await self.store.save_mission(mission)
         return progress
 
     async def _apply(self, mission: MissionRun, directive: d.Directive, sender: str, body: str,
@@ -228,3 +238,11 @@ class Dispatcher:
             mission = mission.started(now)
         return (mission, True,
                 f"Dispatcher redirected work item {item.id} to {r.agent_ref} from {sender}")
+
+
+def _merge_state(current: MissionRun, base: MissionRun, decided: MissionRun) -> MissionRun | None:
+    """Apply a directive's state change to the stored record, unless its state moved meanwhile."""
+    if current.state is not base.state:
+        return None
+    return attrs.evolve(current, state=decided.state, blocked_reason=decided.blocked_reason,
+                        next_wake_at=decided.next_wake_at, updated_at=decided.updated_at)

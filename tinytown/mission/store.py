@@ -35,8 +35,9 @@ from tinytown.models.mission import (
     WorkItem,
     WorkItemId,
 )
-from tinytown.redis.client import Redis
+from tinytown.redis.client import Redis, Transaction
 from tinytown.scripts import RELEASE_LEASE
+from tinytown.services._txn import run_watched
 
 log = logging.getLogger("tinytown.mission")
 T = TypeVar("T")
@@ -62,6 +63,32 @@ class MissionStore:
 
     async def save_mission(self, mission: MissionRun) -> None:
         await self.redis.execute("SET", self.keys.mission(mission.id), mission_to_json(mission))
+
+    async def update_mission(
+        self, mission_id: MissionId, change: Callable[[MissionRun], MissionRun | None]
+    ) -> MissionRun | None:
+        """Apply ``change`` to the stored mission atomically (WATCH/MULTI, retried on races).
+
+        ``change`` gets the current record and returns the new one (None: leave it). A
+        concurrent ``stop`` or ``note`` is never overwritten by a decision made on an older
+        read. Returns the stored record, or None if there is no mission.
+        """
+        key = self.keys.mission(mission_id)
+
+        async def body(tx: Transaction) -> MissionRun | None:
+            raw = await tx.execute("GET", key)
+            if raw is None:
+                return None
+            current = mission_from_json(raw, key)
+            updated = change(current)
+            if updated is None:
+                return current
+            pipe = tx.pipeline(transaction=True)
+            pipe.cmd("SET", key, mission_to_json(updated))
+            await pipe.execute()
+            return updated
+
+        return await run_watched(self.redis, [key], body)
 
     async def get_mission(self, mission_id: MissionId) -> MissionRun | None:
         key = self.keys.mission(mission_id)

@@ -18,7 +18,7 @@ from tinytown.mission import scheduler
 from tinytown.mission.binding import TaskKind, create_task, mission_tags
 from tinytown.mission.store import MissionStore
 from tinytown.models import Agent, AgentId, Task, TaskId
-from tinytown.models.mission import MissionId, MissionState, WorkItemId, WorkStatus
+from tinytown.models.mission import MissionId, MissionRun, MissionState, WorkItemId, WorkStatus
 
 if TYPE_CHECKING:
     from tinytown.town import Town
@@ -140,9 +140,18 @@ async def tick_mission(town: Town, store: MissionStore, mission_id: MissionId,
                                     f"{task.id}", now)
         assigned.append((item.id, agent.id, task.id))
 
-    decision = scheduler.decide_state(mission, step.items, watches, now)
-    if decision.changed:
-        await store.save_mission(decision.mission)
+    decisions: list[scheduler.StateDecision] = []
+
+    def decide(current: MissionRun) -> MissionRun | None:
+        # Decided on the stored record: a stop or pause that came meanwhile wins.
+        if not scheduler.is_schedulable(current):
+            return None
+        decided = scheduler.decide_state(current, step.items, watches, now)
+        decisions.append(decided)
+        return decided.mission if decided.changed else None
+
+    await store.update_mission(mission_id, decide)
+    decision = decisions[-1] if decisions else scheduler.StateDecision(mission, False, False)
     if decision.completed:
         await store.deactivate(mission_id)
     for line in decision.logs:
