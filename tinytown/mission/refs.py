@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import re
 
-import attrs
-
 from tinytown.models.mission import IssueRef
 
 _SCP_REMOTE = re.compile(r"^[\w.-]+@github\.com:(?P<owner>[^/\s]+)/(?P<repo>[^/\s]+?)(?:\.git)?/?$")
@@ -17,20 +15,8 @@ _PR_URL = re.compile(r"https://github\.com/([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)/p
 _PR_SHORT = re.compile(r"(?<![A-Za-z0-9_./-])([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)#(\d+)")
 
 
-@attrs.frozen
-class PullRef:
-    """A pull request: ``owner/repo#number``."""
-
-    owner: str
-    repo: str
-    number: int
-
-    @property
-    def repo_slug(self) -> str:
-        return f"{self.owner}/{self.repo}"
-
-    def __str__(self) -> str:
-        return f"{self.owner}/{self.repo}#{self.number}"
+PullRef = IssueRef
+"""A pull request: GitHub numbers pull requests as issues of their repository."""
 
 
 def parse_origin(url: str) -> tuple[str, str] | None:
