@@ -215,14 +215,14 @@ async def test_runtime_hand_off_is_lossless_under_cancellation(
                         message_from_json(raw).kind.description  # type: ignore[union-attr]
                         for raw in batch.raw
                     )
-                    await delivery.settle(batch.raw, count_round=False)
+                    await delivery.settle(batch, count_round=False)
         # A settle cancelled before it ran leaves its batch in processing: redelivered.
         while (batch := await delivery.take_batch(50)) is not None and not batch.empty:
             handled.extend(
                 message_from_json(raw).kind.description  # type: ignore[union-attr]
                 for raw in batch.raw
             )
-            await delivery.settle(batch.raw, count_round=False)
+            await delivery.settle(batch, count_round=False)
         for _ in range(8):
             assert await client.execute("ECHO", "in-sync") == "in-sync"
         assert await ch.processing_len(aid) == 0
@@ -302,6 +302,8 @@ async def test_delete_agent_removes_every_key_of_the_agent(
     await channel.send_urgent(msg(agent.id, "urgent"))
     await redis.execute("RPUSH", channel.keys.processing(agent.id), "taken")
     await redis.execute("SET", channel.keys.inflight_urgent(agent.id), 1)
+    await redis.execute("SET", channel.keys.batch(agent.id), "open:1")
+    await redis.execute("RPUSH", channel.keys.deadletter(agent.id), "poison")
     await channel.log_activity(agent.id, "a line")
     await channel.request_stop(agent.id)
     await channel.emit(Event(event_type=EventType.AGENT_SPAWNED, message="m",

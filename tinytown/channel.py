@@ -28,6 +28,7 @@ from tinytown.store import RecordStore
 
 log = logging.getLogger("tinytown")
 
+
 class Channel(RecordStore):
     """Message transport and state storage for one town."""
 
@@ -183,7 +184,7 @@ class Channel(RecordStore):
         n: int = await REQUEUE_PROCESSING(
             self.redis,
             [k.processing(agent_id), k.inbox(agent_id), k.urgent(agent_id),
-             k.inflight_urgent(agent_id)],
+             k.inflight_urgent(agent_id), k.batch(agent_id)],
             [],
         )
         return n

@@ -12,6 +12,10 @@ Key                                        Type        Contents
                                                        not yet acknowledged
 ``tt:<town>:inflight:<agent_id>``          string      (ours) how many messages at the head of
                                                        processing came from the urgent queue
+``tt:<town>:batch:<agent_id>``             string      (ours) the batch in processing:
+                                                       ``open:<n>`` until settled, then ``done:<n>``
+``tt:<town>:deadletter:<agent_id>``        list        (ours) poison messages set aside, JSON
+                                                       ``{"reason", "at", "message"}``, oldest first
 ``tt:<town>:activity:<agent_id>``          list        activity lines, newest first, 10 kept,
                                                        EXPIRE 3600 s
 ``tt:<town>:stop:<agent_id>``              string      ``"1"`` EX 3600: stop at next round
@@ -95,6 +99,12 @@ class Keys:
     def inflight_urgent(self, agent_id: object) -> str:
         return f"{self.prefix}inflight:{agent_id}"
 
+    def batch(self, agent_id: object) -> str:
+        return f"{self.prefix}batch:{agent_id}"
+
+    def deadletter(self, agent_id: object) -> str:
+        return f"{self.prefix}deadletter:{agent_id}"
+
     def activity(self, agent_id: object) -> str:
         return f"{self.prefix}activity:{agent_id}"
 
@@ -109,6 +119,8 @@ class Keys:
             self.urgent(agent_id),
             self.processing(agent_id),
             self.inflight_urgent(agent_id),
+            self.batch(agent_id),
+            self.deadletter(agent_id),
             self.activity(agent_id),
             self.stop(agent_id),
             self.agent_events(agent_id),

@@ -21,7 +21,9 @@ from tinytown.models.enums import TASK_MOVES, AgentState, TaskState
 from tinytown.redis.script import Script
 
 SUPERSEDED: Final = -1
-"""What an incarnation-checked script returns when a newer incarnation owns the agent."""
+"""What an incarnation-checked script returns when another incarnation owns the agent."""
+ALREADY_SETTLED: Final = -2
+"""What :data:`SETTLE_BATCH` returns for a batch that is no longer open."""
 
 
 def lua_set(values: Iterable[str]) -> str:
@@ -52,11 +54,13 @@ local function push_activity(key, line)
 end
 """
 
-# Refuse (return SUPERSEDED) when the agent record (KEYS[1]) has a newer incarnation
-# than ARGV[1]. Scripts starting with it change nothing for a superseded actor.
+# Refuse (return SUPERSEDED) when the agent record (KEYS[1]) has another incarnation than
+# ARGV[1]. Scripts starting with it change nothing for a superseded actor. Incarnations
+# compare for equality: a restored snapshot may hold an older number, and the actor whose
+# number no longer matches the record is the stale one either way.
 _CHECK_INCARNATION = f"""
 local inc = tonumber(redis.call('HGET', KEYS[1], 'incarnation') or '0') or 0
-if inc > tonumber(ARGV[1]) then return {SUPERSEDED} end
+if inc ~= tonumber(ARGV[1]) then return {SUPERSEDED} end
 """
 
 # A task still running for this agent (or for nobody) goes back to assigned to it:
@@ -172,6 +176,39 @@ return 1
 
 # --- tasks ------------------------------------------------------------------------------
 
+# Run inside the completing transaction: the finished task's pending assignments leave
+# the assignee's queues and processing list (keeping the urgent count of processing in
+# step), so its work is never shown to a model again.
+# KEYS: inbox, urgent, processing, inflight count; ARGV: task id. Returns how many left.
+DROP_ASSIGNMENTS: Final = Script(
+    """
+local tid = ARGV[1]
+local function assigns(item)
+  if not string.find(item, tid, 1, true) then return false end
+  local ok, m = pcall(cjson.decode, item)
+  return ok and type(m) == 'table' and m['type'] == 'task_assign' and m['task_id'] == tid
+end
+local removed = 0
+for k = 1, 2 do
+  for _, item in ipairs(redis.call('LRANGE', KEYS[k], 0, -1)) do
+    if assigns(item) then removed = removed + redis.call('LREM', KEYS[k], 0, item) end
+  end
+end
+local nu = tonumber(redis.call('GET', KEYS[4]) or '0') or 0
+local left = nu
+for i, item in ipairs(redis.call('LRANGE', KEYS[3], 0, -1)) do
+  if assigns(item) then
+    removed = removed + redis.call('LREM', KEYS[3], 1, item)
+    if i <= nu then left = left - 1 end
+  end
+end
+if left ~= nu then
+  if left > 0 then redis.call('SET', KEYS[4], left) else redis.call('DEL', KEYS[4]) end
+end
+return removed
+"""
+)
+
 # Run inside the completing transaction: the assignee's side of a finished task.
 # KEYS: agent hash; ARGV: task id, heartbeat timestamp, "1" to count a completion.
 # Returns {exists, cleared pointer, tasks_completed}.
@@ -230,7 +267,8 @@ return 1
 
 # Put processing items back at the head of their queues, oldest first, then clear them.
 # The first <inflight count> items came from the urgent queue (the runtime records it).
-# KEYS: processing, inbox, urgent, inflight count. Returns how many were put back.
+# The open batch, if any, is closed: a late settle of it changes nothing.
+# KEYS: processing, inbox, urgent, inflight count, batch tag. Returns how many were put back.
 REQUEUE_PROCESSING: Final = Script(
     """
 local items = redis.call('LRANGE', KEYS[1], 0, -1)
@@ -239,6 +277,10 @@ if nu > #items then nu = #items end
 for i = #items, nu + 1, -1 do redis.call('LPUSH', KEYS[2], items[i]) end
 for i = nu, 1, -1 do redis.call('LPUSH', KEYS[3], items[i]) end
 redis.call('DEL', KEYS[1], KEYS[4])
+local tag = redis.call('GET', KEYS[5])
+if tag and string.sub(tag, 1, 5) == 'open:' then
+  redis.call('SET', KEYS[5], 'done:' .. string.sub(tag, 6))
+end
 return #items
 """
 )
@@ -278,54 +320,102 @@ return n
 """
 )
 
-# KEYS: agent, urgent, inbox, processing, inflight; ARGV: incarnation, limit.
-# Returns {SUPERSEDED} when superseded, else {urgent count, raw messages...}.
+# KEYS: agent, urgent, inbox, processing, inflight, batch; ARGV: incarnation, limit.
+# The batch in processing (left by a crashed runtime: handled first), else up to limit
+# messages moved from the urgent queue then the inbox. A non-empty batch is tagged
+# (KEYS[6]: 'open:<n>' until settled, then 'done:<n>'; n never repeats).
+# Returns {SUPERSEDED} when superseded, else {urgent count, tag ('' if empty), raw...}.
 TAKE_BATCH: Final = Script(
-    f"""
-local inc = tonumber(redis.call('HGET', KEYS[1], 'incarnation') or '0') or 0
-if inc > tonumber(ARGV[1]) then return {{{SUPERSEDED}}} end
+    _CHECK_INCARNATION.replace(f"return {SUPERSEDED}", f"return {{{SUPERSEDED}}}")
+    + """
+local function tag()
+  local cur = redis.call('GET', KEYS[6]) or ''
+  if string.sub(cur, 1, 5) == 'open:' then return string.sub(cur, 6) end
+  local n = (tonumber(string.sub(cur, 6)) or 0) + 1
+  redis.call('SET', KEYS[6], 'open:' .. n)
+  return tostring(n)
+end
 local held = redis.call('LRANGE', KEYS[4], 0, -1)
 if #held > 0 then
   local nu = tonumber(redis.call('GET', KEYS[5]) or '0') or 0
   if nu > #held then nu = #held end
-  local out = {{nu}}
+  local out = {nu, tag()}
   for i = 1, #held do out[#out + 1] = held[i] end
   return out
 end
 local limit = tonumber(ARGV[2])
-local out = {{0}}
-for _, src in ipairs({{KEYS[2], KEYS[3]}}) do
-  while #out - 1 < limit do
+local out = {0, ''}
+for _, src in ipairs({KEYS[2], KEYS[3]}) do
+  while #out - 2 < limit do
     local item = redis.call('LMOVE', src, KEYS[4], 'LEFT', 'RIGHT')
     if not item then break end
     out[#out + 1] = item
   end
-  if src == KEYS[2] then out[1] = #out - 1 end
+  if src == KEYS[2] then out[1] = #out - 2 end
 end
 if out[1] > 0 then redis.call('SET', KEYS[5], out[1]) else redis.call('DEL', KEYS[5]) end
+if #out > 2 then out[2] = tag() end
 return out
 """
 )
 
-# KEYS: agent, processing, inflight, urgent, inbox
-# ARGV: incarnation, count_round, n_ack, ack..., n_urgent, urgent retries..., normal retries...
-# Returns SUPERSEDED, else rounds_completed (0 when the round is not counted).
+# KEYS: agent, processing, inflight, urgent, inbox, batch
+# ARGV: incarnation, tag, count_round, n_ack, ack..., n_urgent, urgent retries..., normal retries...
+# Idempotent: a batch whose tag is not open changes nothing; only a retry still in
+# processing goes back. Clears the round token. Returns SUPERSEDED, ALREADY_SETTLED, else
+# rounds_completed (0 when the round is not counted).
 SETTLE_BATCH: Final = Script(
     _CHECK_INCARNATION
-    + """
-local i = 3
+    + f"""
+if redis.call('GET', KEYS[6]) ~= 'open:' .. ARGV[2] then return {ALREADY_SETTLED} end
+local i = 4
 local n_ack = tonumber(ARGV[i])
-for j = 1, n_ack do redis.call('LREM', KEYS[2], 1, ARGV[i + j]) end
+local held = {{}}
+for j = 1, n_ack do
+  if redis.call('LREM', KEYS[2], 1, ARGV[i + j]) > 0 then held[ARGV[i + j]] = true end
+end
 i = i + n_ack + 1
 local n_urgent = tonumber(ARGV[i])
-for j = n_urgent, 1, -1 do redis.call('LPUSH', KEYS[4], ARGV[i + j]) end
+for j = n_urgent, 1, -1 do
+  if held[ARGV[i + j]] then redis.call('LPUSH', KEYS[4], ARGV[i + j]) end
+end
 i = i + n_urgent
-for j = #ARGV, i + 1, -1 do redis.call('LPUSH', KEYS[5], ARGV[j]) end
+for j = #ARGV, i + 1, -1 do
+  if held[ARGV[j]] then redis.call('LPUSH', KEYS[5], ARGV[j]) end
+end
 redis.call('DEL', KEYS[3])
-if ARGV[2] == '1' and redis.call('EXISTS', KEYS[1]) == 1 then
+redis.call('SET', KEYS[6], 'done:' .. ARGV[2])
+redis.call('HDEL', KEYS[1], 'round_token')
+if ARGV[3] == '1' then
   return redis.call('HINCRBY', KEYS[1], 'rounds_completed', 1)
 end
 return 0
+"""
+)
+
+# KEYS: agent, processing, inflight, deadletter; ARGV: incarnation, keep, then pairs of
+# (raw message, dead-letter entry or '' to drop it). Takes each message out of processing
+# (keeping the urgent count in step); an entry goes to the dead-letter list, of which the
+# newest <keep> are kept. Returns how many were taken, or SUPERSEDED.
+DISCARD_FROM_BATCH: Final = Script(
+    _CHECK_INCARNATION
+    + """
+local nu = tonumber(redis.call('GET', KEYS[3]) or '0') or 0
+local n = 0
+for i = 3, #ARGV, 2 do
+  local pos = redis.call('LPOS', KEYS[2], ARGV[i])
+  if pos then
+    redis.call('LREM', KEYS[2], 1, ARGV[i])
+    if pos < nu then nu = nu - 1 end
+    n = n + 1
+    if ARGV[i + 1] ~= '' then
+      redis.call('RPUSH', KEYS[4], ARGV[i + 1])
+      redis.call('LTRIM', KEYS[4], -tonumber(ARGV[2]), -1)
+    end
+  end
+end
+if nu > 0 then redis.call('SET', KEYS[3], nu) else redis.call('DEL', KEYS[3]) end
+return n
 """
 )
 

@@ -3,7 +3,8 @@
 ``rt_town`` is a town directory on the session Redis (``REDIS_URL``), with
 short runtime timings in the environment (inherited by every ``tt`` and
 runtime process) and fake model presets ``ok``, ``slow``, ``jitter``,
-``fail``, ``hang`` (2 s timeout), ``flood`` in its ``tinytown.toml``. Every
+``fail``, ``hang`` (2 s timeout), ``flood``, ``setsid`` (2 s timeout) in its
+``tinytown.toml``. Every
 runtime and fake model process the test started, directly or through
 ``tt spawn``, is killed by pid when the test ends.
 """
@@ -40,7 +41,8 @@ FAST_ENV = {
     "TINYTOWN_RUNTIME_REFRESH_S": "1",
     "TINYTOWN_RUNTIME_TTL_S": "5",
 }
-MODES = ("ok", "slow", "jitter", "fail", "hang", "flood")
+MODES = ("ok", "slow", "jitter", "fail", "hang", "flood", "setsid")
+TIMEOUTS = {"hang": 2.0, "setsid": 2.0}
 WAIT_S = 30.0
 
 
@@ -172,7 +174,8 @@ def _is_fake_model(pid: int) -> bool:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
-    return b"fake_model" in cmdline or b"time.sleep(1000)" in cmdline
+    return (b"fake_model" in cmdline or b"time.sleep(1000)" in cmdline
+            or b"sleep 30; tt task complete" in cmdline)
 
 
 def wait_until(pred: Callable[[], object], what: str, timeout: float = WAIT_S) -> None:
@@ -188,7 +191,7 @@ def add_presets(root: Path, python: str = sys.executable) -> None:
     cfg = load_town_config(root)
     for mode in MODES:
         cfg.agent_clis[mode] = CliPreset(
-            mode, f"{python} {FAKE} {mode}", timeout_secs=2.0 if mode == "hang" else None
+            mode, f"{python} {FAKE} {mode}", timeout_secs=TIMEOUTS.get(mode)
         )
     save_town_config(root, cfg)
 

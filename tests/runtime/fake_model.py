@@ -9,7 +9,10 @@ records its pid under ``$FAKE_PIDS`` (so tests can clean up), and then, by MODE:
 * ``jitter``: sleeps a random time up to ``$FAKE_SLEEP_S`` (default 0.05), records only;
 * ``fail``: exits with status 3;
 * ``hang``: starts a child that sleeps too, then sleeps forever;
-* ``flood``: writes 30 MB to stdout, then as ``ok``.
+* ``flood``: writes 30 MB to stdout, then as ``ok``;
+* ``setsid``: for each assigned task starts ``setsid sh -c 'sleep 30; tt task complete
+  <id>'`` (a tool leaving the round's process group, as Claude Code's Bash tool does),
+  records its pid as ``<pid>`` = ``setsid tool`` under ``$FAKE_PIDS``, then sleeps forever.
 """
 
 from __future__ import annotations
@@ -50,6 +53,15 @@ def main() -> int:
     if mode == "hang":
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)"])
         Path(os.environ["FAKE_PIDS"], str(child.pid)).write_text("fake_model child\n")
+        time.sleep(1000)
+        return 0
+    if mode == "setsid":
+        for item in items:
+            if item.task_id:
+                tool = subprocess.Popen(
+                    ["setsid", "sh", "-c", f"sleep 30; tt task complete {item.task_id}"
+                     " --result 'done by a stray tool'"])
+                Path(os.environ["FAKE_PIDS"], str(tool.pid)).write_text("setsid tool\n")
         time.sleep(1000)
         return 0
     if mode == "jitter":

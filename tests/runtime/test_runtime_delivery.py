@@ -71,7 +71,7 @@ async def test_settle_acknowledges_and_requeues_retries_in_order(setup: Setup) -
     batch = await delivery.take_batch(3)
     assert batch is not None
     later = await _push(channel, aid, ["late"], urgent=False)
-    rounds = await delivery.settle(batch.raw, batch.urgent_raw, [normal[0], normal[1]],
+    rounds = await delivery.settle(batch, batch.urgent_raw, [normal[0], normal[1]],
                                    count_round=True)
     assert rounds == 1
     assert await channel.processing(aid) == []
@@ -90,7 +90,7 @@ async def test_a_superseded_incarnation_changes_nothing(setup: Setup) -> None:
     new = Delivery(channel.redis, channel.keys, aid)
     assert await new.claim("host-b", utcnow()) == 2
     assert await old.take_batch(10) is None
-    assert await old.settle(batch.raw, count_round=True) is None
+    assert await old.settle(batch, count_round=True) is None
     assert await old.update(AgentState.IDLE) is None
     assert await channel.processing(aid) == list(batch.raw)  # still there for the new one
     assert (await channel.require_agent(aid)).host == "host-b"

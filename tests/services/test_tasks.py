@@ -150,7 +150,9 @@ async def test_complete_clears_pointer_and_counts_once(town: Town) -> None:
     assert again.was_terminal
     assert again.tasks_completed == 1
     assert not again.cleared_current
-    assert (await town.channel.require_task(done.task.id)).result == "Fixed twice"
+    stored = await town.channel.require_task(done.task.id)  # the first result and time stay
+    assert (stored.result, stored.completed_at) == ("Fixed", first.task.completed_at)
+    assert again.task == stored
     current = await tasks.current(town, "backend")
     assert current.task is None
 

@@ -8,6 +8,7 @@ the exit code of :mod:`tinytown.cli.exitcodes`; nothing else is caught here.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
@@ -60,13 +61,26 @@ def run_async(fn: Callable[[], Awaitable[T]]) -> T:
         raise SystemExit(exitcodes.INTERRUPTED) from None
 
 
+def round_token_text() -> str | None:
+    """The fencing token of the model round running this command (``$TINYTOWN_ROUND_TOKEN``)."""
+    from tinytown.models.fencing import ROUND_TOKEN_ENV
+
+    return os.environ.get(ROUND_TOKEN_ENV) or None
+
+
 def run_town(fn: Callable[[Town], Awaitable[T]], *, start: bool = True) -> T:
-    """Connect to the town of ``--town`` and run ``fn(town)``."""
+    """Connect to the town of ``--town`` and run ``fn(town)``.
+
+    Run from a model round that has been superseded (its token is no longer
+    the agent's round in progress), every command is refused before it runs.
+    """
 
     async def body() -> T:
+        from tinytown.services.fencing import check_round
         from tinytown.town import Town
 
         async with Town.connect(OPTIONS.town, start=start) as town:
+            await check_round(town, round_token_text())
             return await fn(town)
 
     return run_async(body)

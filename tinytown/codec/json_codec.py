@@ -59,6 +59,8 @@ def _loads_object(text: str | bytes, what: str) -> dict[str, Any]:
         value = orjson.loads(text)
     except orjson.JSONDecodeError as exc:
         raise CorruptRecordError(what, f"invalid JSON ({exc})") from None
+    except RecursionError:  # e.g. 10,000 nested arrays: poison, never a crash
+        raise CorruptRecordError(what, "invalid JSON (nested too deeply)") from None
     if not isinstance(value, dict):
         raise CorruptRecordError(what, "JSON is not an object")
     return value

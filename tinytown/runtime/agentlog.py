@@ -5,11 +5,12 @@ A foreground runtime also echoes every line to its terminal.
 
 from __future__ import annotations
 
+import errno
 import glob
 import logging
+import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
 
 log = logging.getLogger("tinytown.runtime")
 
@@ -41,31 +42,41 @@ def clean_round_logs(root: Path, name: str) -> int:
 class AgentLog:
     """Appends lines to one agent's log file (and echoes them when asked).
 
-    Write errors (disk full, directory removed) are reported once on the
-    runtime's logger and otherwise ignored: logging must never stop an agent.
+    The file is opened for each line and closed at once: an idle agent holds
+    no log file open (a runtime hosting a thousand agents must not spend a
+    thousand file descriptors on logs). Write errors (disk full, directory
+    removed) are reported once on the runtime's logger and otherwise ignored:
+    logging must never stop an agent; a temporary "too many open files" only
+    loses that line.
     """
 
     def __init__(self, path: Path, echo: Callable[[str], None] | None = None) -> None:
         self.path = path
         self._echo = echo
-        self._file: TextIO | None = None
         self._broken = False
+        self._dir_made = False
 
     def line(self, text: str) -> None:
         if self._echo is not None:
             self._echo(text)
         if self._broken:
             return
+        data = (text + "\n").encode("utf-8", "surrogateescape")
         try:
-            if self._file is None:
+            if not self._dir_made:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                self._file = open(self.path, "a", encoding="utf-8", buffering=1)
-            self._file.write(text + "\n")
+                self._dir_made = True
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                os.write(fd, data)
+            finally:
+                os.close(fd)
         except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE):
+                log.warning("cannot write %s now: %s", self.path, exc)
+                return
             self._broken = True
             log.warning("cannot write %s: %s", self.path, exc)
 
     def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        """Nothing is held open; kept so callers can end a log explicitly."""

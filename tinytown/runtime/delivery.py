@@ -10,10 +10,16 @@ written and the caller learns it was superseded.
   processing list (left by a crashed runtime: handled first), else up to
   ``limit`` messages moved atomically from the urgent queue then the inbox;
   how many came from the urgent queue is kept beside the list, so a batch
-  redelivered after a crash keeps its urgent marks;
+  redelivered after a crash keeps its urgent marks. Each batch gets a tag
+  (``Keys.batch``: ``open:<n>`` until it is settled, then ``done:<n>``);
 * :func:`settle` acknowledges a batch after its round, putting back the
   messages to retry at the head of their queues in their original order, and
-  counts the round, in one atomic step;
+  counts the round, in one atomic step. It is idempotent: a batch whose tag
+  is no longer open (settled already, or handed back by a shutdown) changes
+  nothing, and only messages still in processing are ever put back;
+* :func:`discard` takes single messages out of the batch before the model
+  sees them: assignments of tasks that already ended (dropped) and poison
+  messages (moved to the agent's dead-letter list with the reason);
 * :meth:`Delivery.start_task` and :meth:`Delivery.revert_task` change the
   round's task field by field, only from the states they expect;
 * :func:`wait_for_queued` blocks until a queue is non-empty *without taking
@@ -34,8 +40,10 @@ from tinytown.keys import Keys
 from tinytown.models import Agent, AgentId, AgentState, TaskId
 from tinytown.redis.client import Redis
 from tinytown.scripts import (
+    ALREADY_SETTLED,
     BEAT,
     CLAIM_INCARNATION,
+    DISCARD_FROM_BATCH,
     REVERT_TASK,
     SETTLE_BATCH,
     START_TASK,
@@ -44,13 +52,20 @@ from tinytown.scripts import (
     UPDATE_AGENT_IF,
 )
 
+DEADLETTER_KEEP = 1000
+"""At most this many dead letters are kept per agent (the oldest are dropped)."""
+
 
 @attrs.frozen
 class InFlight:
-    """A batch in the processing list: raw messages, the first ``urgent`` from the urgent queue."""
+    """A batch in the processing list: raw messages, the first ``urgent`` from the urgent queue.
+
+    ``tag`` names the batch for :meth:`Delivery.settle` (empty for an empty batch).
+    """
 
     raw: tuple[str, ...]
     urgent: int
+    tag: str = ""
 
     @property
     def empty(self) -> bool:
@@ -115,34 +130,61 @@ class Delivery:
         reply = await TAKE_BATCH(
             self.redis,
             [self._agent_key, k.urgent(aid), k.inbox(aid), k.processing(aid),
-             k.inflight_urgent(aid)],
+             k.inflight_urgent(aid), k.batch(aid)],
             [self.incarnation, limit],
         )
         if int(reply[0]) == SUPERSEDED:
             return None
-        return InFlight(tuple(str(r) for r in reply[1:]), int(reply[0]))
+        return InFlight(tuple(str(r) for r in reply[2:]), int(reply[0]), str(reply[1] or ""))
 
     async def settle(
         self,
-        ack: Sequence[str],
+        batch: InFlight,
         retry_urgent: Sequence[str] = (),
         retry_normal: Sequence[str] = (),
         *,
         count_round: bool,
     ) -> int | None:
-        """Acknowledge ``ack``; put the retries back at the head of their queues, in order.
+        """Acknowledge ``batch``; put the retries back at the head of their queues, in order.
 
-        Returns the agent's ``rounds_completed`` (0 when ``count_round`` is
-        false), or ``None`` when superseded (nothing was changed).
+        Idempotent: a batch settled before changes nothing (and returns 0);
+        a retry no longer in processing (its task was completed meanwhile)
+        is not put back. Clears the round token. Returns the agent's
+        ``rounds_completed`` (0 when ``count_round`` is false), or ``None``
+        when superseded (nothing was changed).
         """
+        if batch.empty:
+            return 0
         k = self.keys
         aid = self.agent_id
-        args: list[str | int] = [self.incarnation, 1 if count_round else 0, len(ack), *ack,
+        args: list[str | int] = [self.incarnation, batch.tag, 1 if count_round else 0,
+                                 len(batch.raw), *batch.raw,
                                  len(retry_urgent), *retry_urgent, *retry_normal]
         n = int(await SETTLE_BATCH(
             self.redis,
             [self._agent_key, k.processing(aid), k.inflight_urgent(aid), k.urgent(aid),
-             k.inbox(aid)],
+             k.inbox(aid), k.batch(aid)],
+            args,
+        ))
+        if n == SUPERSEDED:
+            return None
+        return 0 if n == ALREADY_SETTLED else n
+
+    async def discard(self, items: Sequence[tuple[str, str]]) -> int | None:
+        """Take messages out of processing: ``(raw, dead-letter entry)`` pairs, ``""`` to drop.
+
+        Returns how many were taken, ``None`` when superseded.
+        """
+        if not items:
+            return 0
+        k = self.keys
+        aid = self.agent_id
+        args: list[str | int] = [self.incarnation, DEADLETTER_KEEP]
+        for raw, entry in items:
+            args += [raw, entry]
+        n = int(await DISCARD_FROM_BATCH(
+            self.redis,
+            [self._agent_key, k.processing(aid), k.inflight_urgent(aid), k.deadletter(aid)],
             args,
         ))
         return None if n == SUPERSEDED else n

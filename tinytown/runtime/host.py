@@ -38,9 +38,11 @@ import trio
 from tinytown.errors import InvalidStateError, RedisError, ResponseError
 from tinytown.models import AgentId, AgentState, Event, EventType
 from tinytown.redis.client import open_redis
-from tinytown.runtime.actor import AgentActor, RuntimeContext
+from tinytown.runtime.actor import AgentActor
 from tinytown.runtime.agentlog import AgentLog, agent_log_path
 from tinytown.runtime.companion import run_companion
+from tinytown.runtime.containment import end_orphans
+from tinytown.runtime.context import RuntimeContext
 from tinytown.runtime.procfiles import pid_alive, remove_pid, runtime_pidfile, write_pid
 from tinytown.runtime.settings import RuntimeSettings, ShutdownMode
 from tinytown.runtime.supervisor import Supervisor, describe
@@ -87,6 +89,10 @@ class Runtime:
             InvalidStateError: another live runtime already serves this host.
         """
         await self._claim()
+        if not self.only:  # a SIGKILLed runtime's model processes must not work on
+            ended = await end_orphans(self.ctx.root, self.ctx.settings.kill_grace_s)
+            if ended:
+                log.info("ended %d model process(es) left by a dead runtime", len(ended))
         try:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery

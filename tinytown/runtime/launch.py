@@ -20,6 +20,7 @@ from typing import Final
 import trio
 
 from tinytown.errors import OperationTimeoutError
+from tinytown.runtime.containment import MARKER_ENV
 from tinytown.runtime.procfiles import pid_alive
 from tinytown.runtime.settings import ShutdownMode
 from tinytown.town import Town
@@ -83,6 +84,11 @@ async def shut_down_runtimes(town: Town, timeout_s: float = STOP_TIMEOUT_S) -> l
     return sorted(pids.values())
 
 
+def runtime_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without a round's markers: a runtime started by a model is not part of its round."""
+    return {k: v for k, v in env.items() if k not in MARKER_ENV}
+
+
 def launch_detached(root: Path, *, stay: bool = False, env: Mapping[str, str] | None = None
                     ) -> None:
     """Start ``python -m tinytown.runtime --town <root>`` in the background, detached."""
@@ -95,7 +101,7 @@ def launch_detached(root: Path, *, stay: bool = False, env: Mapping[str, str] | 
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=root,
-            env=dict(os.environ if env is None else env),
+            env=runtime_env(os.environ if env is None else env),
             start_new_session=True,
             check=True,
         )

@@ -18,6 +18,7 @@ period, then SIGKILL.
 
 from __future__ import annotations
 
+import errno
 import os
 import shlex
 import signal
@@ -101,11 +102,14 @@ def build_model_command(
     agent_name: str,
     python: str = sys.executable,
     launch: LaunchEnv | None = None,
+    marks: Mapping[str, str] | None = None,
 ) -> ModelCommand:
     """Everything needed to run an agent's model for one round (pure).
 
     ``launch`` (recorded when the agent was spawned) supplies the resolved
-    program and the spawning shell's PATH and provider variables.
+    program and the spawning shell's PATH and provider variables. ``marks``
+    (the round's fencing token and runtime pid) are applied last: nothing
+    configured can hide a model process from its round's clean-up.
     """
     name = config.resolve_cli_name(cli_ref)
     preset = config.preset(cli_ref)
@@ -141,6 +145,7 @@ def build_model_command(
     env["TINYTOWN_AGENT_NAME"] = agent_name
     env["TINYTOWN_TOWN"] = str(root)
     env["PATH"] = _with_own_bin(env.get("PATH", ""), python)
+    env.update(marks or {})
     cwd = _model_cwd(config, cli_ref, root)
     timeout = preset.timeout_secs if preset is not None else None
     return ModelCommand(name, command, argv, not file_mode, cwd, env, timeout)
@@ -227,12 +232,13 @@ class ModelOutcome:
 
     Attributes:
         status: ``ok`` (exit 0), ``failed`` (non-zero exit or killed by a signal),
-            ``timeout``, or ``not_started`` (could not be executed).
+            ``timeout``, ``not_started`` (could not be executed), or ``deferred``
+            (not started for a temporary lack of resources: too many open files).
         returncode: the exit status when it ran.
         detail: a one-line explanation for the log and activity lines.
     """
 
-    status: Literal["ok", "failed", "timeout", "not_started"]
+    status: Literal["ok", "failed", "timeout", "not_started", "deferred"]
     returncode: int | None = None
     detail: str = ""
 
@@ -276,6 +282,8 @@ async def run_model(
                 cwd=str(cmd.cwd), env=dict(cmd.env), start_new_session=True,
             )
         except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM):
+                return ModelOutcome("deferred", detail=_start_error(cmd, exc))
             return ModelOutcome("not_started", detail=_start_error(cmd, exc))
     finally:
         log.close()

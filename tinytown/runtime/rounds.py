@@ -1,29 +1,36 @@
 """One round of an agent actor (agent-loop.md §3.2 steps 7–17).
 
-The batch is already in the agent's processing list. The round classifies
-it, acknowledges informational messages and confirmations without running
-the model, or builds the prompt, marks the agent working and its current
-task running, runs the model, and settles the batch: acknowledged after a
-successful round; after a failed one the actionable messages go back to the
-head of their queues (urgent ones to the urgent queue), in order, and the
-task returns to ``assigned``. Settling and counting the round are one
-atomic step, checked against the actor's incarnation.
+The batch is already in the agent's processing list. Poison and assignments
+of ended tasks are set aside first (:mod:`~tinytown.runtime.intake`). The
+round classifies the rest, acknowledges informational messages and
+confirmations without running the model, or builds the prompt, marks the
+agent working (with the round's fencing token) and its current task running,
+runs the model, ends whatever the model left running, and settles the batch:
+acknowledged after a successful round; after a failed one the actionable
+messages go back to the head of their queues (urgent ones to the urgent
+queue), in order, and the task returns to ``assigned``. Settling and
+counting the round are one atomic step, checked against the actor's
+incarnation. A round whose actor is superseded is cancelled (its model
+killed) and settles nothing: the new incarnation owns the batch.
 """
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 import attrs
+import trio
 
-from tinytown.codec import message_from_json
-from tinytown.errors import CorruptRecordError
-from tinytown.models import Agent, AgentState, Message, Task, TaskId, classify
+from tinytown.models import Agent, AgentState, Task, TaskId, classify
+from tinytown.models.fencing import ROUND_TOKEN_ENV, RoundToken
 from tinytown.runtime.agentlog import prompt_path, round_log_path
+from tinytown.runtime.containment import RUNTIME_PID_ENV, end_round_processes
 from tinytown.runtime.delivery import InFlight
+from tinytown.runtime.intake import Entry, take_in
 from tinytown.runtime.launch_env import load_launch_env
 from tinytown.runtime.model import ModelOutcome, build_model_command, run_model
 from tinytown.runtime.policy import BatchAction, ExitReason, plan_batch
@@ -55,26 +62,8 @@ class RoundResult:
     failed: bool = False
     exit: ExitReason | None = None
     detail: str = ""
-
-
-@attrs.frozen
-class _Entry:
-    raw: str
-    message: Message
-    urgent: bool
-
-
-def _decode(actor: AgentActor, batch: InFlight) -> tuple[list[_Entry], int]:
-    entries: list[_Entry] = []
-    dropped = 0
-    where = actor.ctx.town.channel.keys.processing(actor.agent_id)
-    for index, raw in enumerate(batch.raw):
-        try:
-            entries.append(_Entry(raw, message_from_json(raw, where), index < batch.urgent))
-        except CorruptRecordError as exc:
-            dropped += 1
-            log.warning("%s: dropping unreadable message: %s", actor.name, exc)
-    return entries, dropped
+    temporary: bool = False
+    """The failure was a lack of resources (too many open files): retry, never Error."""
 
 
 async def run_round(actor: AgentActor, agent: Agent, batch: InFlight) -> RoundResult:
@@ -83,9 +72,16 @@ async def run_round(actor: AgentActor, agent: Agent, batch: InFlight) -> RoundRe
     r = agent.rounds_completed + 1
     actor.log.line("")
     actor.log.line(f"📍 Round {r}/{actor.max_rounds}")
-    entries, dropped = _decode(actor, batch)
-    if dropped:
-        actor.log.line(f"   ⚠️ Dropped {dropped} unreadable message(s)")
+    intake = await take_in(actor.delivery, town.channel, batch, utcnow())
+    if intake is None:
+        return RoundResult(exit=ExitReason.SUPERSEDED)
+    for dead in intake.dead:
+        actor.log.line(f"   ☠️ Dead-lettered a message: {dead.reason}")
+    if intake.dead:
+        await actor.activity(f"Round {r}: ☠️ {len(intake.dead)} message(s) dead-lettered")
+    if intake.dropped:
+        actor.log.line(f"   ⏭️ Dropped {intake.dropped} assignment(s) of tasks already ended")
+    entries = intake.entries
     rb = batch_messages(
         [e.message for e in entries if e.urgent], [e.message for e in entries if not e.urgent]
     )
@@ -100,7 +96,7 @@ async def run_round(actor: AgentActor, agent: Agent, batch: InFlight) -> RoundRe
     if plan.action is BatchAction.AUTO_HANDLE:
         actor.log.line(f"   {plan.note}")
         await actor.activity(plan.note)
-        if await actor.delivery.settle(batch.raw, count_round=False) is None:
+        if await actor.delivery.settle(batch, count_round=False) is None:
             return RoundResult(exit=ExitReason.SUPERSEDED)
         await actor.delivery.update(AgentState.IDLE, only_from=_WORKING_FROM,
                                     last_active_at=now, last_heartbeat=now)
@@ -113,8 +109,7 @@ async def run_round(actor: AgentActor, agent: Agent, batch: InFlight) -> RoundRe
         )
         items.append(PromptItem(synthetic_backlog_query(actor.agent_id, agent.name,
                                                         snapshot.matching)))
-    task_ids = [i.task_id for i in items if i.task_id is not None]
-    tasks = await town.channel.get_tasks(task_ids)
+    tasks = intake.tasks
     items = [attrs.evolve(i, task=tasks.get(i.task_id)) if i.task_id else i for i in items]
     tracked = tracked_task_id(items)
     if tracked is not None:
@@ -126,14 +121,22 @@ async def run_round(actor: AgentActor, agent: Agent, batch: InFlight) -> RoundRe
         confirmation_counts=rb.confirmation_counts, backlog=snapshot,
         current_task=current.id if current is not None else None,
     ))
+    token = RoundToken(actor.agent_id, actor.delivery.incarnation, r)
     if await actor.delivery.update(AgentState.WORKING, only_from=_WORKING_FROM,
-                                   last_active_at=now, last_heartbeat=now) is None:
+                                   last_active_at=now, last_heartbeat=now,
+                                   round_token=str(token)) is None:
         return RoundResult(exit=ExitReason.SUPERSEDED)
     if current is not None and not current.is_terminal:
         if await actor.delivery.start_task(current.id, now) is None:
             return RoundResult(exit=ExitReason.SUPERSEDED)
         actor.started_task = current.id
-    outcome = await _run_model(actor, agent, r, text)
+    with trio.CancelScope() as scope:
+        actor.round_scope = scope
+        outcome = await _run_model(actor, agent, r, text, token)
+    actor.round_scope = None
+    if scope.cancelled_caught:
+        actor.log.line(f"   🪦 Round {r} cancelled: this incarnation was superseded")
+        return RoundResult(exit=ExitReason.SUPERSEDED)
     actionable = [e for e in entries if classify(e.message.kind).is_actionable]
     return await _finish_round(actor, batch, r, outcome, actionable)
 
@@ -149,7 +152,12 @@ async def _current_task(
     return mine[0] if len(mine) == 1 else None
 
 
-async def _run_model(actor: AgentActor, agent: Agent, r: int, text: str) -> ModelOutcome:
+_TEMPORARY_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.EAGAIN, errno.ENOMEM})
+
+
+async def _run_model(
+    actor: AgentActor, agent: Agent, r: int, text: str, token: RoundToken
+) -> ModelOutcome:
     ctx = actor.ctx
     cfg = ctx.config()
     prompt = prompt_path(ctx.root, agent.name)
@@ -158,20 +166,29 @@ async def _run_model(actor: AgentActor, agent: Agent, r: int, text: str) -> Mode
         cfg, agent.cli or cfg.default_cli, ctx.root, prompt, ctx.env,
         agent_id=actor.agent_id, agent_name=agent.name, python=ctx.python,
         launch=load_launch_env(ctx.root, actor.agent_id),
+        marks={ROUND_TOKEN_ENV: str(token), RUNTIME_PID_ENV: str(os.getpid())},
     )
     actor.log.line(f"   🤖 Running {cmd.cli_name}...")
     try:
         _write_text(prompt, text)
-        return await run_model(
+        outcome = await run_model(
             cmd, prompt, round_log_path(ctx.root, agent.name, r),
             kill_grace_s=ctx.settings.kill_grace_s,
             on_started=lambda pid: write_pid(marker, pid),
         )
     except OSError as exc:
+        if exc.errno in _TEMPORARY_ERRNOS:
+            return ModelOutcome("deferred", detail=f"cannot prepare the round: {exc}")
         return ModelOutcome("not_started", detail=f"cannot prepare the round: {exc}")
     finally:
+        # Nothing the round started outlives it, not even what left its process group.
+        with trio.CancelScope(shield=True), trio.move_on_after(ctx.settings.kill_grace_s + 5):
+            ended = await end_round_processes(str(token), ctx.settings.kill_grace_s)
+            if ended:
+                actor.log.line(f"   🧹 Ended {len(ended)} process(es) left by round {r}")
         marker.unlink(missing_ok=True)
         prompt.unlink(missing_ok=True)
+    return outcome
 
 
 def _write_text(path: os.PathLike[str], text: str) -> None:
@@ -180,21 +197,23 @@ def _write_text(path: os.PathLike[str], text: str) -> None:
 
 
 async def _finish_round(
-    actor: AgentActor, batch: InFlight, r: int, outcome: ModelOutcome, actionable: list[_Entry]
+    actor: AgentActor, batch: InFlight, r: int, outcome: ModelOutcome, actionable: list[Entry]
 ) -> RoundResult:
     now = utcnow()
     delivery = actor.delivery
     if outcome.ok:
         actor.log.line(f"   ✅ Round {r} complete")
         await actor.activity(f"Round {r}: ✅ completed")
-        rounds = await delivery.settle(batch.raw, count_round=True)
+        rounds = await delivery.settle(batch, count_round=True)
         actor.started_task = None
         if rounds is None:
             return RoundResult(exit=ExitReason.SUPERSEDED)
         await _after_round(actor, now)
         actor.log.line(f"   📊 Rounds completed: {rounds}")
         return RoundResult(ran_model=True)
-    if outcome.status == "not_started":
+    if outcome.status == "deferred":
+        actor.log.line(f"   ⏳ Out of resources, will retry: {outcome.detail}")
+    elif outcome.status == "not_started":
         actor.log.line(f"   ❌ Failed to run CLI: {outcome.detail}")
         await actor.activity(f"Round {r}: ❌ failed: {outcome.detail}")
     else:
@@ -204,10 +223,10 @@ async def _finish_round(
     await revert_started_task(actor)
     await delivery.update(current_task=None)
     rounds = await delivery.settle(
-        batch.raw,
+        batch,
         [e.raw for e in actionable if e.urgent],
         [e.raw for e in actionable if not e.urgent],
-        count_round=outcome.status != "not_started",
+        count_round=outcome.status not in ("not_started", "deferred"),
     )
     if rounds is None:
         return RoundResult(exit=ExitReason.SUPERSEDED)
@@ -215,6 +234,8 @@ async def _finish_round(
     if outcome.status == "not_started":
         return RoundResult(ran_model=False, failed=True, exit=ExitReason.MODEL_MISSING,
                            detail=outcome.detail)
+    if outcome.status == "deferred":
+        return RoundResult(ran_model=False, failed=True, temporary=True, detail=outcome.detail)
     return RoundResult(ran_model=True, failed=True, detail=outcome.detail)
 
 

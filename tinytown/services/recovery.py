@@ -7,11 +7,13 @@ during long model runs, so a live agent that has been Working for an hour is
 never recovered. (0.10 also looked at the mtime of ``.tt/logs/<name>.log`` and
 therefore stopped long-running agents; that rule is deliberately dropped.)
 
-Recovering an agent marks it Stopped, logs an activity line and returns the
-messages it had taken but not acknowledged to the head of its inbox, where
-``tt reclaim`` and ``tt restart`` find them; the task it was running goes back
-to Assigned, as after a failed round. Each recovery re-reads the record
-under ``WATCH`` and gives up if a heartbeat arrived meanwhile.
+Recovering an agent marks it Stopped, bumps its incarnation (fencing off any
+actor or model round of the dead runtime that is still alive somewhere),
+logs an activity line and returns the messages it had taken but not
+acknowledged to the head of its inbox, where ``tt reclaim`` and ``tt restart``
+find them — all in one transaction; the task it was running goes back to
+Assigned, as after a failed round. Each recovery re-reads the record under
+``WATCH`` and gives up if a heartbeat arrived meanwhile.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import trio
 from tinytown.codec import agent_from_hash, hash_ts, pairs_to_dict
 from tinytown.errors import InvalidInputError, WatchError
 from tinytown.models import Agent, AgentId, AgentState
-from tinytown.scripts import PUSH_ACTIVITY, RECOVER_TASK
+from tinytown.scripts import PUSH_ACTIVITY, RECOVER_TASK, REQUEUE_PROCESSING
 from tinytown.town import Town, utcnow
 
 ORPHAN_THRESHOLD_S: Final = 120.0
@@ -132,14 +134,16 @@ async def recover(
             town, candidate.agent.id, when, threshold_s, activity
         )
         if confirmed is not None:
-            recovered.append(confirmed)
-            requeued += await town.channel.requeue_processing(confirmed.agent.id)
+            orphan, n = confirmed
+            recovered.append(orphan)
+            requeued += n
     return RecoverReport(checked=len(agents), recovered=recovered, requeued=requeued)
 
 
 async def _stop_if_still_orphaned(
     town: Town, aid: AgentId, now: datetime, threshold_s: float, activity: str
-) -> Orphan | None:
+) -> tuple[Orphan, int] | None:
+    """Stop, fence and requeue one orphan atomically; it and how many messages were requeued."""
     keys = town.channel.keys
     key = keys.agent(aid)
     for _ in range(_CONFIRM_ATTEMPTS):
@@ -151,15 +155,21 @@ async def _stop_if_still_orphaned(
                 found = find_orphans([agent_from_hash(fields, key, now=now)], now, threshold_s)
                 if not found:
                     return None
-                pipe = tx.pipeline(transaction=True).cmd(
-                    "HSET", key, "state", AgentState.STOPPED.value
+                pipe = (
+                    tx.pipeline(transaction=True)
+                    .cmd("HSET", key, "state", AgentState.STOPPED.value)
+                    .cmd("HINCRBY", key, "incarnation", 1)
+                    .cmd("HDEL", key, "round_token")
                 )
+                REQUEUE_PROCESSING.queue(pipe, [keys.processing(aid), keys.inbox(aid),
+                                                keys.urgent(aid), keys.inflight_urgent(aid),
+                                                keys.batch(aid)], [])
                 PUSH_ACTIVITY.queue(pipe, [keys.activity(aid)], [activity])
                 current = found[0].agent.current_task
                 if current is not None:
                     RECOVER_TASK.queue(pipe, [key, keys.task(current)], [str(aid), hash_ts(now)])
-                await pipe.execute()
-                return found[0]
+                replies = await pipe.execute()
+                return found[0], int(replies[3])
         except WatchError:
             await trio.lowlevel.checkpoint()
     return None

@@ -3,7 +3,10 @@
 Completing a task updates the task and its assignee in one transaction: the
 assignee's ``tasks_completed`` grows exactly once per task, however many
 times or from however many places the task is completed. A completed or
-cancelled task also leaves the backlog, in the same transaction.
+cancelled task also leaves the backlog, and its pending ``task_assign``
+leaves the assignee's queues and processing list, in the same transaction —
+so the work is never shown to a model again. A task that already ended is
+never changed: completing it twice keeps the first result and time.
 """
 
 from __future__ import annotations
@@ -17,8 +20,9 @@ import attrs
 from tinytown.codec import hash_ts, pairs_to_dict, task_from_hash
 from tinytown.errors import AgentNotFoundError, InvalidInputError, TaskNotFoundError
 from tinytown.models import Agent, AgentId, Event, EventType, Task, TaskId, TaskState
+from tinytown.models.fencing import RoundToken
 from tinytown.redis.client import Transaction
-from tinytown.scripts import CREDIT_ASSIGNEE
+from tinytown.scripts import CREDIT_ASSIGNEE, DROP_ASSIGNMENTS
 from tinytown.services._txn import (
     assigned_event,
     queue_assignment,
@@ -26,6 +30,7 @@ from tinytown.services._txn import (
     resolve_task_id,
     run_watched,
 )
+from tinytown.services.fencing import check_in
 from tinytown.town import Town, utcnow
 
 if TYPE_CHECKING:
@@ -155,16 +160,27 @@ async def assign(
 
 
 async def complete(
-    town: Town, task_id: str, result: str = DEFAULT_RESULT, *, now: datetime | None = None
+    town: Town,
+    task_id: str,
+    result: str = DEFAULT_RESULT,
+    *,
+    now: datetime | None = None,
+    fence: RoundToken | None = None,
 ) -> Completion:
     """Mark a task completed and credit its assignee (pointer cleared, counter) (cli.md §5.5).
+
+    A task that already ended is left as it is (``was_terminal``). With
+    ``fence`` (the caller's model round), the completion happens only if that
+    round is still the agent's round in progress, checked in the same
+    transaction.
 
     Raises:
         InvalidInputError: ``task_id`` is not a UUID.
         TaskNotFoundError: There is no such task.
+        FencedError: ``fence`` names a superseded round.
     """
     tid = await resolve_task_id(town, task_id)
-    done = await _finish(town, tid, result, TaskState.COMPLETED, now)
+    done = await _finish(town, tid, result, TaskState.COMPLETED, now, fence)
     if done.was_terminal or not any(t.startswith("mission:") for t in done.task.tags):
         return done
     return await _sync_mission(town, done, now)
@@ -194,28 +210,37 @@ async def cancel(
 
 
 async def _finish(
-    town: Town, tid: TaskId, text: str, state: TaskState, now: datetime | None
+    town: Town, tid: TaskId, text: str, state: TaskState, now: datetime | None,
+    fence: RoundToken | None = None,
 ) -> Completion:
     keys = town.channel.keys
     key = keys.task(tid)
     when = now or utcnow()
+    watched = [key] if fence is None else [key, keys.agent(fence.agent_id)]
 
     async def body(tx: Transaction) -> tuple[Task, Task, list[int] | None]:
+        if fence is not None:
+            await check_in(tx, keys.agent(fence.agent_id), fence)
         fields = pairs_to_dict(await tx.execute("HGETALL", key))
         if not fields:
             raise TaskNotFoundError(str(tid))
         before = task_from_hash(fields, key)
+        if before.is_terminal:
+            return before, before, None
         after = (
             before.completed(text, when)
             if state is TaskState.COMPLETED
             else before.cancelled(text, when)
         )
-        count = state is TaskState.COMPLETED and not before.is_terminal
+        count = state is TaskState.COMPLETED
         pipe = tx.pipeline(transaction=True)
         queue_task_write(pipe, keys, after)
         # A finished task is no longer unassigned work: claiming it would revive it.
         pipe.cmd("LREM", keys.backlog, 0, str(tid))
         if after.assigned_to is not None:
+            aid = after.assigned_to
+            DROP_ASSIGNMENTS.queue(pipe, [keys.inbox(aid), keys.urgent(aid), keys.processing(aid),
+                                          keys.inflight_urgent(aid)], [str(tid)])
             CREDIT_ASSIGNEE.queue(
                 pipe,
                 [keys.agent(after.assigned_to)],
@@ -225,17 +250,20 @@ async def _finish(
         credit = replies[-1] if after.assigned_to is not None else None
         return before, after, credit
 
-    before, after, credit = await run_watched(town.redis, [key], body)
+    before, after, credit = await run_watched(town.redis, watched, body)
     agent = None
-    if after.assigned_to is not None and credit and credit[0]:
+    if after.assigned_to is not None and not after.assigned_to.is_supervisor:
         agent = await town.channel.get_agent(after.assigned_to)
     if state is TaskState.COMPLETED and not before.is_terminal:
         await town.channel.emit(_completed_event(after, when))
+    if before.is_terminal:  # nothing was written
+        return Completion(task=after, was_terminal=True, agent=agent, cleared_current=False,
+                          tasks_completed=agent.tasks_completed if agent is not None else None)
     has_agent = bool(credit and credit[0])
     return Completion(
         task=after,
-        was_terminal=before.is_terminal,
-        agent=agent,
+        was_terminal=False,
+        agent=agent if has_agent else None,
         cleared_current=bool(credit and credit[1]),
         tasks_completed=int(credit[2]) if credit and has_agent else None,
     )

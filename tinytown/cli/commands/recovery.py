@@ -57,7 +57,11 @@ def recover(*, threshold: float = DEFAULT_THRESHOLD_S, json: JsonFlag = False) -
     check = _validated(check_threshold, threshold)
 
     async def body(town: Town) -> None:
+        from tinytown.runtime.containment import end_orphans
+        from tinytown.runtime.settings import RuntimeSettings
+
         report = await recover_agents(town, threshold_s=check, activity=RECOVER_ACTIVITY_CLI)
+        ended = await end_orphans(town.root, RuntimeSettings.from_env().kill_grace_s)
         if json:
             emit_json(
                 {
@@ -67,6 +71,7 @@ def recover(*, threshold: float = DEFAULT_THRESHOLD_S, json: JsonFlag = False) -
                         for o in report.recovered
                     ],
                     "requeued_messages": report.requeued,
+                    "ended_processes": len(ended),
                 }
             )
             return
@@ -78,6 +83,8 @@ def recover(*, threshold: float = DEFAULT_THRESHOLD_S, json: JsonFlag = False) -
             )
         if report.requeued:
             say(f"   ↩️  Returned {report.requeued} unfinished message(s) to their inboxes")
+        if ended:
+            say(f"   🧹 Ended {len(ended)} model process(es) left by a dead runtime")
         say()
         if not report.recovered:
             say(f"✨ No orphaned agents found ({report.checked} agents checked)")

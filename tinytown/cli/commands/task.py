@@ -49,8 +49,9 @@ def complete(
     """
     from tinytown.cli.exitcodes import exit_code_for
     from tinytown.cli.output import error_line
-    from tinytown.cli.runner import run_town
+    from tinytown.cli.runner import round_token_text, run_town
     from tinytown.errors import TinytownError
+    from tinytown.models.fencing import RoundToken
     from tinytown.services import tasks
 
     ids = [task_id, *more_ids]
@@ -62,13 +63,16 @@ def complete(
                     "give one for all, or one per task")
     failed: list[int] = []
 
+    token = round_token_text()
+
     async def body(town: Town) -> None:
+        fence = RoundToken.parse(token) if token else None
         for tid, text in zip(ids, results, strict=True):
             if len(ids) == 1:
-                done = await tasks.complete(town, tid, text)
+                done = await tasks.complete(town, tid, text, fence=fence)
             else:
                 try:
-                    done = await tasks.complete(town, tid, text)
+                    done = await tasks.complete(town, tid, text, fence=fence)
                 except TinytownError as exc:
                     error_line(str(exc))
                     failed.append(exit_code_for(exc))
@@ -85,8 +89,10 @@ def render_completion(done: Completion) -> list[str]:
     from tinytown.services.display import truncate_summary
 
     t = done.task
+    head = (f"ℹ️ Task {t.id} had already ended ({t.state.value}): kept as it was"
+            if done.was_terminal else f"✅ Task {t.id} marked as completed")
     lines = [
-        f"✅ Task {t.id} marked as completed",
+        head,
         f"   Description: {truncate_summary(t.description, 60)}",
         f"   Result: {truncate_summary(t.result or '', 60)}",
     ]

@@ -102,7 +102,13 @@ def stop(*, redis: Annotated[bool, Parameter(negative=())] = False) -> None:
     from tinytown.services.town_ops import stop_all_agents
 
     async def body(town: Town) -> None:
+        from tinytown.runtime.containment import end_orphans
+        from tinytown.runtime.settings import RuntimeSettings
+
         stopped = await stop_all_agents(town)
+        ended = await end_orphans(town.root, RuntimeSettings.from_env().kill_grace_s)
+        if ended:
+            say(f"🧹 Ended {len(ended)} model process(es) left by a dead runtime")
         if not stopped:
             say(f"👋 No active agents to stop in town '{town.name}'")
         else:
