@@ -30,8 +30,11 @@ def fence_error(token: RoundToken, current: object) -> FencedError:
 
 
 async def check_in(client: Redis | Transaction, agent_key: str, token: RoundToken) -> None:
-    """Raise FencedError unless ``token`` is the round in progress (one read)."""
-    current = await client.execute("HGET", agent_key, "round_token")
+    """Raise FencedError unless ``token`` is the round in progress of the live incarnation."""
+    incarnation, current = await client.execute(
+        "HMGET", agent_key, "incarnation", "round_token")
+    if str(incarnation) != str(token.incarnation):
+        raise fence_error(token, "superseded")
     if current is None or str(current) != str(token):
         raise fence_error(token, current)
 
