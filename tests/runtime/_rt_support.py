@@ -41,7 +41,7 @@ FAST_ENV = {
     "TINYTOWN_RUNTIME_REFRESH_S": "1",
     "TINYTOWN_RUNTIME_TTL_S": "5",
 }
-MODES = ("ok", "slow", "jitter", "fail", "hang", "flood", "setsid")
+MODES = ("ok", "slow", "jitter", "fail", "hang", "flood", "setsid", "work")
 TIMEOUTS = {"hang": 2.0, "setsid": 2.0}
 WAIT_S = 30.0
 

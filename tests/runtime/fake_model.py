@@ -10,6 +10,9 @@ records its pid under ``$FAKE_PIDS`` (so tests can clean up), and then, by MODE:
 * ``fail``: exits with status 3;
 * ``hang``: starts a child that sleeps too, then sleeps forever;
 * ``flood``: writes 30 MB to stdout, then as ``ok``;
+* ``work``: for each assigned task sleeps a random time up to ``$FAKE_SLEEP_S`` (default
+  0.1), completes it with ``tt task complete`` and, if that succeeded, appends
+  ``<task id>\t<pid>`` to ``$FAKE_DONE``;
 * ``setsid``: for each assigned task starts ``setsid sh -c 'sleep 30; tt task complete
   <id>'`` (a tool leaving the round's process group, as Claude Code's Bash tool does),
   records its pid as ``<pid>`` = ``setsid tool`` under ``$FAKE_PIDS``, then sleeps forever.
@@ -34,6 +37,12 @@ def _record_pid() -> None:
         (Path(pids) / str(os.getpid())).write_text("fake_model\n")
 
 
+def _append(path: str, line: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    os.write(fd, line.encode())
+    os.close(fd)
+
+
 def main() -> int:
     mode = sys.argv[1]
     prompt = Path(sys.argv[2]).read_text() if len(sys.argv) > 2 else sys.stdin.read()
@@ -54,6 +63,15 @@ def main() -> int:
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1000)"])
         Path(os.environ["FAKE_PIDS"], str(child.pid)).write_text("fake_model child\n")
         time.sleep(1000)
+        return 0
+    if mode == "work":
+        for item in items:
+            if item.task_id:
+                time.sleep(random.uniform(0, sleep or 0.1))
+                done = subprocess.run(["tt", "task", "complete", item.task_id, "--result",
+                                       f"done by {name}"], stdout=subprocess.DEVNULL, check=False)
+                if done.returncode == 0:
+                    _append(os.environ["FAKE_DONE"], f"{item.task_id}\t{os.getpid()}\n")
         return 0
     if mode == "setsid":
         for item in items:

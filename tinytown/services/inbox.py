@@ -14,6 +14,7 @@ import attrs
 
 from tinytown.channel import decode_messages, reply_or
 from tinytown.models import SUPERVISOR, Agent, AgentId, Message, TaskId
+from tinytown.services.deadletters import DeadLetters, dead_letters
 from tinytown.services.messages import (
     INBOX_PREVIEWS,
     INBOX_SAMPLE,
@@ -55,6 +56,7 @@ class InboxView:
     sampled: int
     counts: CategoryCounts
     previews: list[Preview]
+    dead: DeadLetters = attrs.field(factory=DeadLetters)
 
     @property
     def is_supervisor(self) -> bool:
@@ -134,6 +136,7 @@ async def inbox(town: Town, agent_ref: str) -> InboxView:
     """
     aid, agent = await town.resolve(agent_ref)
     (sample,) = await sample_queues(town, [aid])
+    dead = await dead_letters(town, aid)
     shown = sample.messages[:INBOX_PREVIEWS]
     descriptions = await task_descriptions(town, assignment_ids(shown))
     return InboxView(
@@ -144,6 +147,7 @@ async def inbox(town: Town, agent_ref: str) -> InboxView:
         sampled=sample.sampled,
         counts=count_categories(sample.messages),
         previews=[preview(m, descriptions) for m in shown],
+        dead=dead,
     )
 
 

@@ -24,6 +24,9 @@ from tinytown.codec import pairs_to_dict, task_from_hash
 from tinytown.errors import CorruptRecordError
 from tinytown.models import Agent, AgentId, Task, TaskId, TaskState
 from tinytown.services.agent_logs import AgentLogExcerpt, read_agent_logs
+from tinytown.services.deadletters import DeadLetters
+from tinytown.services.deadletters import from_replies as dead_letters_from
+from tinytown.services.deadletters import queue_reads as queue_dead_letter_reads
 from tinytown.services.messages import CategoryCounts, count_categories
 from tinytown.town import Town
 
@@ -85,6 +88,7 @@ class AgentStatus:
     counts: CategoryCounts
     running: list[Task]
     activity: list[str]
+    dead: DeadLetters = attrs.field(factory=DeadLetters)
 
 
 @attrs.frozen
@@ -223,6 +227,7 @@ async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> Stat
         pipe.cmd("LRANGE", keys.inbox(a.id), 0, STATUS_SAMPLE - 1)
         if deep:
             pipe.cmd("LRANGE", keys.activity(a.id), 0, ACTIVITY_SHOWN - 1)
+            queue_dead_letter_reads(pipe, town, a.id, 1)
     for task_id in shown:
         pipe.cmd("HGETALL", keys.task(task_id))
     pipe.cmd("LLEN", keys.backlog)
@@ -231,12 +236,14 @@ async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> Stat
     full = _whole_tasks(shown, replies[len(replies) - 1 - len(shown) : -1])
     running = {aid: [full.get(t.id, t) for t in ts] for aid, ts in running.items()}
     groups = [attrs.evolve(g, tasks=[full.get(t.id, t) for t in g.tasks]) for g in groups]
-    step = 4 if deep else 3
+    step = 6 if deep else 3
     rows = []
     for i, a in enumerate(agents):
         length, urgent, raw = replies[step * i : step * i + 3]
         sample = decode_messages(reply_or(raw, keys.inbox(a.id), []), keys.inbox(a.id))
         activity = reply_or(replies[step * i + 3], keys.activity(a.id), []) if deep else []
+        dead = (dead_letters_from(replies[step * i + 4], replies[step * i + 5],
+                                  keys.deadletter(a.id)) if deep else DeadLetters())
         rows.append(
             AgentStatus(
                 agent=a,
@@ -246,6 +253,7 @@ async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> Stat
                 counts=count_categories(sample),
                 running=running.get(a.id, []),
                 activity=list(activity),
+                dead=dead,
             )
         )
     logs: list[AgentLogExcerpt] = []

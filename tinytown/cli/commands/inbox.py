@@ -116,6 +116,12 @@ def render_inbox(ref: str, view: InboxView) -> list[str]:
             lines.append(f"   {p.category.prefix} {truncate_summary(p.summary, PREVIEW_LEN)}")
         if view.length > len(view.previews):
             lines.append(f"   …plus {view.length - len(view.previews)} more message(s)")
+    if view.dead.count:
+        lines.append(f"   ☠️ {view.dead.count} dead-lettered message(s), set aside and never "
+                     "delivered:")
+        for d in reversed(view.dead.latest):
+            lines.append(f"      - {truncate_summary(d.reason, PREVIEW_LEN)} "
+                         f"({d.size} bytes, {d.at:%Y-%m-%d %H:%M:%S}Z)")
     return lines
 
 
@@ -133,6 +139,11 @@ def _view_doc(view: InboxView) -> dict[str, Any]:
         "previews": [
             {"category": p.category.prefix, "summary": p.summary, "message": message_doc(p.message)}
             for p in view.previews
+        ],
+        "dead_letters": view.dead.count,
+        "latest_dead_letters": [
+            {"reason": d.reason, "at": d.at.isoformat(), "bytes": d.size}
+            for d in reversed(view.dead.latest)
         ],
     }
 

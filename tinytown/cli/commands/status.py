@@ -115,6 +115,10 @@ def agent_lines(row: AgentStatus, now: datetime, *, deep: bool) -> list[str]:
         desc = cut(first_line(t.description), 52)
         lines.append(f"      └─ 🔄 {task_short(t.id)}: {desc} (started {since})")
     lines += [f"      └─ {entry}" for entry in row.activity]
+    if row.dead.count:
+        latest = row.dead.latest[-1].reason if row.dead.latest else "unreadable"
+        lines.append(f"      └─ ☠️ {row.dead.count} dead-lettered message(s) (set aside, never "
+                     f"delivered); latest: {cut(latest, 60)}")
     return lines
 
 
