@@ -100,6 +100,19 @@ class RtTown:
                 pids.add(int(value))
         return {p for p in pids if pid_alive(p)}
 
+    def _companions(self) -> set[int]:
+        """The town's command servers (a SIGKILLed runtime cannot end its companion)."""
+        mark = f"--command-server\0{self.root}".encode()
+        out = set()
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                try:
+                    if mark in (entry / "cmdline").read_bytes():
+                        out.add(int(entry.name))
+                except OSError:
+                    continue
+        return out
+
     # --- records -------------------------------------------------------------------------
 
     def agents(self) -> dict[str, dict[str, str]]:
@@ -154,7 +167,7 @@ class RtTown:
             if proc.poll() is None:
                 proc.kill()
             proc.wait(timeout=10)
-        doomed = self.runtime_pids()
+        doomed = self.runtime_pids() | self._companions()
         if self.pids_dir.exists():
             for f in self.pids_dir.iterdir():
                 if f.name.isdigit() and _is_fake_model(int(f.name)):

@@ -11,8 +11,8 @@ records its pid under ``$FAKE_PIDS`` (so tests can clean up), and then, by MODE:
 * ``hang``: starts a child that sleeps too, then sleeps forever;
 * ``flood``: writes 30 MB to stdout, then as ``ok``;
 * ``work``: for each assigned task sleeps a random time up to ``$FAKE_SLEEP_S`` (default
-  0.1), completes it with ``tt task complete`` and, if that succeeded, appends
-  ``<task id>\t<pid>`` to ``$FAKE_DONE``;
+  0.1) — the work — then appends ``<task id>\t<pid>`` to ``$FAKE_DONE`` and runs
+  ``tt task complete`` (so each line is one piece of work done and handed in);
 * ``setsid``: for each assigned task starts ``setsid sh -c 'sleep 30; tt task complete
   <id>'`` (a tool leaving the round's process group, as Claude Code's Bash tool does),
   records its pid as ``<pid>`` = ``setsid tool`` under ``$FAKE_PIDS``, then sleeps forever.
@@ -68,10 +68,9 @@ def main() -> int:
         for item in items:
             if item.task_id:
                 time.sleep(random.uniform(0, sleep or 0.1))
-                done = subprocess.run(["tt", "task", "complete", item.task_id, "--result",
-                                       f"done by {name}"], stdout=subprocess.DEVNULL, check=False)
-                if done.returncode == 0:
-                    _append(os.environ["FAKE_DONE"], f"{item.task_id}\t{os.getpid()}\n")
+                _append(os.environ["FAKE_DONE"], f"{item.task_id}\t{os.getpid()}\n")
+                subprocess.run(["tt", "task", "complete", item.task_id, "--result",
+                                f"done by {name}"], stdout=subprocess.DEVNULL, check=False)
         return 0
     if mode == "setsid":
         for item in items:
