@@ -16,6 +16,7 @@ from tinytown.models.fencing import RoundToken
 from tinytown.runtime.delivery import Delivery
 from tinytown.runtime.intake import MAX_MESSAGE_BYTES, take_in
 from tinytown.services import recovery, tasks
+from tinytown.services.registration import register_agent
 from tinytown.town import Town, utcnow
 
 
@@ -29,7 +30,7 @@ async def town(tmp_path: Path, town_name: str, redis_url: str) -> AsyncIterator[
 
 
 async def _worker(town: Town) -> tuple[AgentId, Delivery]:
-    handle = await town.spawn_agent("worker", "claude")
+    handle = await register_agent(town, "worker", "claude")
     delivery = Delivery(town.redis, town.channel.keys, handle.id)
     assert await delivery.claim("host-a", utcnow()) == 1
     return handle.id, delivery
