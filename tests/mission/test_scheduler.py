@@ -321,3 +321,25 @@ async def test_update_mission_never_overwrites_a_concurrent_change(town: Town,
     assert (stored.state, stored.blocked_reason) == (MissionState.BLOCKED, "Stopped by user")
     again = await MissionStore(town.channel).get_mission(mission.id)
     assert again == stored
+
+
+async def test_a_review_waits_for_a_reviewer_and_is_never_asked_twice(
+    town: Town, add_agent: AddAgent
+) -> None:
+    """0.10 warned and never retried when no reviewer was idle: the item stayed blocked."""
+    await add_agent("backend-worker")
+    mission, (item,) = await make_mission(town, T0, ("Implement auth", WorkKind.IMPLEMENT, None))
+    await tick_missions(town, [mission.id], T0)
+    (work,) = await tasks_tagged(town, WORK_TAG)
+    await tasks.complete(town, str(work.id), "done", now=T0)
+    assert await tasks_tagged(town, REVIEW_TAG) == []
+    reviewer = await add_agent("reviewer", state=AgentState.WORKING)  # busy: queued for later
+    await tick_missions(town, [mission.id], T0)
+    await tick_missions(town, [mission.id], T0)
+    (review,) = await tasks_tagged(town, REVIEW_TAG)
+    assert review.assigned_to == reviewer.id
+    # A rejection without anyone to fix it does not start a review loop.
+    await town.redis.execute("DEL", town.channel.keys.agent(item.assigned_to or work.assigned_to))
+    await tasks.complete(town, str(review.id), "rejected: no tests", now=T0)
+    await tick_missions(town, [mission.id], T0)
+    assert len(await tasks_tagged(town, REVIEW_TAG)) == 1

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
@@ -27,9 +28,10 @@ from tinytown.mission.refs import extract_pr_refs
 from tinytown.mission.scheduler import gated
 from tinytown.mission.scoring import best_agent, is_reviewer
 from tinytown.mission.store import MissionStore
-from tinytown.models import AgentState, Task
+from tinytown.models import Agent, AgentState, Task
 from tinytown.models.mission import (
     MissionId,
+    MissionPolicy,
     MissionRun,
     TriggerAction,
     WatchItem,
@@ -139,12 +141,11 @@ class Gates:
         tasks = await self.town.channel.list_tasks()
         if live_bound(tasks, mission.id, item.id, TaskKind.REVIEW):
             return None
-        agents = await self.town.channel.list_agents()
-        reviewer = next((a for a in agents if a.state is AgentState.IDLE and is_reviewer(a)),
-                        None)
+        reviewer = pick_reviewer(await self.town.channel.list_agents())
         if reviewer is None:
-            # Nothing is lost: the item stays blocked and the dispatcher asks for help.
-            log.warning("No idle reviewer for mission %s work item '%s'", mission.id, item.title)
+            # Nothing is lost: the item stays blocked, each scheduler tick tries again
+            # (0.10 never did) and the dispatcher asks the conductor for help.
+            log.warning("No reviewer for mission %s work item '%s'", mission.id, item.title)
             return None
         latest = next((a for a in reversed(item.artifact_refs)
                        if "github.com" in a or "#" in a), "no PR ref provided")
@@ -223,6 +224,39 @@ class Gates:
         await self._log(mission.id, f"Assigned fix task {task.id} for '{item.title}' to "
                                     f"'{owner.name}'")
         return task
+
+
+def pick_reviewer(agents: Sequence[Agent]) -> Agent | None:
+    """An idle reviewer-lane agent, else a busy one (its inbox queues the review)."""
+    live = [a for a in agents if is_reviewer(a) and not a.state.is_terminal]
+    return next((a for a in live if a.state is AgentState.IDLE), live[0] if live else None)
+
+
+def needs_review_task(item: WorkItem, policy: MissionPolicy, tasks: Sequence[Task]) -> bool:
+    """A gated item whose latest submission has no review task (none was free to take it).
+
+    Submissions are the completed work/fix tasks of the item; a review task created
+    after the latest one (live or done, approving or rejecting) answers it.
+    """
+    if (item.status is not WorkStatus.BLOCKED or item.reviewer_approved
+            or not gated(item, policy)):
+        return False
+    submitted: list[datetime] = []
+    reviewed: list[datetime] = []
+    for task in tasks:
+        b = binding_of(task)
+        if b is None or b.mission_id != item.mission_id or b.work_item_id != item.id:
+            continue
+        if b.kind is TaskKind.REVIEW:
+            reviewed.append(task.created_at)
+        elif not task.is_terminal:
+            return False  # a live work or fix task: the next submission comes first
+        elif task.completed_at is not None and task.state.value == "completed":
+            submitted.append(task.completed_at)
+    if not submitted:
+        return False
+    latest = max(submitted)
+    return not any(r >= latest for r in reviewed)
 
 
 def is_rejection(result: str) -> bool:

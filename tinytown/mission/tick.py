@@ -101,6 +101,21 @@ async def _resync(town: Town, store: MissionStore, mission_id: MissionId,
     step.items[:] = [fresh.get(i.id.text, i) for i in step.items]
 
 
+async def _ask_for_reviews(town: Town, mission: MissionRun, step: scheduler.Step,
+                           tasks: list[Task], now: datetime) -> None:
+    """Give a review task to gated items still waiting for one (no reviewer was free)."""
+    from tinytown.mission.submission import Gates, needs_review_task
+
+    waiting = [i for i in step.items if needs_review_task(i, mission.policy, tasks)]
+    if not waiting:
+        return
+    gates = Gates(town, now)
+    for item in waiting:
+        task = await gates.ensure_review_task(mission, item)
+        if task is not None:
+            tasks.append(task)
+
+
 async def tick_mission(town: Town, store: MissionStore, mission_id: MissionId,
                        agents: Sequence[Agent], tasks: list[Task], now: datetime) -> MissionTick:
     mission = await store.get_mission(mission_id)
@@ -125,6 +140,7 @@ async def tick_mission(town: Town, store: MissionStore, mission_id: MissionId,
     await store.save_work_items(i for i in step.items if i.id.text in step.changed)
     for line in step.logs:
         await store.log(mission_id, line, now)
+    await _ask_for_reviews(town, mission, step, tasks, now)
 
     assigned = []
     for item, agent in scheduler.plan_assignments(step.items, agents, mission.policy):
