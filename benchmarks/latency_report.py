@@ -87,18 +87,18 @@ def ratio_table(series: list[dict[str, Any]]) -> Table:
                     continue
                 r50 = ratio(_p(ours, "p50_us"), _p(base, "p50_us"))
                 r99 = ratio(_p(ours, "p99_us"), _p(base, "p99_us"))
-                target, met = "", ""
+                goal, verdict = "", ""
                 if transport == "unix" and floor_name == TRIO_FLOOR:
                     if client == OURS:
-                        target = f"p50 ≤ {TARGET_P50}×, p99 ≤ {TARGET_P99}×"
+                        goal = f"p50 ≤ {TARGET_P50}×, p99 ≤ {TARGET_P99}×"
                         ok = r50 is not None and r99 is not None and r50 <= TARGET_P50 \
                             and r99 <= TARGET_P99
                     else:
-                        target = f"p50 ≤ {TARGET_CLIENT_P50}×"
+                        goal = f"p50 ≤ {TARGET_CLIENT_P50}×"
                         ok = r50 is not None and r50 <= TARGET_CLIENT_P50
-                    met = "yes" if ok else "NO"
+                    verdict = "yes" if ok else "NO"
                 rows.append([f"{client} vs {floor_name}", "handoff", transport, _round(r50),
-                             _round(r99), target, met])
+                             _round(r99), goal, verdict])
     for transport in ("unix", "tcp"):
         for op in ("handoff", "reqresp"):
             for client in (OURS, OURS_CLIENT):

@@ -122,7 +122,7 @@ def _wait_file(path: Path) -> float:
 
 
 async def _assign_in_process(root: Path, url: str, name: str) -> None:
-    from tinytown.town import Town
+    from tinytown.api import Town  # the public facade (Town.agent, AgentHandle.assign)
 
     async with Town.connect(root, env={"REDIS_URL": url}) as town:
         handle = await town.agent(name)

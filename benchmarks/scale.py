@@ -39,6 +39,64 @@ OPERATIONS: dict[str, tuple[str, str, dict[str, Any], list[str]]] = {
     "tt list": ("tinytown.services.agents", "list_agents", {}, ["list"]),
 }
 ServiceFn = Callable[..., Awaitable[Any]]
+RAW_FIELDS = "raw fetch: what tt status reads"
+RAW_WHOLE = "raw fetch: whole records"
+BY_NAME = "resolve agent by name"
+BY_ID = "resolve agent by id"
+STATUS_TARGET = 1.5
+
+
+async def raw_fetch(town: Any, *, summary: bool) -> None:
+    """The Redis commands of ``tt status`` through our client, replies left undecoded.
+
+    ``summary``: tasks by HMGET of the fields status reads (as it does); else
+    every task hash whole (HGETALL), the issue's original yardstick.
+    """
+    from tinytown.services.status import STATUS_SAMPLE, SUMMARY_FIELDS
+
+    redis, keys = town.redis, town.channel.keys
+    agent_keys = await redis.execute("KEYS", keys.scan_pattern("agent"))
+    pipe = redis.pipeline()
+    for key in agent_keys:
+        pipe.cmd("HGETALL", key)
+    await pipe.execute()
+    task_keys = await redis.execute("KEYS", keys.scan_pattern("task"))
+    pipe = redis.pipeline()
+    for key in task_keys:
+        if summary:
+            pipe.cmd("HMGET", key, *SUMMARY_FIELDS)
+        else:
+            pipe.cmd("HGETALL", key)
+    await pipe.execute()
+    pipe = redis.pipeline()
+    for key in agent_keys:
+        aid = key.rsplit(":", 1)[1]
+        inbox = f"{keys.prefix}inbox:{aid}"
+        pipe.cmd("LLEN", inbox).cmd("LLEN", f"{keys.prefix}urgent:{aid}")
+        pipe.cmd("LRANGE", inbox, 0, STATUS_SAMPLE - 1)
+    pipe.cmd("LLEN", keys.backlog)
+    await pipe.execute()
+
+
+async def _raw_fields(town: Any) -> None:
+    await raw_fetch(town, summary=True)
+
+
+async def _raw_whole(town: Any) -> None:
+    await raw_fetch(town, summary=False)
+
+
+def _resolver(by_name: bool) -> ServiceFn:
+    middle: list[Any] = []
+
+    async def resolve(town: Any) -> None:
+        if not middle:
+            agents = await town.channel.list_agents()
+            middle.append(agents[len(agents) // 2])
+        agent = middle[0]
+        await town.resolve(agent.name if by_name else str(agent.id))
+
+    return resolve
 
 
 def resolve_services(outcome: Outcome) -> dict[str, tuple[ServiceFn, dict[str, Any]]]:
@@ -51,6 +109,8 @@ def resolve_services(outcome: Outcome) -> dict[str, tuple[ServiceFn, dict[str, A
             outcome.skip_part(label, f"{module_name}.{attr} is not available ({exc})")
             continue
         found[label] = (fn, kwargs)
+    found[RAW_FIELDS] = (_raw_fields, {})
+    found[RAW_WHOLE] = (_raw_whole, {})
     return found
 
 
@@ -115,6 +175,8 @@ def run(quick: bool) -> Outcome:
                 for k, v in services.items()
                 if not any(s["what"] == k for s in outcome.skipped)
             }
+            live[BY_NAME] = (_resolver(by_name=True), {})
+            live[BY_ID] = (_resolver(by_name=False), {})
             try:
                 seeded, results = trio.run(
                     measure_size, root, server.url, agents, tasks, repeats, live
@@ -152,7 +214,7 @@ def run(quick: bool) -> Outcome:
                 }
     outcome.data["points"] = points
     outcome.data["cli_largest"] = cli
-    outcome.tables.append(_table(points, cli))
+    outcome.tables += [_table(points, cli), _raw_table(points)]
     outcome.plots.append(_plot(points))
     outcome.notes.append(
         "growth = median time at this size / at the previous size; the data grew 10× "
@@ -184,6 +246,35 @@ def _table(points: list[dict[str, Any]], cli: dict[str, Any]) -> Table:
         ])  # fmt: skip
         previous[label] = point
     return table
+
+
+def _raw_table(points: list[dict[str, Any]]) -> Table:
+    table = Table(
+        "tt status against a raw pipelined fetch of the same data (in-process medians)",
+        ["op", "agents", "tasks", "ms", "raw: same fields ms", "vs raw same fields",
+         "raw: whole records ms", "vs raw whole", "target", "met"],
+        note="raw: the same Redis commands through our client, replies not decoded. "
+        f"Target: ≤ {STATUS_TARGET}× the raw fetch of the fields status reads.",
+    )
+    at = {(p["op"], p["agents"]): p["median_s"] for p in points}
+    for point in points:
+        if not point["op"].startswith("tt status"):
+            continue
+        fields = at.get((RAW_FIELDS, point["agents"]))
+        whole = at.get((RAW_WHOLE, point["agents"]))
+        r = ratio(point["median_s"], fields)
+        table.rows.append([
+            point["op"], point["agents"], point["tasks"], round(point["median_s"] * 1000, 1),
+            None if fields is None else round(fields * 1000, 1), _r(r),
+            None if whole is None else round(whole * 1000, 1),
+            _r(ratio(point["median_s"], whole)), f"≤ {STATUS_TARGET}×",
+            "" if r is None else ("yes" if r <= STATUS_TARGET else "NO"),
+        ])  # fmt: skip
+    return table
+
+
+def _r(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 def _plot(points: list[dict[str, Any]]) -> Plot:

@@ -53,7 +53,7 @@ def heavy_imports(python: str, tt: str, cwd: Path, env: dict[str, str]) -> list[
                           capture_output=True, text=True, timeout=120, check=False)
     if done.returncode != 0:
         return [f"unknown (tt --help exited {done.returncode})"]
-    found = set()
+    found: set[str] = set()
     for line in done.stderr.splitlines():
         module = line.rsplit("|", 1)[1].strip() if "|" in line else ""
         found.update(h for h in HEAVY if module == h or module.startswith(h + "."))
@@ -110,11 +110,14 @@ def _agent_rows(tt: str, rust: str | None, ids: list[str], runs: int) -> dict[st
         "task complete": lambda w: ["task", "complete", next(pools[w]), "--result", "done"],
     }
     rows: dict[str, Argv] = {}
+    def row(program: str, args: Callable[[str], list[str]], pool: str) -> Argv:
+        return lambda _i: [program, *args(pool)]
+
     for name, args in commands.items():
-        rows[f"tt {name}"] = lambda _i, a=args: [tt, *a("server")]
-        rows[f"tt {name} (in-process)"] = lambda _i, a=args: [tt, *a("local")]
+        rows[f"tt {name}"] = row(tt, args, "server")
+        rows[f"tt {name} (in-process)"] = row(tt, args, "local")
         if rust is not None:
-            rows[f"rust tt {name}"] = lambda _i, a=args: [rust, *a("rust")]
+            rows[f"rust tt {name}"] = row(rust, args, "rust")
     return rows
 
 

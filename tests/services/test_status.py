@@ -165,6 +165,29 @@ async def test_status_report(town: Town) -> None:
     assert log.round_lines == ["round twelve"]
 
 
+async def test_status_reads_summaries_and_skips_corrupt_task_records(town: Town) -> None:
+    await register_agent(town, "backend", "claude")
+    now = datetime.now(UTC)
+    first = await tasks.assign(town, "backend", "First job")
+    second = await tasks.assign(town, "backend", "Second job")
+    for done, minute in ((first, 1), (second, 2)):
+        record = await town.channel.require_task(done.task.id)
+        await town.channel.set_task(record.started(now + timedelta(minutes=minute)))
+    keys = town.channel.keys
+    await town.redis.execute("HSET", keys.task(TaskId.new()), "state", "running")  # no id
+    await town.redis.execute("HSET", keys.task(TaskId.new()), "id", "nope", "state", "pending")
+    await town.redis.execute("SET", keys.task(TaskId.new()), "a string, not a hash")
+    plain = await status.status(town)
+    assert plain.tasks.total == 2
+    assert plain.tasks.running == 2
+    (row,) = plain.agents
+    assert row.running_ids == [first.task.id, second.task.id]  # oldest start first
+    assert [t.description for t in row.running] == ["First job"]  # only the one shown
+    deep = await status.status(town, deep=True, tasks=True)
+    assert [t.description for t in deep.agents[0].running] == ["First job", "Second job"]
+    assert [t.description for t in deep.groups[0].tasks] == ["Second job", "First job"]
+
+
 # --- round trips at scale -------------------------------------------------------------------
 
 

@@ -22,7 +22,7 @@ SUPERVISOR_UUID = uuid.UUID("00000000-0000-0000-0000-000000000001")
 """The well-known supervisor/conductor mailbox: sender of every system message."""
 
 SHORT_ID_LEN = 4
-_CANONICAL = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+CANONICAL_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 _VARIANT = {c: "89ab"[int(c, 16) & 3] for c in "0123456789abcdef"}
@@ -60,7 +60,7 @@ def new_uuid4_text() -> str:
 
 def _canonical_text(text: str, what: str) -> str:
     """The canonical form of any text Python's UUID parser accepts; InvalidInputError else."""
-    if isinstance(text, str) and len(text) == 36 and _CANONICAL.fullmatch(text):
+    if isinstance(text, str) and len(text) == 36 and CANONICAL_ID.fullmatch(text):
         return text
     try:
         return str(uuid.UUID(text.strip()))
