@@ -97,3 +97,33 @@ def test_a_missing_model_cli_offers_the_demo(
     assert "'--model demo'" in lines[0]
     assert "'tt demo'" in lines[0]
     assert rt_town.agents() == {}
+
+
+def test_a_cli_that_cannot_act_unattended_is_warned_about_and_its_task_is_marked(
+    rt_town: RtTown, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Item 7: the book's sample 'claude --print' (no skip-permissions flag)."""
+    fake_bin = tmp_path / "asking-bin"
+    fake_bin.mkdir()
+    claude = fake_bin / "claude"  # refuses every tool call, then exits 0 as claude does
+    claude.write_text("#!/bin/sh\ncat >/dev/null\necho 'I need permission to run Bash.'\n")
+    claude.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake_bin}{os.pathsep}{os.environ['PATH']}")
+    _add_preset(rt_town.root, "claude-book", "claude --print")
+
+    res = rt_town.tt("spawn", "asker", "--model", "claude-book")
+    assert res.code == 0, res
+    assert res.err.splitlines() == [
+        "⚠️  'claude --print' cannot act unattended: without --dangerously-skip-permissions "
+        "every tool call waits for an approval nobody gives, and its tasks will not get done"
+    ]
+    task_id = _task_id(rt_town.ok("assign", "asker", "Fix the build"))
+    wait_until(lambda: rt_town.task(task_id).get("state") == "failed", "task marked")
+    task = rt_town.task(task_id)
+    assert "no progress in 3 rounds" in task["result"]
+    assert "--dangerously-skip-permissions" in task["result"]
+    log = (rt_town.root / ".tt" / "logs" / "asker.log").read_text()
+    assert "(no progress 1/3)" in log
+    assert "(no progress 2/3)" in log
+    assert f"❌ Task {task_id[:8]} marked Failed: no progress in 3 rounds" in log
+    assert rt_town.tt("spawn", "fine", "--model", "claude").err == ""  # the preset has the flag

@@ -61,6 +61,7 @@ class AgentActor:
         self.inflight: InFlight | None = None
         self.started_task: TaskId | None = None
         self.round_scope: trio.CancelScope | None = None
+        self.stalled: dict[TaskId, int] = {}  # rounds in a row without progress, per task
         self.failures = 0
         self.error_detail = ""
         self.exit_from: AgentState | None = None

@@ -150,3 +150,39 @@ def load_launch_env(root: Path, agent_id: AgentId) -> LaunchEnv | None:
 
 def remove_launch_env(root: Path, agent_id: AgentId) -> None:
     launch_env_path(root, agent_id).unlink(missing_ok=True)
+
+
+_UNATTENDED: Final[Mapping[str, tuple[tuple[str, ...], str]]] = {
+    # program name: (flags that let it act without a human, the one to suggest)
+    "claude": (("--dangerously-skip-permissions", "--permission-mode=bypassPermissions",
+                "bypassPermissions", "--allowedTools", "--allowed-tools"),
+               "--dangerously-skip-permissions"),
+    "codex": (("--dangerously-bypass-approvals-and-sandbox", "--full-auto", "--yolo"),
+              "--dangerously-bypass-approvals-and-sandbox"),
+    "aider": (("--yes", "--yes-always"), "--yes"),
+}
+
+
+def unattended_warning(command: str) -> str | None:
+    """Why a known model CLI configured this way cannot act unattended, or ``None``.
+
+    A round runs with no one at the keyboard: a CLI that asks before each
+    tool call gets every call refused, exits 0, and its task never gets done.
+    """
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        words = command.split()
+    if not words:
+        return None
+    program = Path(words[0]).name
+    known = _UNATTENDED.get(program)
+    if known is None:
+        return None
+    flags, suggested = known
+    if any(w == f or w.startswith(f + "=") for w in words[1:] for f in flags):
+        return None
+    return (
+        f"'{command}' cannot act unattended: without {suggested} every tool call waits for "
+        "an approval nobody gives, and its tasks will not get done"
+    )

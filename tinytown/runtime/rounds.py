@@ -43,6 +43,7 @@ from tinytown.runtime.prompt import (
     synthetic_backlog_query,
     tracked_task_id,
 )
+from tinytown.runtime.stalls import check_progress
 from tinytown.services.backlog import snapshot_for_agent
 from tinytown.town import utcnow
 
@@ -204,7 +205,13 @@ async def _finish_round(
     if outcome.ok:
         actor.log.line(f"   ✅ Round {r} complete")
         await actor.activity(f"Round {r}: ✅ completed")
-        rounds = await delivery.settle(batch, count_round=True)
+        retry = await check_progress(
+            actor, r, [(e.raw, e.message.kind, e.urgent) for e in actionable])
+        if retry.urgent or retry.normal:
+            await revert_started_task(actor)
+            await delivery.update(current_task=None)
+        rounds = await delivery.settle(batch, list(retry.urgent), list(retry.normal),
+                                       count_round=True)
         actor.started_task = None
         if rounds is None:
             return RoundResult(exit=ExitReason.SUPERSEDED)

@@ -28,8 +28,8 @@ from tinytown.errors import (
 from tinytown.models import Agent, AgentId, AgentState, validate_agent_name
 from tinytown.runtime.agentlog import agent_log_path, clean_round_logs
 from tinytown.runtime.launch import ensure_runtime
-from tinytown.runtime.launch_env import save_launch_env
-from tinytown.runtime.model import capture_model_launch
+from tinytown.runtime.launch_env import save_launch_env, unattended_warning
+from tinytown.runtime.model import capture_model_launch, resolve_command
 from tinytown.runtime.settings import DEFAULT_MAX_ROUNDS
 from tinytown.scripts import REVIVE_AGENT
 from tinytown.services.registration import register_agent
@@ -51,6 +51,7 @@ class Launch:
         log_path: the agent's loop log.
         runtime_pid: the background runtime now hosting it (None in foreground mode).
         runtime_started: that runtime was started by this call.
+        warning: why the model CLI, as configured, cannot act unattended (if so).
     """
 
     agent: Agent
@@ -60,6 +61,7 @@ class Launch:
     log_path: Path
     runtime_pid: int | None = None
     runtime_started: bool = False
+    warning: str | None = None
 
 
 def _check_rounds(rounds: int) -> None:
@@ -110,10 +112,11 @@ async def spawn(
         town, clean, cli_ref, role=role, max_rounds=max_rounds, host=host, agent_id=aid
     )
     cleaned, log_path = _fresh_logs(town.root, clean)
+    warning = unattended_warning(resolve_command(town.config, cli_ref))
     if not background:
-        return Launch(agent, cli_name, max_rounds, cleaned, log_path)
+        return Launch(agent, cli_name, max_rounds, cleaned, log_path, warning=warning)
     pid, started = await _start_in_runtime(town, agent.id, host)
-    return Launch(agent, cli_name, max_rounds, cleaned, log_path, pid, started)
+    return Launch(agent, cli_name, max_rounds, cleaned, log_path, pid, started, warning)
 
 
 async def find_for_restart(town: Town, ref: str) -> Agent:

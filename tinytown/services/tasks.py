@@ -209,6 +209,13 @@ async def cancel(
     return await _finish(town, tid, reason, TaskState.CANCELLED, now)
 
 
+async def fail(town: Town, task_id: str, error: str, *, now: datetime | None = None
+               ) -> Completion:
+    """Mark a task Failed (result = error), clearing the assignee's pointer; nothing is counted."""
+    tid = await resolve_task_id(town, task_id)
+    return await _finish(town, tid, error, TaskState.FAILED, now)
+
+
 async def _finish(
     town: Town, tid: TaskId, text: str, state: TaskState, now: datetime | None,
     fence: RoundToken | None = None,
@@ -227,11 +234,12 @@ async def _finish(
         before = task_from_hash(fields, key)
         if before.is_terminal:
             return before, before, None
-        after = (
-            before.completed(text, when)
-            if state is TaskState.COMPLETED
-            else before.cancelled(text, when)
-        )
+        if state is TaskState.COMPLETED:
+            after = before.completed(text, when)
+        elif state is TaskState.FAILED:
+            after = before.failed(text, when)
+        else:
+            after = before.cancelled(text, when)
         count = state is TaskState.COMPLETED
         pipe = tx.pipeline(transaction=True)
         queue_task_write(pipe, keys, after)

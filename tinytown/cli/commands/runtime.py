@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 from cyclopts import Parameter
 
 from tinytown.cli.context import OPTIONS
-from tinytown.cli.output import say
+from tinytown.cli.output import say, warn
 
 if TYPE_CHECKING:
     from tinytown.models import Agent
@@ -72,6 +72,8 @@ def spawn(
         launch = await spawn_agent(town, name, cli=model, max_rounds=max_rounds, role=role,
                                    host=host, background=not foreground)
         agent = launch.agent
+        if launch.warning is not None:
+            warn(f"⚠️  {launch.warning}")
         say(f"🤖 Spawned agent '{agent.name}' using model '{launch.cli_name}'")
         say(f"   ID: {agent.id}")
         if launch.cleaned_logs:
