@@ -95,6 +95,8 @@ class RtTown:
         if pid is not None:
             pids.add(pid)
         for key in self.r.keys(self.keys.pattern("runtime")):
+            if str(key).endswith(":control"):  # a host's control list, not a liveness key
+                continue
             value = self.r.get(key)
             if isinstance(value, str) and value.isdigit():
                 pids.add(int(value))
