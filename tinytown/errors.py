@@ -79,6 +79,10 @@ class InvalidStateError(TinytownError):
     """The operation does not apply to the current state (e.g. restart a running agent)."""
 
 
+class CapacityError(InvalidStateError):
+    """The runtime cannot host another agent (its open-file limit is reached)."""
+
+
 class FencedError(InvalidStateError):
     """An agent-side command from a model round that has been superseded (nothing changed)."""
 

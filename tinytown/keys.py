@@ -29,6 +29,8 @@ Key                                        Type        Contents
 ``tt:<town>:docket:events``                stream      task life-cycle log
 ``tt:<town>:runtime:<host>``               string      (ours) runtime liveness: pid, EX 30 s
 ``tt:<town>:runtime:<host>:control``       list        (ours) commands for that host's runtime
+``tt:<town>:capacity:<host>``              string      (ours) how many agents that host's runtime
+                                                       can host (its open-file limit)
 ``tt:<town>:mission:<mission_id>``         string      MissionRun JSON
 ``tt:<town>:mission:<mission_id>:work``    hash        work items
 ``tt:<town>:mission:<mission_id>:watch``   hash        watch items
@@ -157,6 +159,9 @@ class Keys:
 
     def runtime(self, host: str) -> str:
         return f"{self.prefix}runtime:{host}"
+
+    def capacity(self, host: str) -> str:
+        return f"{self.prefix}capacity:{host}"
 
     def runtime_control(self, host: str) -> str:
         return f"{self.prefix}runtime:{host}:control"

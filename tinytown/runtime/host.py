@@ -40,13 +40,14 @@ from tinytown.models import AgentId, AgentState, Event, EventType
 from tinytown.redis.client import open_redis
 from tinytown.runtime.actor import AgentActor
 from tinytown.runtime.agentlog import AgentLog, agent_log_path
+from tinytown.runtime.capacity import capacity_for, local_capacity, raise_fd_limit
 from tinytown.runtime.companion import run_companion
 from tinytown.runtime.containment import end_orphans
 from tinytown.runtime.context import RuntimeContext
 from tinytown.runtime.procfiles import pid_alive, remove_pid, runtime_pidfile, write_pid
 from tinytown.runtime.settings import RuntimeSettings, ShutdownMode
 from tinytown.runtime.supervisor import Supervisor, describe
-from tinytown.scripts import CLAIM_LIVENESS, RELEASE_LIVENESS
+from tinytown.scripts import AGENT_TRANSITION, CLAIM_LIVENESS, RELEASE_LIVENESS
 from tinytown.town import Town, utcnow
 
 log = logging.getLogger("tinytown.runtime")
@@ -76,6 +77,8 @@ class Runtime:
         self._nursery: trio.Nursery | None = None
         self._emptied = trio.Event()
         keys = ctx.town.channel.keys
+        self.capacity = local_capacity()
+        self._capacity_key = keys.capacity(ctx.host)
         self._live_key = keys.runtime(ctx.host)
         self._control_key = keys.runtime_control(ctx.host)
 
@@ -88,7 +91,9 @@ class Runtime:
         Raises:
             InvalidStateError: another live runtime already serves this host.
         """
+        self.capacity = capacity_for(raise_fd_limit())
         await self._claim()
+        await self.ctx.town.redis.execute("SET", self._capacity_key, self.capacity)
         if not self.only:  # a SIGKILLed runtime's model processes must not work on
             ended = await end_orphans(self.ctx.root, self.ctx.settings.kill_grace_s)
             if ended:
@@ -185,7 +190,8 @@ class Runtime:
 
     async def _release(self) -> None:
         try:
-            await RELEASE_LIVENESS(self.ctx.town.redis, [self._live_key], [str(self.pid)])
+            if await RELEASE_LIVENESS(self.ctx.town.redis, [self._live_key], [str(self.pid)]):
+                await self.ctx.town.redis.execute("DEL", self._capacity_key)
         except RedisError as exc:
             log.warning("could not release the liveness key: %s", exc)
         if self.pidfile:
@@ -196,9 +202,35 @@ class Runtime:
     def _make_actor(self, agent_id: AgentId) -> AgentActor:
         return AgentActor(self.ctx, agent_id)
 
+    def _start(self, agent_id: AgentId) -> bool:
+        """Start an actor, unless that would take the runtime past its open-file capacity."""
+        if agent_id in self.supervisor.running or len(self.supervisor) < self.capacity:
+            return self.supervisor.start(agent_id)
+        log.warning("not starting %s: at capacity (%d agents)", agent_id, self.capacity)
+        if self._nursery is not None:
+            self._nursery.start_soon(self._refuse, agent_id)
+        return False
+
+    async def _refuse(self, agent_id: AgentId) -> None:
+        """An agent this runtime cannot host is Stopped with the reason (never Error)."""
+        reason = (f"🚫 Not started: the runtime on {self.ctx.host} is at capacity "
+                  f"({self.capacity} agents for its open-file limit)")
+        try:
+            moved = await AGENT_TRANSITION(
+                self.ctx.town.redis, [self.ctx.town.channel.keys.agent(agent_id),
+                                      self.ctx.town.channel.keys.stop(agent_id),
+                                      self.ctx.town.channel.keys.activity(agent_id)],
+                [AgentState.STOPPED.value, "keep", reason,
+                 *(st.value for st in AgentState if not st.is_terminal)])
+        except RedisError as exc:
+            log.warning("could not mark %s as refused: %s", agent_id, exc)
+            return
+        if moved and int(moved[0]) == 1:
+            log.info("%s marked Stopped: at capacity", agent_id)
+
     async def _resume(self) -> int:
         """Start the actors this runtime should host; returns how many were started."""
-        n = sum(self.supervisor.start(aid) for aid in await self._to_host())
+        n = sum(self._start(aid) for aid in await self._to_host())
         if n and not self.only:
             log.info("resumed %d agent(s)", n)
         return n
@@ -293,7 +325,7 @@ class Runtime:
             if self.only and agent_id not in self.only:
                 log.warning("ignoring start of %s: this runtime hosts only its own", agent_id)
                 return
-            self.supervisor.start(agent_id)
+            self._start(agent_id)
         elif op == "wake" and agent_id is not None:
             self.supervisor.wake(agent_id)
         elif op == "shutdown":

@@ -13,6 +13,7 @@ either it sees the new agent or the check here sees no runtime and starts one.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import attrs
@@ -22,11 +23,13 @@ from tinytown.errors import (
     AgentExistsError,
     AgentNotFoundError,
     AmbiguousAgentError,
+    CapacityError,
     InvalidInputError,
     InvalidStateError,
 )
 from tinytown.models import Agent, AgentId, AgentState, validate_agent_name
 from tinytown.runtime.agentlog import agent_log_path, clean_round_logs
+from tinytown.runtime.capacity import local_capacity
 from tinytown.runtime.launch import ensure_runtime
 from tinytown.runtime.launch_env import save_launch_env, unattended_warning
 from tinytown.runtime.model import capture_model_launch, resolve_command
@@ -98,12 +101,15 @@ async def spawn(
     """
     clean = validate_agent_name(name)
     _check_rounds(max_rounds)
-    for other in await town.list_agents():
+    agents = await town.list_agents()
+    for other in agents:
         if other.name == clean and not other.state.is_terminal:
             raise AgentExistsError(
                 f"Agent '{clean}' already exists ({other.state.label}, id {other.short_id}); "
                 f"kill it first or choose another name"
             )
+    if background:
+        await check_capacity(town, agents, host, clean)
     cli_ref = cli if cli is not None and cli.strip() else town.config.default_cli
     cli_name, launch_env = capture_model_launch(town.config, cli_ref, town.root)
     aid = AgentId.new()
@@ -163,6 +169,8 @@ async def restart(
     agent = await find_for_restart(town, ref)
     if not agent.state.is_terminal:
         raise _still_active(ref, agent.state)
+    if background:
+        await check_capacity(town, await town.list_agents(), host, agent.name)
     cli_name, launch_env = capture_model_launch(
         town.config, agent.cli or town.config.default_cli, town.root)
     keys = town.channel.keys
@@ -183,6 +191,27 @@ async def restart(
         return Launch(agent, cli_name, rounds, cleaned, log_path)
     pid, started = await _start_in_runtime(town, agent.id, host)
     return Launch(agent, cli_name, rounds, cleaned, log_path, pid, started)
+
+
+async def check_capacity(town: Town, agents: Sequence[Agent], host: str, name: str) -> None:
+    """Refuse an agent the host's runtime could not host (its open-file limit), before anything.
+
+    The capacity is the one the running runtime published, else the one a
+    runtime started from here would have.
+
+    Raises:
+        CapacityError: the runtime is full.
+    """
+    published = await town.redis.execute("GET", town.channel.keys.capacity(host))
+    capacity = int(published) if published is not None and str(published).isdigit() else (
+        local_capacity())
+    hosted = sum(1 for a in agents if a.host == host and not a.state.is_terminal)
+    if hosted >= capacity:
+        raise CapacityError(
+            f"Cannot start agent '{name}': the runtime on {host} is at capacity ({hosted} of "
+            f"{capacity} agents for its open-file limit); raise 'ulimit -n' and restart the "
+            "runtime, or stop some agents"
+        )
 
 
 def _still_active(ref: str, state: AgentState) -> InvalidStateError:

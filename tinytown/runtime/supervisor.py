@@ -3,7 +3,8 @@
 Each actor runs in its own supervising task. An actor that returns has
 ended normally (its agent stopped). One that raises is restarted after the
 delay of a :class:`~tinytown.runtime.policy.RestartPolicy`, as a new actor
-(a new incarnation); when the restart budget is spent the supervisor calls
+(a new incarnation); a crash for want of open files is temporary (restarted
+after a pause, never counted); when the restart budget is spent the supervisor calls
 ``on_give_up`` (the runtime marks the agent Error with the reason) and
 forgets it. A crash is caught per actor, so it never disturbs another;
 cancellation (``trio.Cancelled``, possibly inside exception groups) is never
@@ -24,6 +25,7 @@ from typing import Protocol
 import trio
 
 from tinytown.models import AgentId
+from tinytown.runtime.capacity import out_of_files
 from tinytown.runtime.policy import RestartPolicy
 from tinytown.runtime.settings import RuntimeSettings
 
@@ -130,9 +132,15 @@ class Supervisor:
                 try:
                     await actor.run()
                 except Exception as exc:  # a crash is contained to its actor
-                    decision = policy.on_crash(trio.current_time())
                     reason = describe(exc)
                     self._actors[agent_id] = None
+                    if out_of_files(exc):  # temporary: back off, never spend the budget
+                        delay = min(s.restart_backoff_max_s, max(s.restart_backoff_s, 1.0))
+                        log.warning("actor %s out of open files (%s); retrying in %.1fs",
+                                    agent_id, reason, delay)
+                        await trio.sleep(delay)
+                        continue
+                    decision = policy.on_crash(trio.current_time())
                     if not decision.restart:
                         log.error("actor %s crashed %d times, giving up: %s", agent_id,
                                   decision.crashes_in_window, reason)
