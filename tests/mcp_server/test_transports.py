@@ -114,6 +114,9 @@ async def test_http_auth_scopes_origin_and_health(http_url: tuple[str, str], tow
             assert [a["name"] for a in body["data"]] == ["worker"]
             text = (await client.read_resource("tinytown://agents")).contents[0]
             assert json.loads(text.text)[0]["name"] == "worker"  # type: ignore[union-attr]
+        async with Client(streamable_http_client(f"{url}/mcp", http_client=http)) as client:
+            body = envelope(await client.call_tool("town.get_status", {}))
+            assert body["data"]["agent_count"] == 1
 
 
 async def test_mounted_beside_another_app(town: Town) -> None:

@@ -47,6 +47,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 LOOPBACK_ORIGIN: Final = re.compile(r"^https?://(localhost|127\.0\.0\.1|\[::1\])(:\d+)?$")
 CROSS_ORIGIN: Final = "Cross-origin requests not allowed"
 HEALTH_PATH: Final = "/health"
+MOUNT_PREFIX: Final = "/mcp"
 TOO_LARGE: Final = "Request body too large"
 MAX_BODY_BYTES: Final = DEFAULT_MAX_REQUEST_BODY_SIZE
 
@@ -158,7 +159,11 @@ class McpHttpApp:
 
 
 def build_http_app(server: Server[Any], auth: TownhallAuth) -> McpHttpApp:
-    """The Streamable HTTP app of ``server`` (endpoint ``/``) guarded by ``auth``."""
+    """The Streamable HTTP app of ``server`` guarded by ``auth``.
+
+    The endpoint is ``/`` (0.10's) and also ``/mcp`` (the SDK's and most clients'
+    default path), so either URL works against ``townhall mcp-http``.
+    """
     starlette = server.streamable_http_app(
         streamable_http_path="/",
         # Origin is checked by Guard with 0.10's rule; the SDK's Host allow-list would
@@ -166,11 +171,10 @@ def build_http_app(server: Server[Any], auth: TownhallAuth) -> McpHttpApp:
         transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
         custom_starlette_routes=[Route(HEALTH_PATH, _health, methods=["GET"])],
     )
+    endpoint = next(r for r in starlette.routes if isinstance(r, Route) and r.path == "/")
+    starlette.router.routes.append(Route(MOUNT_PREFIX, endpoint=endpoint.endpoint))
     scopes = {spec.name: spec.scope for spec in TOOLS}
     return McpHttpApp(Guard(starlette, Authenticator(auth), scopes), starlette)
-
-
-MOUNT_PREFIX: Final = "/mcp"
 
 
 def mount_mcp(app: ASGIApp, mcp: McpHttpApp, prefix: str = MOUNT_PREFIX) -> ASGIApp:
