@@ -19,6 +19,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 
 from tinytown.config import TownhallAuth
+from tinytown.mcp.catalog import TOOLS as CATALOG
 from tinytown.mcp.http import serve_mcp_http
 from tinytown.mcp.server import build_server
 from tinytown.services.apikey import generate_api_key, hash_api_key
@@ -42,7 +43,7 @@ async def test_stdio_subprocess(town: Town, tmp_path: Path) -> None:
     with errlog.open("w") as err:
         with trio.fail_after(60):
             async with Client(stdio_client(params, errlog=err)) as client:
-                assert len((await client.list_tools()).tools) == 42
+                assert len((await client.list_tools()).tools) == len(CATALOG)
                 body = envelope(await client.call_tool(
                     "task.assign", {"agent": "worker", "description": "over stdio"}))
                 assert body["success"] is True
@@ -109,7 +110,7 @@ async def test_http_auth_scopes_origin_and_health(http_url: tuple[str, str], tow
     headers = {"Authorization": f"Bearer {key}", "Origin": "http://localhost:3000"}
     async with httpx2.AsyncClient(headers=headers) as http:
         async with Client(streamable_http_client(f"{url}/", http_client=http)) as client:
-            assert len((await client.list_tools()).tools) == 42
+            assert len((await client.list_tools()).tools) == len(CATALOG)
             body = envelope(await client.call_tool("agent.list", {}))
             assert [a["name"] for a in body["data"]] == ["worker"]
             text = (await client.read_resource("tinytown://agents")).contents[0]
