@@ -202,8 +202,9 @@ tt inbox <agent>                          # Pending messages of an agent
   `tt task complete <task_id> --result "…"`.
 
 ### Mission Mode Supervision
-- `tt mission start` bootstraps a mission, but `tt mission dispatch` is the persistent
-  runtime: make sure the dispatcher is running before nudging agents.
+- `tt mission start` bootstraps a mission; the town's runtime (`tt start`, or any
+  `tt spawn`) runs the mission dispatcher every 30 s. `tt mission dispatch --once`
+  ticks it right now.
 - Treat the dispatcher as the default orchestrator of mission work.
 - Watch your inbox for `[Mission Help Needed] ...` messages.
 - When asked for help, inspect `tt mission status --run <mission-id> --dispatcher` and
