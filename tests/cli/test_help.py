@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import subprocess
 import sys
 
@@ -98,3 +99,30 @@ def test_town_option_without_a_value_says_so(tt_nowhere, args: list[str]) -> Non
     assert result.err == (
         f"Error: {args[-1]} needs a value: the town directory, e.g. {args[-1]} ./my-town\n"
     )
+
+
+@pytest.mark.parametrize("width", [*range(74, 131, 4), 200])
+def test_piped_top_level_help_is_exactly_what_cyclopts_writes(
+    width: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tinytown.cli.app import build_app
+    from tinytown.cli.help_text import render
+
+    monkeypatch.setenv("COLUMNS", str(width))
+    with pytest.raises(SystemExit):
+        build_app()(["--help"])
+    drawn = capsys.readouterr().out
+    mine = render(width)
+    assert mine is not None
+    assert mine == drawn
+
+
+def test_piped_help_loads_neither_cyclopts_nor_rich_and_declines_narrow_widths() -> None:
+    from tinytown.cli.help_text import render
+
+    probe = PROBE.replace('print("HEAVY:"', 'print("UI:" + ",".join(m for m in sys.modules '
+                          'if m.split(".")[0] in ("cyclopts", "rich")))\nprint("HEAVY:"')
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, env={**os.environ, "COLUMNS": "100"})
+    assert "UI:\n" in done.stdout
+    assert render(60) is None  # the help text itself would wrap: cyclopts draws it

@@ -22,6 +22,13 @@ def main(argv: list[str] | None = None) -> None:
 
 def run(argv: list[str]) -> None:
     """Parse ``argv`` and run the command in this process."""
+    if argv in ([], ["--help"], ["-h"]):
+        from tinytown.cli.help_text import fast_help
+
+        text = fast_help()
+        if text is not None:
+            sys.stdout.write(text)
+            return
     from tinytown.cli.app import build_app
     from tinytown.cli.context import extract_global_options
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from cyclopts import App
+from typing import TYPE_CHECKING
 
 from tinytown import __version__
 from tinytown.cli.context import GLOBAL_HELP
 from tinytown.cli.output import one_line_error
+
+if TYPE_CHECKING:
+    from cyclopts import App
 
 ABOUT = "Tinytown - Simple multi-agent orchestration using Redis"
 
@@ -56,6 +59,8 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 
 
 def build_app() -> App:
+    from cyclopts import App  # lazy: the top-level help (tinytown.cli.help_text) needs none
+
     app = App(
         name="tt",
         help=f"{ABOUT}\n\n{GLOBAL_HELP}",
