@@ -24,6 +24,7 @@ PKG = Path(__file__).resolve().parent.parent / "tinytown"
 # Lower number = lower layer; a module may import its own layer or lower ones.
 LAYERS: dict[str, int] = {
     "errors": 0,
+    "procwait": 0,  # process liveness and pidfd waits: the OS only
     "models": 1,
     "codec": 2,
     "keys": 2,

@@ -22,8 +22,9 @@ import trio
 from tinytown.config import list_towns, load_town_config
 from tinytown.keys import Keys
 from tinytown.models import AgentState, Task
+from tinytown.procwait import pid_alive
 from tinytown.redis import server
-from tinytown.runtime.procfiles import pid_alive, read_pid
+from tinytown.runtime.procfiles import read_pid
 from tinytown.services.registration import register_agent
 from tinytown.town import Town
 

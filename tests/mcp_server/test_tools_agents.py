@@ -15,8 +15,8 @@ from mcp import Client
 from tinytown.api import Town
 from tinytown.config import CliPreset, load_town_config, save_town_config
 from tinytown.models import AgentId, AgentState, Message, MessageType
+from tinytown.procwait import pid_alive
 from tinytown.runtime.launch import runtime_pid, shut_down_runtimes
-from tinytown.runtime.procfiles import pid_alive
 from tinytown.runtime.settings import host_id
 from tinytown.town import utcnow
 

@@ -22,7 +22,8 @@ import redis as redis_py
 
 from tinytown.config import new_town_config, save_town_config
 from tinytown.keys import Keys
-from tinytown.runtime.procfiles import pid_alive, read_pid, runtime_pidfile
+from tinytown.procwait import pid_alive
+from tinytown.runtime.procfiles import read_pid, runtime_pidfile
 
 from .conftest import FakeGh, git_repo
 

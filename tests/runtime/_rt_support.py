@@ -28,7 +28,8 @@ from tinytown.codec import message_to_json
 from tinytown.config import CliPreset, load_town_config, new_town_config, save_town_config
 from tinytown.keys import Keys
 from tinytown.models import SUPERVISOR, AgentId, Message, MessageKind
-from tinytown.runtime.procfiles import pid_alive, read_pid, runtime_pidfile
+from tinytown.procwait import pid_alive
+from tinytown.runtime.procfiles import read_pid, runtime_pidfile
 
 FAKE = Path(__file__).with_name("fake_model.py")
 TT = shutil.which("tt") or str(Path(sys.executable).with_name("tt"))

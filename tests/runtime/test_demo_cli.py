@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tinytown.runtime.procfiles import pid_alive
+from tinytown.procwait import pid_alive
 
 TT = shutil.which("tt") or str(Path(sys.executable).with_name("tt"))
 

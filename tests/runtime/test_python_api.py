@@ -191,7 +191,8 @@ def _redis_pid(root: Path) -> int:
 
 
 async def test_leaving_init_stops_its_runtime_and_redis(managed_root: Path) -> None:
-    from tinytown.runtime.procfiles import pid_alive, read_pid, runtime_pidfile
+    from tinytown.procwait import pid_alive
+    from tinytown.runtime.procfiles import read_pid, runtime_pidfile
 
     try:
         async with Town.init(managed_root, "dropped") as town:
@@ -210,7 +211,7 @@ async def test_leaving_init_stops_its_runtime_and_redis(managed_root: Path) -> N
 
 
 async def test_connect_leaves_a_running_town_alone_and_is_awaitable(managed_root: Path) -> None:
-    from tinytown.runtime.procfiles import pid_alive
+    from tinytown.procwait import pid_alive
 
     try:
         town = await Town.init(managed_root, "kept", keep_redis=True)

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from _rt_support import TT, RtTown, rt_town_fixture, wait_until  # noqa: F401
 
-from tinytown.runtime.procfiles import pid_alive
+from tinytown.procwait import pid_alive
 
 
 def _task_id(out: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 from _rt_support import FAKE, RtTown, rt_town_fixture, wait_until  # noqa: F401
 
 from tinytown.config import CliPreset, load_town_config, save_town_config
-from tinytown.runtime.procfiles import pid_alive
+from tinytown.procwait import pid_alive
 
 
 def _task_id(out: str) -> str:

@@ -21,7 +21,7 @@ from _rt_support import TT, RtTown, rt_town_fixture, wait_until  # noqa: F401
 
 from tinytown.models import MessageType
 from tinytown.models.fencing import ROUND_TOKEN_ENV
-from tinytown.runtime.procfiles import pid_alive
+from tinytown.procwait import pid_alive
 
 HEARTBEAT_S = 0.2  # FAST_ENV
 KILL_GRACE_S = 0.5

@@ -14,8 +14,8 @@ import trio
 from tinytown.config import CliPreset, new_town_config
 from tinytown.errors import ModelError
 from tinytown.models import AgentId
+from tinytown.procwait import pid_alive
 from tinytown.runtime.model import ModelCommand, build_model_command, check_model_cli, run_model
-from tinytown.runtime.procfiles import pid_alive
 
 AID = AgentId.parse("5e0b9c9e-5a3b-4d52-8f51-3a1e0e5f8f11")
 ROOT = Path("/towns/t")

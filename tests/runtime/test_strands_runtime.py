@@ -15,7 +15,8 @@ import subprocess
 from _rt_support import TT, RtTown, rt_town_fixture, set_idle_timeout, wait_until  # noqa: F401
 
 from tinytown.config import load_town_config
-from tinytown.runtime.procfiles import pid_alive, read_pid, runtime_pidfile
+from tinytown.procwait import pid_alive
+from tinytown.runtime.procfiles import read_pid, runtime_pidfile
 
 
 def _task_id(out: str) -> str:

@@ -258,7 +258,7 @@ async def test_wait_sees_the_agent_stop(town: Town) -> None:
     results: list[svc.WaitResult] = []
 
     async def waiter() -> None:
-        results.append(await svc.wait(town, "backend", poll_s=0.01))
+        results.append(await svc.wait(town, "backend", recheck_s=0.01))
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(waiter)
@@ -266,6 +266,23 @@ async def test_wait_sees_the_agent_stop(town: Town) -> None:
         assert not results
         await town.channel.set_agent_state(a.id, AgentState.ERROR)
     assert [(r.state, r.timed_out) for r in results] == [(AgentState.ERROR, False)]
+
+
+async def test_wait_wakes_on_the_stop_event_not_a_poll(town: Town) -> None:
+    """With a re-check far away, only the agent's event stream can end the wait early."""
+    await add_agent(town, "backend", AgentState.WORKING)
+    results: list[svc.WaitResult] = []
+
+    async def waiter() -> None:
+        results.append(await svc.wait(town, "backend", recheck_s=600))
+
+    with trio.fail_after(30):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(waiter)
+            await trio.sleep(0.05)
+            assert not results
+            await svc.kill(town, "backend")  # writes Stopped and the agent_stopped event
+    assert [(r.state, r.timed_out) for r in results] == [(AgentState.STOPPED, False)]
 
 
 @pytest.mark.parametrize("bad", [-1.0, float("nan"), float("inf")])

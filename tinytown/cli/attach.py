@@ -55,7 +55,7 @@ def _read_new(path: Path, offset: int | None) -> tuple[list[str], int | None]:
 
 
 async def _follow(path: Path, pid: int, scope: trio.CancelScope) -> None:
-    from tinytown.runtime.procfiles import pid_alive
+    from tinytown.procwait import pid_alive
 
     offset: int | None = None
     while True:

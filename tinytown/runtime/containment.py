@@ -29,7 +29,7 @@ from typing import Final
 import trio
 
 from tinytown.models.fencing import ROUND_TOKEN_ENV
-from tinytown.runtime.procfiles import pid_alive
+from tinytown.procwait import pid_alive
 
 RUNTIME_PID_ENV: Final = "TINYTOWN_RUNTIME_PID"
 TOWN_ENV: Final = "TINYTOWN_TOWN"

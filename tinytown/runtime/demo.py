@@ -26,6 +26,7 @@ import trio
 
 from tinytown.errors import OperationTimeoutError, TinytownError
 from tinytown.models import Message, MessageType, TaskId
+from tinytown.procwait import wait_pid_gone
 from tinytown.redis.server import PIDFILE as REDIS_PIDFILE
 from tinytown.runtime.demo_report import (
     DEMO_AGENTS,
@@ -38,7 +39,7 @@ from tinytown.runtime.demo_report import (
     progress_lines,
     summary_lines,
 )
-from tinytown.runtime.procfiles import pid_alive, read_pid, reap_orphan_model, runtime_pidfile
+from tinytown.runtime.procfiles import read_pid, reap_orphan_model, runtime_pidfile
 from tinytown.runtime.settings import host_id
 from tinytown.runtime.spawning import spawn
 from tinytown.services.tasks import assign
@@ -258,28 +259,19 @@ class _DemoRun:
         self.report(f"🧹 Cleaned up: {', '.join(parts)}")
 
 
-async def _wait_gone(pid: int, wait_s: float) -> bool:
-    """Whether ``pid`` exits within ``wait_s`` (polled: a foreign pid has no event to wait on)."""
-    with trio.move_on_after(wait_s):
-        while pid_alive(pid):  # noqa: ASYNC110
-            await trio.sleep(POLL_S)
-        return True
-    return False
-
-
 async def _wait_or_kill(pid: int | None, wait_s: float) -> bool:
     """Wait for the runtime ``pid`` to exit, else signal it. True if it exited by itself.
 
     SIGINT is the runtime's own "stop" shutdown (model processes killed, work
     requeued, agents Stopped); SIGKILL is the last resort.
     """
-    if pid is None or await _wait_gone(pid, wait_s):
+    if pid is None or await wait_pid_gone(pid, wait_s):
         return True
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
         try:
             os.kill(pid, sig)
         except ProcessLookupError:
             return False
-        if await _wait_gone(pid, KILL_GRACE_S):
+        if await wait_pid_gone(pid, KILL_GRACE_S):
             return False
     return False

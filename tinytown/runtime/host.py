@@ -37,6 +37,7 @@ import trio
 
 from tinytown.errors import InvalidStateError, RedisError, ResponseError
 from tinytown.models import AgentId, AgentState, Event, EventType
+from tinytown.procwait import pid_alive
 from tinytown.redis.client import open_redis
 from tinytown.runtime.actor import AgentActor
 from tinytown.runtime.agentlog import AgentLog, agent_log_path
@@ -44,7 +45,7 @@ from tinytown.runtime.capacity import capacity_for, local_capacity, raise_fd_lim
 from tinytown.runtime.companion import run_companion
 from tinytown.runtime.containment import end_orphans
 from tinytown.runtime.context import RuntimeContext
-from tinytown.runtime.procfiles import pid_alive, remove_pid, runtime_pidfile, write_pid
+from tinytown.runtime.procfiles import remove_pid, runtime_pidfile, write_pid
 from tinytown.runtime.settings import RuntimeSettings, ShutdownMode
 from tinytown.runtime.supervisor import Supervisor, describe
 from tinytown.scripts import AGENT_TRANSITION, CLAIM_LIVENESS, RELEASE_LIVENESS

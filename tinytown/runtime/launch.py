@@ -20,8 +20,8 @@ from typing import Final
 import trio
 
 from tinytown.errors import OperationTimeoutError
+from tinytown.procwait import pid_alive, wait_pid_gone
 from tinytown.runtime.containment import MARKER_ENV
-from tinytown.runtime.procfiles import pid_alive
 from tinytown.runtime.settings import ShutdownMode
 from tinytown.town import Town
 
@@ -77,10 +77,9 @@ async def shut_down_runtimes(town: Town, timeout_s: float = STOP_TIMEOUT_S) -> l
     for host in pids:
         command = {"op": "shutdown", "mode": ShutdownMode.STOP.value}
         await town.channel.runtime_command(host, command)
-    for _ in range(int(timeout_s / _POLL_S) + 1):
-        if not any(pid_alive(pid) for pid in pids.values()):
-            break
-        await trio.sleep(_POLL_S)
+    with trio.move_on_after(timeout_s):
+        for pid in pids.values():  # one deadline for all: each wait blocks on a pidfd
+            await wait_pid_gone(pid)
     return sorted(pids.values())
 
 

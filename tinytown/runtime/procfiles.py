@@ -15,12 +15,10 @@ import os
 import signal
 from pathlib import Path
 
-import trio
-
 from tinytown.models import AgentId
+from tinytown.procwait import pid_alive, wait_pid_gone
 
 RUNTIME_PIDFILE = ".tt/runtime.pid"
-_POLL_S = 0.05
 
 
 def runtime_pidfile(root: Path) -> Path:
@@ -53,24 +51,6 @@ def remove_pid(path: Path, pid: int | None = None) -> None:
     path.unlink(missing_ok=True)
 
 
-def pid_alive(pid: int) -> bool:
-    """Whether a process with this pid runs (a zombie counts as dead)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        text = stat.read_text()
-    except OSError:
-        return True  # no /proc (macOS): trust kill(0)
-    return text.rsplit(")", 1)[-1].split()[:1] != ["Z"]
-
-
 def _is_model_of(pid: int, agent_id: AgentId) -> bool:
     try:
         environ = Path(f"/proc/{pid}/environ").read_bytes()
@@ -91,15 +71,6 @@ async def reap_orphan_model(root: Path, agent_id: AgentId, grace_s: float) -> in
             os.killpg(pid, sig)
         except (ProcessLookupError, PermissionError):
             return pid
-        if await _wait_gone(pid, grace_s):
+        if await wait_pid_gone(pid, grace_s):
             return pid
     return pid
-
-
-async def _wait_gone(pid: int, timeout_s: float) -> bool:
-    """Whether a process we cannot ``wait()`` for (not our child) ends within the timeout."""
-    for _ in range(int(timeout_s / _POLL_S) + 1):
-        if not pid_alive(pid):
-            return True
-        await trio.sleep(_POLL_S)
-    return not pid_alive(pid)

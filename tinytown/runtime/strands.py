@@ -25,9 +25,10 @@ import attrs
 
 from tinytown.channel import reply_or
 from tinytown.models import Agent, AgentState
+from tinytown.procwait import pid_alive
 from tinytown.runtime.launch import ensure_runtime, runtime_pid
 from tinytown.runtime.policy import IDLE_TIMEOUT_ACTIVITY_PREFIX
-from tinytown.runtime.procfiles import pid_alive, read_pid, runtime_pidfile
+from tinytown.runtime.procfiles import read_pid, runtime_pidfile
 from tinytown.runtime.settings import host_id
 from tinytown.town import Town
 

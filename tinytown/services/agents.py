@@ -15,7 +15,7 @@ import attrs
 import trio
 
 from tinytown.channel import reply_or
-from tinytown.errors import AgentNotFoundError, InvalidInputError
+from tinytown.errors import AgentNotFoundError, InvalidInputError, ResponseError
 from tinytown.keys import STOP_TTL_S
 from tinytown.models import Agent, AgentId, AgentState, EventType
 from tinytown.services._agent_state import emit_event, queue_activity, transition
@@ -26,7 +26,8 @@ INTERRUPT_ACTIVITY = "⏸️ Interrupted (paused)"
 RESUME_ACTIVITY = "▶️ Resumed"
 CLOSE_ACTIVITY = "🔻 Closing (draining then stop)"
 
-WAIT_POLL_S = 0.5
+WAIT_RECHECK_S = 2.0
+"""``wait`` re-reads the state at least this often, for changes made without an event."""
 
 
 @attrs.frozen
@@ -115,7 +116,7 @@ async def kill(town: Town, ref: str) -> ControlResult:
     """Ask an agent to stop at its next round boundary (cli.md §4.1).
 
     Sets the stop flag, marks the record Stopped at once (the runtime finishes
-    a running round first) and logs ``🛑 Stop requested``. The supervisor
+    a running round first), logs ``🛑 Stop requested`` and emits ``agent_stopped``. The supervisor
     mailbox has no record: only the flag and the activity line are written.
 
     Raises:
@@ -132,6 +133,11 @@ async def kill(town: Town, ref: str) -> ControlResult:
         return ControlResult(aid, "supervisor", None, None)
     previous = await transition(
         town, agent, AgentState.STOPPED, allowed=None, stop_flag="set", activity=STOP_ACTIVITY
+    )
+    # Not in 0.10, additive: a waiter blocked on the agent's event stream learns it at once.
+    await emit_event(
+        town, EventType.AGENT_STOPPED, "Agent stopped (stop requested)", aid, previous,
+        AgentState.STOPPED,
     )
     return ControlResult(aid, agent.name, previous, AgentState.STOPPED)
 
@@ -228,10 +234,14 @@ def check_wait_timeout(timeout_s: float | None) -> None:
 
 
 async def wait(
-    town: Town, ref: str, timeout_s: float | None = None, *, poll_s: float = WAIT_POLL_S
+    town: Town, ref: str, timeout_s: float | None = None, *, recheck_s: float = WAIT_RECHECK_S
 ) -> WaitResult:
     """Wait until the agent is Stopped, Error or Cold, or ``timeout_s`` elapses.
 
+    Blocks on the agent's event stream (``XREAD BLOCK``): the runtime and the
+    services record every stop and failure there, so the wait ends as soon as
+    one happens. The state is re-read after each event and at least every
+    ``recheck_s`` (a change made without an event, e.g. by another tool).
     On timeout the current state is returned with ``timed_out=True`` (not an error).
 
     Raises:
@@ -248,13 +258,35 @@ async def wait(
             raise AgentNotFoundError(str(aid))
         return state
 
+    stream = town.channel.keys.agent_events(aid)
     with trio.move_on_after(float("inf") if timeout_s is None else timeout_s):
+        last = await _last_entry_id(town, stream)  # before the state: no event slips between
         while True:
             state = await state_now()
             if state.is_terminal:
                 return WaitResult(aid, name, state, timed_out=False)
-            await trio.sleep(poll_s)
+            last = await _next_entry_id(town, stream, last, recheck_s)
     return WaitResult(aid, name, await state_now(), timed_out=True)
+
+
+async def _last_entry_id(town: Town, stream: str) -> str:
+    try:
+        newest = await town.redis.execute("XREVRANGE", stream, "+", "-", "COUNT", 1)
+    except ResponseError:  # not a stream (corrupt key): rely on re-reading the state
+        return "0-0"
+    return str(newest[0][0]) if newest else "0-0"
+
+
+async def _next_entry_id(town: Town, stream: str, last: str, block_s: float) -> str:
+    """Block until an entry after ``last`` arrives or ``block_s`` passes; the id to go on from."""
+    try:
+        reply = await town.redis.execute(
+            "XREAD", "COUNT", 100, "BLOCK", max(int(block_s * 1000), 1), "STREAMS", stream, last
+        )
+    except ResponseError:
+        await trio.sleep(block_s)
+        return last
+    return str(reply[0][1][-1][0]) if reply else last
 
 
 async def prune(town: Town, *, everything: bool = False) -> list[Agent]:
