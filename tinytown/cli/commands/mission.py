@@ -24,8 +24,10 @@ Flag = Annotated[bool, Parameter(negative=())]
 @app.command
 def start(
     *,
-    issue: Annotated[list[str] | None, Parameter(name=["--issue", "-i"])] = None,
-    doc: Annotated[list[str] | None, Parameter(name=["--doc", "-d"])] = None,
+    issue: Annotated[list[str] | None, Parameter(name=["--issue", "-i"], negative=(),
+                                                 consume_multiple=False)] = None,
+    doc: Annotated[list[str] | None, Parameter(name=["--doc", "-d"], negative=(),
+                                               consume_multiple=False)] = None,
     max_parallel: int = 2,
     no_reviewer: Flag = False,
     manifest: str | None = None,
