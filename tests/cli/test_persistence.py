@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -49,7 +54,7 @@ def test_save_change_restore_round_trip(managed: TT, tmp_path: Path) -> None:
     trio.run(_redis, root, "DEL", key)
     trio.run(_redis, root, "SET", Keys("my-project").agent("x"), "later")
 
-    restored = managed("restore", "--input", "../town-state.rdb")
+    restored = managed("restore", "--input", "../town-state.rdb", "--force")
     assert restored.code == 0, restored.err
     assert restored.lines[0] == f"📂 Snapshot found: ../town-state.rdb ({size} B)"
     assert "   Stopped the town's Redis and started it again on the snapshot." in restored.lines
@@ -79,7 +84,7 @@ def test_restore_default_snapshot(managed: TT, tmp_path: Path) -> None:
     trio.run(_redis, root, "SET", Keys("my-project").backlog, "saved")
     assert managed("save").code == 0
     trio.run(_redis, root, "SET", Keys("my-project").backlog, "changed")
-    result = managed("restore")
+    result = managed("restore", "--force")
     assert result.code == 0, result.err
     assert result.lines[0].startswith("📂 Snapshot found: ./.tt/redis.rdb (")
     assert trio.run(_redis, root, "GET", Keys("my-project").backlog) == "saved"
@@ -142,3 +147,47 @@ def test_save_with_redis_down(tt: TT, tmp_path: Path, monkeypatch: pytest.Monkey
     assert result.code == 5
     assert result.err.startswith("Error: ")
     assert result.err.count("\n") == 1
+
+
+def _installed_tt(root: Path, *args: str, stdin: int = subprocess.DEVNULL
+                  ) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("tt") or str(Path(sys.executable).with_name("tt"))
+    return subprocess.run([exe, *args], cwd=root, env=os.environ.copy(), text=True, stdin=stdin,
+                          capture_output=True, timeout=60,
+                          check=False)
+
+
+def test_restore_asks_on_a_terminal_needs_force_elsewhere_and_can_be_undone(
+    managed: TT, tmp_path: Path
+) -> None:
+    """Issue 9 item 11, through the installed tt."""
+    root = tmp_path / "empty"
+    key = Keys("my-project").backlog
+    assert managed("init", "-n", "my-project").code == 0
+    trio.run(_redis, root, "SET", key, "saved")
+    assert managed("save").code == 0
+    trio.run(_redis, root, "SET", key, "live work")
+
+    refused = _installed_tt(root, "restore", stdin=subprocess.DEVNULL)
+    assert refused.returncode == 2
+    assert refused.stderr.splitlines() == [
+        "Error: tt restore replaces the town's live state: confirm on a terminal, or pass "
+        "--force (the state it replaces is kept in .tt/redis.rdb.bak)"
+    ]
+    assert trio.run(_redis, root, "GET", key) == "live work"
+
+    for answer, expected in (("n\n", "live work"), ("y\n", "saved")):
+        leader, follower = pty.openpty()
+        try:
+            os.write(leader, answer.encode())
+            done = _installed_tt(root, "restore", stdin=follower)
+        finally:
+            os.close(follower)
+            os.close(leader)
+        assert "Restore now? [y/N]: " in done.stderr
+        assert done.returncode == (1 if expected == "live work" else 0), done.stderr
+        assert trio.run(_redis, root, "GET", key) == expected
+
+    undo = _installed_tt(root, "restore", "--input", ".tt/redis.rdb.bak", "--force")
+    assert undo.returncode == 0, undo.stderr
+    assert trio.run(_redis, root, "GET", key) == "live work"  # the replaced state came back

@@ -9,18 +9,20 @@ bring it back with ``tt restore --input FILE``.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 from cyclopts import Parameter
 
 from tinytown.cli.context import OPTIONS
-from tinytown.cli.output import say
+from tinytown.cli.output import say, usage_error
 
 if TYPE_CHECKING:
     from tinytown.town import Town
 
 DEFAULT_SNAPSHOT = ".tt/redis.rdb"
+Flag = Annotated[bool, Parameter(negative=())]
 
 
 def _shown(path: Path, root: Path) -> str:
@@ -83,20 +85,48 @@ def _git_path(path: Path, root: Path) -> str:
         return str(path)
 
 
-def restore(*, input: Annotated[Path | None, Parameter(name=["--input", "-i"])] = None) -> None:
+def _confirm_restore(force: bool) -> bool:
+    """``--force``, or a ``y`` typed on a terminal; refuses without a terminal (exit 2)."""
+    if force:
+        return True
+    if not sys.stdin.isatty():
+        usage_error(
+            "tt restore replaces the town's live state: confirm on a terminal, "
+            "or pass --force (the state it replaces is kept in .tt/redis.rdb.bak)"
+        )
+    say("   ⚠️  This replaces the town's current state (agents, tasks, queues) with the")
+    say("   snapshot; the current state is kept in .tt/redis.rdb.bak.")
+    sys.stdout.flush()
+    sys.stderr.write("   Restore now? [y/N]: ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip() not in ("y", "Y", "yes"):
+        say("   Restore cancelled: nothing changed.")
+        return False
+    return True
+
+
+def restore(
+    *,
+    input: Annotated[Path | None, Parameter(name=["--input", "-i"])] = None,
+    force: Flag = False,
+) -> None:
     """Load a snapshot into the town's Redis now (default .tt/redis.rdb).
 
-    Redis loads .tt/redis.rdb when it starts: restore copies the snapshot
-    there, stops the town's Redis if it runs (its current state is kept in
-    .tt/redis.rdb.bak) and starts it again on the snapshot. Only for the town's
-    own Redis; a server tt does not manage must be restored by its owner.
-    Redis also writes .tt/redis.rdb itself (periodically and when it stops):
-    keep a snapshot you want to return to with 'tt save --output FILE'.
+    This replaces the town's live state: on a terminal it asks first; elsewhere
+    it needs --force. Redis loads .tt/redis.rdb when it starts: restore copies
+    the snapshot there, stops the town's Redis if it runs (its current state is
+    kept in .tt/redis.rdb.bak, which 'tt restore --input .tt/redis.rdb.bak'
+    brings back) and starts it again on the snapshot. Only for the town's own
+    Redis; a server tt does not manage must be restored by its owner. Redis
+    also writes .tt/redis.rdb itself (periodically and when it stops): keep a
+    snapshot you want to return to with 'tt save --output FILE'.
 
     Parameters
     ----------
     input : Path, optional
         Snapshot to restore (default .tt/redis.rdb: the latest one, saved by tt or by Redis).
+    force : bool
+        Replace the live state without asking (needed when not on a terminal).
     """
     from tinytown.cli.runner import run_async
     from tinytown.config import load_town_config
@@ -112,13 +142,17 @@ def restore(*, input: Annotated[Path | None, Parameter(name=["--input", "-i"])] 
         say(f"📂 Snapshot found: {shown} ({human_size(size)})")
         say("   The town's Redis loads .tt/redis.rdb when it starts: restoring puts the")
         say("   snapshot there and (re)starts the server on it.")
+        if not _confirm_restore(force):
+            raise SystemExit(1)
         result = await restore_snapshot(root, config, source)
         if result.was_running:
             say("   Stopped the town's Redis and started it again on the snapshot.")
         else:
             say("   Started the town's Redis on the snapshot.")
         if result.backup is not None:
-            say(f"   The state it replaced is kept in {_shown(result.backup, root)}")
+            kept = _shown(result.backup, root)
+            say(f"   The state it replaced is kept in {kept}")
+            say(f"   (bring it back with 'tt restore --input {kept} --force')")
         say(
             f"✅ Restored town '{config.name}': {result.keys} key(s) "
             f"({result.agents} agent(s), {result.tasks} task(s))"
