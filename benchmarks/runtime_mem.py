@@ -3,9 +3,11 @@
 * RSS — ``tt start`` runs the town's runtime in the foreground as our child
   (so we hold its PID); agents are added as ``tt spawn NAME --cli demo`` does
   (``tinytown.runtime.spawning.spawn`` in-process, for speed) and left idle.
-  After each step (1, 10, 100 agents; ``--quick``: 1, 10) and a short settle,
-  ``VmRSS`` is read from ``/proc/<pid>/status``. The cost of one more idle
-  agent is the RSS slope between steps (target: < 1 MB).
+  After each step (1, 10, 100, 1000 agents; ``--quick``: 1, 10) and a short
+  settle, ``VmRSS`` is read from ``/proc/<pid>/status``, the runtime's open
+  files from ``/proc/<pid>/fd`` and the Redis server's ``connected_clients``.
+  The cost of one more idle agent is the slope between steps (targets: < 1 MB
+  RSS, at most 2 open files and 2 Redis connections).
 * assign → model start — a demo agent is given a task by ``tt assign`` (a
   subprocess, so its own start-up counts) and, separately, by
   ``Town.assign`` in-process; the time until the runtime creates the round's
@@ -46,6 +48,24 @@ def require_runtime() -> None:
     missing = [name for name in ("start", "spawn") if not hasattr(module, name)]
     if missing:
         raise Skipped(f"tinytown.cli.commands.runtime lacks {', '.join(missing)}")
+
+
+def open_files(pid: int) -> int:
+    """How many file descriptors a process holds."""
+    return len(list(Path(f"/proc/{pid}/fd").iterdir()))
+
+
+async def _redis_clients(url: str) -> int:
+    from tinytown.redis.client import open_redis
+
+    async with open_redis(url, max_connections=1) as redis:
+        info = str(await redis.execute("INFO", "clients"))
+    return int(info.split("connected_clients:")[1].split()[0])
+
+
+def _sample(pid: int, url: str, agents: int) -> dict[str, Any]:
+    return {"agents": agents, "rss_kib": rss_kib(pid), "open_files": open_files(pid),
+            "redis_clients": trio.run(_redis_clients, url)}
 
 
 def rss_kib(pid: int) -> int:
@@ -159,7 +179,7 @@ def measure_assign(root: Path, url: str, env: dict[str, str], runs: int) -> dict
 
 def run(quick: bool) -> Outcome:
     require_runtime()
-    steps = [1, 10] if quick else [1, 10, 100]
+    steps = [1, 10] if quick else [1, 10, 100, 1000]
     runs = 2 if quick else 5
     outcome = Outcome("runtime", params={"agents": steps, "assign_runs": runs})
     rss: list[dict[str, Any]] = []
@@ -180,7 +200,7 @@ def run(quick: bool) -> Outcome:
         try:
             trio.run(_wait_runtime, root, url, process)
             time.sleep(SETTLE_S)
-            rss.append({"agents": 0, "rss_kib": rss_kib(process.pid)})
+            rss.append(_sample(process.pid, url, 0))
             spawned: list[str] = []
             for count in steps:
                 names = [f"idle-{i:03d}" for i in range(len(spawned), count)]
@@ -188,7 +208,7 @@ def run(quick: bool) -> Outcome:
                 spawned += names
                 trio.run(_wait_states, root, url, spawned, {"idle"})
                 time.sleep(SETTLE_S)
-                rss.append({"agents": count, "rss_kib": rss_kib(process.pid)})
+                rss.append(_sample(process.pid, url, count))
             try:
                 outcome.data["assign_to_model_s"] = measure_assign(root, url, env, runs)
             except Exception as exc:
@@ -208,21 +228,29 @@ def run(quick: bool) -> Outcome:
 
 def _tables(rss: list[dict[str, Any]], assign: dict[str, list[float]]) -> list[Table]:
     memory = Table(
-        "Runtime RSS by idle agents",
-        ["agents", "RSS MiB", "per extra agent KiB"],
-        note="Target: each extra idle agent costs < 1 MB RSS.",
+        "Runtime RSS, open files and Redis connections by idle agents",
+        ["agents", "RSS MiB", "per extra agent KiB", "open files", "per extra agent",
+         "Redis conns", "per extra agent"],
+        note="Targets per extra idle agent: < 1 MB RSS, <= 2 open files, <= 2 connections.",
     )
     previous: dict[str, Any] | None = None
     for point in rss:
-        slope = None
-        if previous is not None and point["agents"] > previous["agents"]:
-            grown = point["rss_kib"] - previous["rss_kib"]
-            slope = grown / (point["agents"] - previous["agents"])
+        def slope(field: str, prev: dict[str, Any] | None = previous,
+                  cur: dict[str, Any] = point) -> float | None:
+            if prev is None or cur["agents"] <= prev["agents"] or field not in cur:
+                return None
+            value: float = (cur[field] - prev[field]) / (cur["agents"] - prev["agents"])
+            return round(value, 2)
+
         memory.rows.append(
             [
                 point["agents"],
                 round(point["rss_kib"] / 1024, 1),
-                None if slope is None else round(slope, 1),
+                slope("rss_kib"),
+                point.get("open_files"),
+                slope("open_files"),
+                point.get("redis_clients"),
+                slope("redis_clients"),
             ]
         )
         previous = point
