@@ -22,9 +22,7 @@ leaves a running town alone.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
-from typing import Self
+from collections.abc import Sequence
 
 import attrs
 
@@ -46,28 +44,12 @@ from tinytown.services import agents as agent_service
 from tinytown.services import tasks as task_service
 from tinytown.services.messages import deliver
 from tinytown.town import Town as _TownCore
-from tinytown.town import TownOpening
 
 
 class Town(_TownCore):
     """A connected town with the book's verbs. Open with :meth:`init` or :meth:`connect`."""
 
-    @classmethod
-    def init(
-        cls,
-        path: str | os.PathLike[str],
-        name: str,
-        *,
-        env: Mapping[str, str] | None = None,
-        register: bool = True,
-        keep_redis: bool = False,
-    ) -> TownOpening[Self]:
-        """Create a town at ``path`` and connect; leaving it stops what it started.
-
-        Raises:
-            TownExistsError: a town already exists at ``path``.
-        """
-        return super().init(path, name, env=env, register=register, keep_redis=keep_redis)
+    INIT_KEEPS_REDIS = False  # the book: leaving Town.init stops what it started
 
     async def _before_redis_stops(self) -> None:
         await shut_down_runtimes(self)  # a runtime left without its Redis would retry forever

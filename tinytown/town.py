@@ -21,8 +21,7 @@ from collections.abc import Awaitable, Callable, Generator, Mapping
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Final, Generic, Self, TypeVar
+from typing import Any, ClassVar, Final, Generic, Self, TypeVar
 
 import trio
 
@@ -86,18 +85,16 @@ class TownOpening(Generic[T]):
         self._town = await self._opener()
         return self._town
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         if self._town is not None:
             await self._town.aclose()
 
 
 class Town:
     """A connected town. Create with :meth:`init` or :meth:`connect`."""
+
+    INIT_KEEPS_REDIS: ClassVar[bool] = True
+    """Whether closing a town made by :meth:`init` leaves the Redis it started running."""
 
     def __init__(
         self,
@@ -137,17 +134,19 @@ class Town:
         *,
         env: Mapping[str, str] | None = None,
         register: bool = True,
-        keep_redis: bool = True,
+        keep_redis: bool | None = None,
     ) -> TownOpening[Self]:
         """Create a town at ``path`` (refusing an existing one) and connect to it.
 
-        With ``keep_redis=False``, closing the town stops the Redis this call started.
+        With ``keep_redis=False``, closing the town stops the Redis this call
+        started; the default is the class's :attr:`INIT_KEEPS_REDIS`.
         """
         root = Path(path)
+        keep = cls.INIT_KEEPS_REDIS if keep_redis is None else keep_redis
 
         async def opener() -> Self:
             config = prepare_town(root, name, register=register)
-            return await cls._open(root, config, env, stop_started=not keep_redis)
+            return await cls._open(root, config, env, stop_started=not keep)
 
         return TownOpening(opener)
 
@@ -201,12 +200,7 @@ class Town:
     async def __aenter__(self) -> Self:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     async def aclose(self) -> None:
