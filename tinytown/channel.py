@@ -215,11 +215,15 @@ class Channel(RecordStore):
             return self.keys.mission_events_stream(mission_id)
         return self.keys.events
 
-    async def recent_events(self, count: int, stream: str | None = None
-                            ) -> list[tuple[str, Event]]:
-        """The newest ``count`` events, oldest first, as ``(entry id, event)``."""
+    async def recent_events(self, count: int, stream: str | None = None, *,
+                            before: str | None = None) -> list[tuple[str, Event]]:
+        """The newest ``count`` events (older than entry ``before`` if given), oldest first.
+
+        Returns ``(entry id, event)`` pairs; corrupt entries are skipped.
+        """
         key = stream or self.keys.events
-        entries = await self.redis.execute("XREVRANGE", key, "+", "-", "COUNT", count)
+        end = "+" if before is None else f"({before}"
+        entries = await self.redis.execute("XREVRANGE", key, end, "-", "COUNT", count)
         return list(reversed(_decode_entries(entries or [], key)))
 
     async def events_after(self, last_id: str, *, stream: str | None = None,

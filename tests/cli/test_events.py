@@ -52,11 +52,24 @@ def test_history_lines(tt, town_dir: Path) -> None:  # type: ignore[no-untyped-d
     assert lines[4] == "  18:22:15 ⏸️ *system* Maintenance window " + "z" * 61 + "..."
     mine = tt("history", "--agent", "backend", "-n", "2").lines
     assert mine[0] == "📜 Recent History (2 events):"
-    assert len(mine) == 3
+    assert len(mine) == 4  # the agent's 2 newest events, though the newest event is not its
     doc = json.loads(tt("history", "--json").out)
     assert doc["read"] == 3
     assert [e["who"] for e in doc["events"]] == ["backend", "backend", "system"]
     assert doc["events"][0]["agent_id"] == str(ids["backend"])
+
+
+def test_history_filters_by_agent_before_counting(tt_proc, town_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 9 item 14, through the installed tt: -n counts the agent's events."""
+    spawn(town_dir, "alpha", "beta")
+    for n in range(3):
+        assert tt_proc("assign", "alpha", f"Alpha task {n}").code == 0
+    for n in range(5):
+        assert tt_proc("assign", "beta", f"Beta task {n}").code == 0
+    lines = tt_proc("history", "-n", "2", "-a", "alpha").lines
+    assert lines[0] == "📜 Recent History (2 events):"
+    assert [line.split("*alpha* ")[1] for line in lines[2:]] == [
+        "Task assigned: Alpha task 1", "Task assigned: Alpha task 2"]
 
 
 def test_events_newest_first_page(tt, town_dir: Path) -> None:  # type: ignore[no-untyped-def]

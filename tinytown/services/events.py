@@ -19,6 +19,7 @@ from tinytown.town import Town
 
 DEFAULT_HISTORY: Final = 30
 DEFAULT_EVENTS: Final = 20
+HISTORY_PAGE: Final = 200
 FOLLOW_BLOCK_MS: Final = 5000
 FOLLOW_BATCH: Final = 100
 START_ID: Final = "0-0"
@@ -80,7 +81,7 @@ class StreamEntry:
 
 @attrs.frozen
 class History:
-    """The newest events (oldest first); ``read`` counts them before the agent filter."""
+    """The newest events (oldest first); ``read`` is how many are shown."""
 
     read: int
     entries: list[StreamEntry]
@@ -90,7 +91,7 @@ class History:
 async def history(
     town: Town, limit: int = DEFAULT_HISTORY, agent_name: str | None = None
 ) -> History:
-    """The ``limit`` newest town events, optionally only those of agents named ``agent_name``.
+    """The ``limit`` newest town events, or the ``limit`` newest of agents named ``agent_name``.
 
     Raises:
         InvalidInputError: ``limit`` is not positive.
@@ -104,13 +105,27 @@ async def history(
         wanted = {a.id for a in agents.values() if a.name == agent_name}
         if not wanted:
             raise AgentNotFoundError(agent_name)
-    recent = await town.channel.recent_events(limit)
-    entries = [
-        StreamEntry(eid, ev)
-        for eid, ev in recent
-        if wanted is None or (ev.agent_id is not None and ev.agent_id in wanted)
-    ]
-    return History(read=len(recent), entries=entries, agents=agents)
+    if wanted is None:
+        recent = await town.channel.recent_events(limit)
+        return History(read=len(recent), entries=[StreamEntry(i, e) for i, e in recent],
+                       agents=agents)
+    # Filter first, then count: page back through the stream until ``limit`` events match.
+    matched: list[StreamEntry] = []
+    before: str | None = None
+    read = 0
+    while len(matched) < limit:
+        page = await town.channel.recent_events(HISTORY_PAGE, before=before)
+        if not page:
+            break
+        read += len(page)
+        before = page[0][0]
+        hits = [StreamEntry(i, e) for i, e in page if e.agent_id is not None
+                and e.agent_id in wanted]
+        matched = hits + matched
+        if len(page) < HISTORY_PAGE:
+            break
+    entries = matched[-limit:]
+    return History(read=len(entries), entries=entries, agents=agents)
 
 
 async def event_stream(
