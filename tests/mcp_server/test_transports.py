@@ -73,7 +73,7 @@ async def http_url(town: Town) -> AsyncIterator[tuple[str, str]]:
     auth = TownhallAuth(mode="api_key", api_key_hash=hash_api_key(key),
                         api_key_scopes=["town.read"])
     async with trio.open_nursery() as nursery:
-        urls = await nursery.start(serve_mcp_http, build_server(town), auth, "127.0.0.1", 0)
+        urls = await nursery.start(serve_mcp_http, build_server(town), auth, "127.0.0.1:0")
         yield urls[0], key
         nursery.cancel_scope.cancel()
 
@@ -217,3 +217,14 @@ async def test_stdio_stdout_carries_only_json_rpc(town: Town) -> None:
     assert status["success"] is True
     assert status["data"]["name"] == town.name
     assert "Starting MCP server over stdio" in stderr
+
+
+async def test_mcp_http_keeps_the_rest_startup_rules(town: Town) -> None:
+    """No auth on a non-loopback address is refused before anything listens (0.10 allowed it)."""
+    from tinytown.mcp.commands import serve_http
+    from tinytown.townhall.safety import StartupError
+
+    with pytest.raises(StartupError, match="non-loopback address"):
+        await serve_http(town, "0.0.0.0", 0)
+    with pytest.raises(StartupError, match="Invalid bind address"):
+        await serve_http(town, "example.com", 0)

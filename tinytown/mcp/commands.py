@@ -39,17 +39,27 @@ async def serve_http(
     *,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve MCP over Streamable HTTP until cancelled; ``task_status`` gets the bound URLs."""
+    """Serve MCP over Streamable HTTP until cancelled; ``task_status`` gets the bound URLs.
+
+    The REST server's startup rules apply (unlike 0.10, whose ``mcp-http`` served every
+    tool, ``agent.spawn`` included, to anyone on a non-loopback address without auth).
+
+    Raises:
+        StartupError: a startup rule refused the configuration or the address.
+    """
     from tinytown.mcp.http import serve_mcp_http
     from tinytown.mcp.server import build_server
+    from tinytown.townhall.safety import check_startup, parse_bind
 
-    host, real_port = http_address(town, bind, port)
+    settings = town.config.townhall
+    where = parse_bind(*http_address(town, bind, port))
+    for warning in check_startup(settings, where, town.root):
+        log.warning("⚠️  %s", warning)
     log.info("🔌 Starting MCP server over HTTP/SSE")
     server = build_server(town)
 
     async def announce(*, task_status: trio.TaskStatus[list[str]]) -> None:
-        await serve_mcp_http(server, town.config.townhall.auth, host, real_port,
-                             task_status=task_status)
+        await serve_mcp_http(server, settings.auth, where.hypercorn, task_status=task_status)
 
     async with trio.open_nursery() as nursery:
         urls: list[str] = await nursery.start(announce)

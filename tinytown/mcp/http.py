@@ -208,12 +208,12 @@ async def serve_mcp_http(
     server: Server[Any],
     auth: TownhallAuth,
     bind: str,
-    port: int,
     *,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve MCP over HTTP on ``bind:port`` with Hypercorn on Trio until cancelled.
+    """Serve MCP over HTTP with Hypercorn on Trio until cancelled.
 
+    ``bind`` is a Hypercorn bind (``127.0.0.1:8081``, ``[::1]:0``, ``unix:PATH``);
     ``task_status.started`` receives the bound URLs (``http://127.0.0.1:8081``).
     """
     from hypercorn.config import Config
@@ -221,8 +221,7 @@ async def serve_mcp_http(
 
     http = build_http_app(server, auth)
     config = Config()
-    host = f"[{bind}]" if ":" in bind and not bind.startswith("[") else bind
-    config.bind = [f"{host}:{port}"]
+    config.bind = [bind]
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     # Hypercorn runs the app's lifespan (the SDK's session manager) around serving.
