@@ -99,3 +99,21 @@ async def test_corrupt_records_do_not_break_the_list(town: Town) -> None:
     broken = await add_agent(town, "broken", AgentState.ERROR)
     entries = await attention(town)
     assert [e.agent for e in entries] == [broken.name]
+
+
+async def test_dead_letters_are_one_entry_per_agent_with_the_count(town: Town) -> None:
+    from tinytown.codec.deadletter import deadletter_to_json
+    from tinytown.models.deadletter import DeadLetter
+
+    now = utcnow()
+    worker = await add_agent(town, "worker", AgentState.IDLE)
+    key = town.channel.keys.deadletter(worker.id)
+    for i in range(3):
+        letter = DeadLetter(f"JSON nested too deep ({i})", now - timedelta(minutes=3 - i), "[[[")
+        await town.redis.execute("RPUSH", key, deadletter_to_json(letter))
+    await town.redis.execute("RPUSH", key, "not a dead letter")
+    (entry,) = await attention(town, now)
+    assert entry.kind is Kind.DEAD_LETTER
+    assert entry.agent == "worker"
+    assert entry.count == 4
+    assert entry.reason.startswith("4 message(s) to worker could not be delivered")

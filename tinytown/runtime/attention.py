@@ -19,6 +19,7 @@ from tinytown.runtime.strands import idle_reason, runtime_health
 from tinytown.services import missions as mission_service
 from tinytown.services.attention_rank import (
     AgentFact,
+    DeadLetterFact,
     Entry,
     Facts,
     GateFact,
@@ -28,6 +29,7 @@ from tinytown.services.attention_rank import (
     WatchFact,
     rank,
 )
+from tinytown.services.deadletters import from_replies, queue_reads
 from tinytown.services.queries import open_queries
 from tinytown.town import Town, utcnow
 
@@ -61,19 +63,22 @@ def _running(tasks: Sequence[Task], names: dict[str, str]) -> list[RunningTaskFa
     ]
 
 
-async def _agent_facts(town: Town, agents: Sequence[Agent]) -> list[AgentFact]:
+async def _agent_facts(
+    town: Town, agents: Sequence[Agent], now: datetime
+) -> tuple[list[AgentFact], list[DeadLetterFact]]:
     health = await runtime_health(town, agents)
     keys = town.channel.keys
     pipe = town.redis.pipeline()
     for a in agents:
         pipe.cmd("LLEN", keys.inbox(a.id))
         pipe.cmd("LLEN", keys.urgent(a.id))
+        queue_reads(pipe, town, a.id)
     replies = await pipe.execute(raise_on_error=False) if agents else []
     facts = []
+    dead = []
     for i, a in enumerate(agents):
-        pending = reply_or(replies[2 * i], keys.inbox(a.id), 0) + reply_or(
-            replies[2 * i + 1], keys.urgent(a.id), 0
-        )
+        length, urgent, dl_len, dl_entries = replies[4 * i : 4 * i + 4]
+        pending = reply_or(length, keys.inbox(a.id), 0) + reply_or(urgent, keys.urgent(a.id), 0)
         facts.append(
             AgentFact(
                 name=a.name,
@@ -84,7 +89,13 @@ async def _agent_facts(town: Town, agents: Sequence[Agent]) -> list[AgentFact]:
                 runtime_up=not (a.host == health.host and health.down),
             )
         )
-    return facts
+        letters = from_replies(dl_len, dl_entries, keys.deadletter(a.id))
+        if letters.count:
+            # The newest readable entry speaks for the list; unreadable ones still count.
+            reason, at = ((letters.latest[-1].reason, letters.latest[-1].at) if letters.latest
+                          else ("an entry of the dead-letter list is unreadable", now))
+            dead.append(DeadLetterFact(a.name, "", reason, at, letters.count))
+    return facts, dead
 
 
 async def _mission_facts(town: Town, now: datetime) -> tuple[
@@ -133,9 +144,11 @@ async def attention(town: Town, now: datetime | None = None) -> list[Entry]:
         # A mission's help request is one entry (with its mission's actions), not two.
         if not any(mid in q.question for mid in helped)
     ]
+    agent_facts, dead_letters = await _agent_facts(town, agents, when)
     facts = Facts(
         queries=queries,
-        agents=await _agent_facts(town, agents),
+        agents=agent_facts,
+        dead_letters=dead_letters,
         running=_running(tasks, names),
         completed_durations_s=_durations(tasks),
         gates=gates,

@@ -143,10 +143,13 @@ class AgentFact:
 
 @attrs.frozen
 class DeadLetterFact:
+    """Dead letters of one agent (``count`` of them, the oldest known one's reason and time)."""
+
     agent: str
     message_id: str
     reason: str
     at: datetime
+    count: int = 1
 
 
 @attrs.frozen
@@ -263,17 +266,18 @@ def _dead_letters(facts: Iterable[DeadLetterFact]) -> Iterable[Entry]:
         by_agent.setdefault(d.agent, []).append(d)
     for agent, letters in by_agent.items():
         first = min(letters, key=lambda d: d.at)
-        more = f" (and {len(letters) - 1} more)" if len(letters) > 1 else ""
+        total = sum(d.count for d in letters)
+        more = f" (and {total - 1} more)" if total > 1 else ""
         yield Entry(
             id=f"dead_letter:{agent}",
             kind=Kind.DEAD_LETTER,
-            reason=f"{len(letters)} message(s) to {agent} could not be delivered: "
+            reason=f"{total} message(s) to {agent} could not be delivered: "
             f"{_short(first.reason)}{more}",
             since=first.at,
             actions=(Action.INSPECT,),
             agent=agent,
-            message_id=first.message_id,
-            count=len(letters),
+            message_id=first.message_id or None,
+            count=total,
         )
 
 
