@@ -470,3 +470,19 @@ def test_toml_writer_round_trips_presets(tmp_path: Path) -> None:
     data = {"name": "t", "agent_clis": {"x": {"command": "x-cli"}}}
     (tmp_path / "tinytown.toml").write_text(tomli_w.dumps(data))
     assert load_town_config(tmp_path).agent_clis["x"].name == "x"
+
+
+def test_read_toml_sees_every_change_and_hands_out_copies(tmp_path: Path) -> None:
+    from tinytown.config._toml import read_toml
+
+    path = tmp_path / "x.toml"
+    path.write_text('name = "aaa"\n')
+    first = read_toml(path, "x")
+    first["name"] = "mutated by the caller"
+    assert read_toml(path, "x") == {"name": "aaa"}
+    path.write_text('name = "bbb"\n')  # same size, same inode, rewritten in place
+    assert read_toml(path, "x") == {"name": "bbb"}
+    replacement = tmp_path / "y.toml"
+    replacement.write_text('name = "ccc"\n')
+    replacement.replace(path)  # how tt writes configs: a new file renamed over
+    assert read_toml(path, "x") == {"name": "ccc"}

@@ -7,6 +7,7 @@ type is an error instead of being coerced (cattrs' default would turn
 the same directory, then :func:`os.replace`.
 """
 
+import copy
 import os
 import re
 import tempfile
@@ -101,8 +102,16 @@ def structure(data: Mapping[str, Any], cls: type[T], label: str) -> T:
         raise ConfigError(f"Invalid {label}: {'; '.join(parts) or exc}") from exc
 
 
+_PARSED: dict[str, tuple[tuple[int, int, int, int], dict[str, Any]]] = {}
+
+
 def read_toml(path: Path, label: str) -> dict[str, Any]:
     """Parse a TOML file. ``FileNotFoundError`` propagates; bad TOML is a ConfigError.
+
+    A file read before and unchanged since (same inode, size, mtime and ctime:
+    our writes replace the file, so they change the inode) is not parsed again;
+    the caller gets its own copy. The town's command server and long-lived
+    processes read the same config over and over.
 
     Raises:
         ConfigError: ``Invalid <label>: <parser message>`` (also for unreadable files).
@@ -110,7 +119,15 @@ def read_toml(path: Path, label: str) -> dict[str, Any]:
     """
     try:
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            st = os.fstat(fh.fileno())
+            stamp = (st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+            key = os.path.abspath(path)
+            cached = _PARSED.get(key)
+            if cached is not None and cached[0] == stamp:
+                return copy.deepcopy(cached[1])
+            data = tomllib.load(fh)
+            _PARSED[key] = (stamp, copy.deepcopy(data))
+            return data
     except FileNotFoundError:
         raise
     except tomllib.TOMLDecodeError as exc:
