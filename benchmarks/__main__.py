@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, str] = {
     "runtime": "runtime_mem",
     "startup": "startup",
     "e2e": "e2e",
+    "townhall": "townhall",
 }
 ALIASES = {"runtime_mem": "runtime"}
 NOISY_PERCENT = 25  # other processes' CPU share above which a run is flagged as noisy
@@ -30,7 +31,8 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks",
-        description="Tinytown benchmarks: latency, throughput, scale, runtime, startup, e2e.",
+        description="Tinytown benchmarks: latency, throughput, scale, runtime, startup, e2e, "
+        "townhall.",
     )
     parser.add_argument(
         "names",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-BENCHMARKS = ("latency", "throughput", "scale", "runtime", "startup", "e2e")
+BENCHMARKS = ("latency", "throughput", "scale", "runtime", "startup", "e2e", "townhall")
 TIMEOUT_S = 600
 Run = tuple[Path, subprocess.CompletedProcess[str]]
 
