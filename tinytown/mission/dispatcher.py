@@ -107,6 +107,8 @@ class Dispatcher:
 
     async def _tick_claimed(self, claimed: list[MissionId]) -> DispatchResult:
         now = self.clock()
+        if not claimed:  # the common case in a runtime: nothing to read at all
+            return DispatchResult((), WatchSummary(), TickSummary(()))
         errors: dict[MissionId, str] = {}
         noted: set[MissionId] = set()
         for mid in claimed:
@@ -117,10 +119,9 @@ class Dispatcher:
                 errors[mid] = f"operator notes: {exc}"
         tasks = await self.town.channel.list_tasks()
         watches = await WatchEngine(self.town, self.github, now).run(claimed, tasks)
-        sched = await tick_missions(self.town, claimed, now)
+        sched = await tick_missions(self.town, claimed, now, tasks=tasks)
         errors.update({r.mission_id: r.error for r in sched.results if r.error})
         agents = await self.town.channel.list_agents()
-        tasks = await self.town.channel.list_tasks()
         helped = []
         for mid in claimed:
             try:

@@ -62,14 +62,20 @@ class TickSummary:
         return sum(1 for r in self.results if r.new_state is MissionState.COMPLETED)
 
 
-async def tick_missions(town: Town, ids: Sequence[MissionId], now: datetime) -> TickSummary:
+async def tick_missions(town: Town, ids: Sequence[MissionId], now: datetime, *,
+                        tasks: list[Task] | None = None) -> TickSummary:
     """One scheduler pass over ``ids``; agents and tasks are read once and shared.
 
-    A mission that fails is logged and reported with its error; the others go on.
+    ``tasks``: the town's tasks when the caller has just read them (tasks created by
+    this pass are appended to it). A mission that fails is logged and reported with
+    its error; the others go on.
     """
+    if not ids:
+        return TickSummary(())
     store = MissionStore(town.channel)
     agents = await town.channel.list_agents()
-    tasks = await town.channel.list_tasks()
+    if tasks is None:
+        tasks = await town.channel.list_tasks()
     results = []
     for mission_id in ids:
         try:
