@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from tinytown.models import AgentState, TaskState
-from tinytown.runtime.demo import demo_env
-from tinytown.runtime.demo_report import (
+from tinytown.cli.demo_report import (
     DEMO_AGENTS,
     DEMO_QUERY,
     DEMO_TASKS,
@@ -14,6 +12,8 @@ from tinytown.runtime.demo_report import (
     progress_lines,
     summary_lines,
 )
+from tinytown.cli.demo_run import demo_env
+from tinytown.models import AgentState, TaskState
 
 
 def obs(agent_states: dict[str, AgentState], task_states: list[TaskState]) -> Observation:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import trio
 
+from tinytown.cli.icons import event_icon
 from tinytown.errors import AgentNotFoundError, InvalidInputError
 from tinytown.models import AgentId, Event, EventType
 from tinytown.services import events
@@ -42,8 +43,8 @@ def test_scope_and_icon() -> None:
     assert events.event_scope(_event("x")) == "town"
     assert events.event_scope(_event("x", aid)) == f"agent:{aid}"
     assert events.event_scope(_event("x", aid, "m-1")) == "mission:m-1"
-    assert events.event_icon(EventType.TASK_COMPLETED) == "✅"
-    assert events.event_icon(EventType.AGENT_SPAWNED) == "🐣"
+    assert event_icon(EventType.TASK_COMPLETED) == "✅"
+    assert event_icon(EventType.AGENT_SPAWNED) == "🐣"
     assert events.event_who(_event("x"), {}) == "system"
     assert events.event_who(_event("x", aid), {}) == aid.short
 

@@ -19,7 +19,7 @@ class SpawnMode(enum.StrEnum):
 
 
 class AgentState(enum.StrEnum):
-    """Life cycle of an agent. ``label`` is the capitalised display form."""
+    """Life cycle of an agent. ``label`` is the capitalised form 0.10 prints."""
 
     COLD = "cold"
     STARTING = "starting"
@@ -33,10 +33,6 @@ class AgentState(enum.StrEnum):
     @property
     def label(self) -> str:
         return self.value.capitalize()
-
-    @property
-    def emoji(self) -> str:
-        return _AGENT_EMOJI[self]
 
     @property
     def is_terminal(self) -> bool:
@@ -53,18 +49,6 @@ class AgentState(enum.StrEnum):
     @property
     def is_prunable(self) -> bool:
         return self in (AgentState.STOPPED, AgentState.ERROR)
-
-
-_AGENT_EMOJI = {
-    AgentState.COLD: "🧊",
-    AgentState.STARTING: "🔄",
-    AgentState.IDLE: "💤",
-    AgentState.WORKING: "⚡",
-    AgentState.PAUSED: "⏸️",
-    AgentState.DRAINING: "🔻",
-    AgentState.STOPPED: "⏹️",
-    AgentState.ERROR: "❌",
-}
 
 
 class TaskState(enum.StrEnum):
@@ -87,25 +71,12 @@ class TaskState(enum.StrEnum):
         return self.value.capitalize()
 
     @property
-    def icon(self) -> str:
-        return _TASK_ICON[self]
-
-    @property
     def is_terminal(self) -> bool:
         return self in (TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED)
 
     def can_become(self, other: TaskState) -> bool:
         return other in TASK_MOVES[self]
 
-
-_TASK_ICON = {
-    TaskState.PENDING: "⏳",
-    TaskState.ASSIGNED: "📌",
-    TaskState.RUNNING: "🔄",
-    TaskState.COMPLETED: "✅",
-    TaskState.FAILED: "❌",
-    TaskState.CANCELLED: "🚫",
-}
 
 _ENDINGS = {TaskState.COMPLETED, TaskState.FAILED, TaskState.CANCELLED}
 TASK_MOVES: Mapping[TaskState, frozenset[TaskState]] = MappingProxyType({

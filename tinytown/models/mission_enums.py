@@ -27,19 +27,6 @@ class MissionState(_Labelled):
     def is_terminal(self) -> bool:
         return self in (MissionState.COMPLETED, MissionState.FAILED)
 
-    @property
-    def emoji(self) -> str:
-        return _MISSION_EMOJI[self]
-
-
-_MISSION_EMOJI = {
-    MissionState.PLANNING: "📝",
-    MissionState.RUNNING: "🚀",
-    MissionState.BLOCKED: "🚧",
-    MissionState.COMPLETED: "✅",
-    MissionState.FAILED: "❌",
-}
-
 
 class WorkKind(_Labelled):
     DESIGN = "design"
@@ -73,20 +60,6 @@ class WorkStatus(_Labelled):
     BLOCKED = "blocked"
     DONE = "done"
 
-    @property
-    def emoji(self) -> str:
-        return _WORK_EMOJI[self]
-
-
-_WORK_EMOJI = {
-    WorkStatus.PENDING: "⏳",
-    WorkStatus.READY: "🔵",
-    WorkStatus.ASSIGNED: "📌",
-    WorkStatus.RUNNING: "🔄",
-    WorkStatus.BLOCKED: "🚧",
-    WorkStatus.DONE: "✅",
-}
-
 
 class WatchKind(_Labelled):
     PR_CHECKS = "pr_checks"
@@ -99,10 +72,6 @@ class WatchStatus(_Labelled):
     ACTIVE = "active"
     SNOOZED = "snoozed"
     DONE = "done"
-
-    @property
-    def emoji(self) -> str:
-        return {"active": "🟢", "snoozed": "😴", "done": "✅"}[self.value]
 
 
 class TriggerAction(_Labelled):

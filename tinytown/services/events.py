@@ -14,7 +14,7 @@ import attrs
 
 from tinytown.codec import event_from_json
 from tinytown.errors import AgentNotFoundError, CorruptRecordError, InvalidInputError
-from tinytown.models import Agent, AgentId, Event, EventType
+from tinytown.models import Agent, AgentId, Event
 from tinytown.town import Town
 
 DEFAULT_HISTORY: Final = 30
@@ -23,36 +23,6 @@ HISTORY_PAGE: Final = 200
 FOLLOW_BLOCK_MS: Final = 5000
 FOLLOW_BATCH: Final = 100
 START_ID: Final = "0-0"
-
-_ICONS: Final = {
-    EventType.AGENT_SPAWNED: "🐣",
-    EventType.AGENT_STOPPED: "🏁",
-    EventType.AGENT_COMPLETED: "🏁",
-    EventType.AGENT_STATE_CHANGED: "🔄",
-    EventType.TASK_ASSIGNED: "📌",
-    EventType.TASK_COMPLETED: "✅",
-    EventType.TASK_FAILED: "❌",
-    EventType.TASK_DELEGATED: "🤝",
-    EventType.REVIEWER_HANDOFF: "👀",
-    EventType.REVIEWER_APPROVAL: "✅",
-    EventType.CONDUCTOR_ESCALATION: "🚨",
-    EventType.AGENT_INTERRUPTED: "⏸️",
-    EventType.AGENT_RESUMED: "▶️",
-    EventType.AGENT_FAILED: "💥",
-    EventType.MISSION_STATE_CHANGED: "🎯",
-    EventType.MISSION_EVENT: "🎯",
-    EventType.MISSION_WORK_PROMOTED: "📋",
-    EventType.MISSION_WORK_ASSIGNED: "📋",
-    EventType.MISSION_WORK_COMPLETED: "📋",
-    EventType.MISSION_WORK_BLOCKED: "📋",
-    EventType.MISSION_HELP_NEEDED: "🆘",
-    EventType.MISSION_WATCH_TRIGGERED: "👁️",
-}
-
-
-def event_icon(event_type: EventType) -> str:
-    return _ICONS.get(event_type, "•")
-
 
 def event_scope(event: Event) -> str:
     """``mission:<id>``, ``agent:<uuid>`` or ``town``."""

@@ -43,15 +43,6 @@ TASK_FIELDS: Final = ("id", "description", "agent", "status", "tags", "parent")
 META_FIELDS: Final = ("description", "default_agent")
 TOP_FIELDS: Final = ("meta", "tasks")
 
-STATUS_ICONS: Final = {
-    "pending": "⏳",
-    "assigned": "📌",
-    "running": "🔄",
-    "completed": "✅",
-    "failed": "❌",
-    "cancelled": "🚫",
-}
-
 TEMPLATE: Final = """[meta]
 description = "Task plan for this project"
 
@@ -79,10 +70,6 @@ class PlanEntry:
     status: str = "pending"
     tags: tuple[str, ...] = ()
     parent: str | None = None
-
-    @property
-    def icon(self) -> str:
-        return STATUS_ICONS.get(self.status, "❓")
 
 
 @attrs.frozen

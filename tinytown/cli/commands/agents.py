@@ -177,6 +177,7 @@ def wait(agent: str, /, *, timeout: float | None = None, json: JsonFlag = False)
     json : bool
         Print one JSON document with the state reached instead of text.
     """
+    from tinytown.cli.icons import AGENT_STATES
     from tinytown.cli.runner import run_town
     from tinytown.services.agents import check_wait_timeout
     from tinytown.services.agents import wait as wait_agent
@@ -198,7 +199,7 @@ def wait(agent: str, /, *, timeout: float | None = None, json: JsonFlag = False)
                 }
             )
             return
-        say(f"   Agent '{agent}' reached state: {result.state.emoji} {result.state.label}")
+        say(f"   Agent '{agent}' reached state: {AGENT_STATES[result.state]} {result.state.label}")
 
     run_town(body)
 

@@ -35,9 +35,9 @@ def demo(
     dir : Path
         Create the temporary town under this directory instead of the system temp dir.
     """
+    from tinytown.cli.demo_run import DemoOptions, run_demo
     from tinytown.cli.runner import fail, run_async
     from tinytown.errors import InvalidInputError
-    from tinytown.runtime.demo import DemoOptions, run_demo
 
     if not timeout > 0:
         fail(InvalidInputError(f"--timeout must be a positive number of seconds: {timeout}"))

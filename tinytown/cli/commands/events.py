@@ -62,12 +62,13 @@ def history(
 
 
 def history_line(event: Event, agents: dict[AgentId, Agent]) -> str:
+    from tinytown.cli.icons import event_icon
     from tinytown.services import events as svc
     from tinytown.services.display import clock, cut
 
     who = svc.event_who(event, agents)
     text = cut(event.message, MESSAGE_SHOWN)
-    return f"  {clock(event.timestamp)} {svc.event_icon(event.event_type)} *{who}* {text}"
+    return f"  {clock(event.timestamp)} {event_icon(event.event_type)} *{who}* {text}"
 
 
 def event_line(event: Event) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from tinytown.cli.icons import MISSION_STATES, WATCH_STATUSES, WORK_STATUSES
+
 if TYPE_CHECKING:
     from tinytown.mission.dispatcher import DispatchResult
     from tinytown.models.mission import MissionRun, WatchItem, WorkItem
@@ -36,7 +38,7 @@ def objectives_text(mission: MissionRun) -> str:
 
 
 def summary_lines(mission: MissionRun, now: datetime) -> list[str]:
-    lines = [f"   {mission.state.emoji} {mission.id.short} ({mission.state.label}) - "
+    lines = [f"   {MISSION_STATES[mission.state]} {mission.id.short} ({mission.state.label}) - "
              f"{objectives_text(mission)} - {age(mission.created_at, now)}"]
     if mission.blocked_reason:
         lines.append(f"      └─ Blocked: {mission.blocked_reason}")
@@ -65,7 +67,7 @@ def _work_lines(items: list[WorkItem], full: bool) -> list[str]:
     lines = [f"📦 Work Items: {len(items)}"]
     if full or len(items) <= FULL_LIST_MAX:
         for item in items:
-            lines.append(f"   {item.status.emoji} {item.title} ({item.kind.label}) - "
+            lines.append(f"   {WORK_STATUSES[item.status]} {item.title} ({item.kind.label}) - "
                          f"{item.status.label}")
             if item.assigned_to is not None:
                 lines.append(f"      └─ Assigned to: {item.assigned_to}")
@@ -93,7 +95,8 @@ def _watch_lines(watches: list[WatchItem], full: bool) -> list[str]:
     lines = [f"👁️  Watch Items: {len(watches)}"]
     if full:
         for w in watches:
-            lines.append(f"   {w.status.emoji} {w.kind.label} - {w.target_ref} ({w.status.label})")
+            icon = WATCH_STATUSES[w.status]
+            lines.append(f"   {icon} {w.kind.label} - {w.target_ref} ({w.status.label})")
             lines.append(f"      └─ Next check: {w.next_due_at.strftime('%H:%M:%S')}")
         return lines
     done = sum(1 for w in watches if w.status is WatchStatus.DONE)
@@ -105,7 +108,8 @@ def _watch_lines(watches: list[WatchItem], full: bool) -> list[str]:
 def status_lines(st: MissionStatus, *, work: bool, watch: bool, dispatcher: bool) -> list[str]:
     m = st.mission
     lines = ["🎯 Mission Status", f"   ID: {m.id.short} ({m.id})",
-             f"   State: {m.state.emoji} {m.state.label}", f"   Created: {ts(m.created_at)}",
+             f"   State: {MISSION_STATES[m.state]} {m.state.label}",
+             f"   Created: {ts(m.created_at)}",
              f"   Updated: {ts(m.updated_at)}", "", f"📋 Objectives: {len(m.objective_refs)}"]
     lines += [f"   - {ref}" for ref in m.objective_refs]
     p = m.policy

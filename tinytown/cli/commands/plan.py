@@ -106,11 +106,13 @@ def plan(*, init: InitFlag = False, force: Flag = False, json: JsonFlag = False)
     if current is None:
         say("No tasks.toml found. Run 'tt plan --init' first.")
         return
+    from tinytown.cli.icons import plan_icon
+
     say(f"📋 Tasks in plan ({shown}):")
     for entry in current.tasks:
         lines = entry.description.splitlines()
         text = lines[0] if lines else ""
-        say(f"  {entry.icon} [{entry.agent or 'unassigned'}] {entry.id} - {text}")
+        say(f"  {plan_icon(entry.status)} [{entry.agent or 'unassigned'}] {entry.id} - {text}")
     if not current.tasks:
         say("  (no tasks)")
 

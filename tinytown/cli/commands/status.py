@@ -123,6 +123,7 @@ def agent_lines(row: AgentStatus, now: datetime, *, deep: bool) -> list[str]:
 
 
 def group_lines(group: TaskGroup) -> list[str]:
+    from tinytown.cli.icons import TASK_STATES
     from tinytown.services.display import cut, first_line, task_short
 
     if group.agent_id is None:
@@ -135,7 +136,7 @@ def group_lines(group: TaskGroup) -> list[str]:
     lines = [head]
     for t in group.tasks:
         desc = cut(first_line(t.description), 50)
-        lines.append(f"      {t.state.icon} {task_short(t.id)} {desc}")
+        lines.append(f"      {TASK_STATES[t.state]} {task_short(t.id)} {desc}")
     if group.more:
         lines.append(f"      ... and {group.more} more task(s)")
     return lines

@@ -199,6 +199,7 @@ def list_tasks(
     json : bool
         Print one JSON document instead of text.
     """
+    from tinytown.cli.icons import TASK_STATES
     from tinytown.cli.runner import run_town
     from tinytown.errors import InvalidInputError
     from tinytown.services import tasks
@@ -238,7 +239,7 @@ def list_tasks(
         say(f"📋 Tasks ({len(listing.tasks)}):")
         for t in listing.tasks:
             desc = truncate_summary(t.description, 50)
-            say(f"   {t.state.icon} {task_ref(t.id)} - {desc} [{who(t) or 'unassigned'}]")
+            say(f"   {TASK_STATES[t.state]} {task_ref(t.id)} - {desc} [{who(t) or 'unassigned'}]")
 
     run_town(body)
 

@@ -3,7 +3,7 @@
 :func:`run_demo` creates the town (its own bundled Redis on a unix socket),
 spawns the agents with the service ``tt spawn`` uses (so the detached
 runtime starts as usual, with the demo's environment), assigns the scenario of
-:mod:`tinytown.runtime.demo_report`, reports progress until every task is
+:mod:`tinytown.cli.demo_report`, reports progress until every task is
 completed, and then cleans up everything it started: it asks the agents to
 stop, waits for the runtime process to exit (terminating it by pid if it
 does not), stops any model process left, stops Redis and removes the
@@ -24,11 +24,7 @@ from typing import TypeVar
 import attrs
 import trio
 
-from tinytown.errors import OperationTimeoutError, TinytownError
-from tinytown.models import Message, MessageType, TaskId
-from tinytown.procwait import wait_pid_gone
-from tinytown.redis.server import PIDFILE as REDIS_PIDFILE
-from tinytown.runtime.demo_report import (
+from tinytown.cli.demo_report import (
     DEMO_AGENTS,
     DEMO_QUERY,
     DEMO_TASKS,
@@ -39,6 +35,10 @@ from tinytown.runtime.demo_report import (
     progress_lines,
     summary_lines,
 )
+from tinytown.errors import OperationTimeoutError, TinytownError
+from tinytown.models import Message, MessageType, TaskId
+from tinytown.procwait import wait_pid_gone
+from tinytown.redis.server import PIDFILE as REDIS_PIDFILE
 from tinytown.runtime.procfiles import read_pid, reap_orphan_model, runtime_pidfile
 from tinytown.runtime.settings import host_id
 from tinytown.runtime.spawning import spawn

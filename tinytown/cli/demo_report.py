@@ -2,7 +2,7 @@
 
 The scenario is three ``demo`` agents (``backend``, ``frontend`` and a
 ``reviewer`` with role ``reviewer``), five tasks (the last a review) and one
-query between agents. The watcher of :mod:`tinytown.runtime.demo` observes the
+query between agents. The watcher of :mod:`tinytown.cli.demo_run` observes the
 town repeatedly; :func:`progress_lines` turns two observations into one line
 per change, :func:`summary_lines` reports the end.
 """
@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
+from tinytown.cli.icons import AGENT_STATES
 from tinytown.models import AgentState, TaskState
 
 DEMO_TOWN_NAME = "tt-demo"
@@ -120,7 +121,7 @@ def progress_lines(before: Observation, after: Observation, elapsed_s: float) ->
     for key, agent in after.agents.items():
         old = before.agents.get(key)
         if old is None or old.state is not agent.state:
-            lines.append(f"{at} {agent.state.emoji} {agent.label} is {agent.state.label}")
+            lines.append(f"{at} {AGENT_STATES[agent.state]} {agent.label} is {agent.state.label}")
     total = len(after.tasks)
     done = before.completed
     for key, task in sorted(after.tasks.items(), key=lambda kv: kv[1].number):
