@@ -169,3 +169,25 @@ async def test_ready_reports_the_dispatcher(th: Running) -> None:
     assert (await th.client.get("/ready")).json()["dispatcher"] == expected
     r = await th.client.get("/metrics")
     assert "tinytown_missions_active 1" in r.text.splitlines()
+
+
+async def test_restart_and_reclaim_to_an_agent(th: Running) -> None:
+    town = th.town
+    assert (await th.client.post("/v1/agents", json={"name": "old", "cli": "demo"})
+            ).status_code == 201
+    assert (await th.client.post("/v1/agents", json={"name": "new", "cli": "demo"})
+            ).status_code == 201
+    await tasks.assign(town, "old", "left behind")
+    await th.client.post("/v1/agents/old/kill")
+    r = await th.client.post("/v1/agents/new/restart")
+    assert r.status_code == 409  # still live: kill it first
+    r = await th.client.post("/v1/reclaim", json={"from": "old"})
+    assert r.json() == {"reclaimed": 1, "destination": "Listed"}  # a preview moves nothing
+    r = await th.client.post("/v1/reclaim", json={"to": "new", "from": "old"})
+    assert r.json() == {"reclaimed": 1, "destination": 'Agent("new")'}
+    new_id, _ = await town.resolve("new")
+    assert len(await town.channel.peek(new_id)) == 1
+    r = await th.client.post("/v1/agents/old/restart")
+    assert r.json() == {"status": "restarted", "agent": "old"}
+    old = await town.channel.require_agent((await town.resolve("old"))[0])
+    assert (old.state, old.rounds_completed) == (AgentState.IDLE, 0)

@@ -30,6 +30,7 @@ TABLE: tuple[tuple[type[BaseException], int], ...] = (
     (errors.TownExistsError, 409),
     (errors.InvalidStateError, 409),
     (errors.OperationTimeoutError, 504),
+    (errors.ModelError, 422),  # the agent's model CLI cannot run here
     (errors.TinytownError, 500),
 )
 
