@@ -15,6 +15,7 @@ import attrs
 
 from tinytown.models.enums import Priority
 from tinytown.models.ids import AgentId, MessageId
+from tinytown.models.text import cut
 
 # --- confirmation kinds ---------------------------------------------------------
 
@@ -334,10 +335,6 @@ def classify(kind: MessageKind) -> Category:
             return Category.INFORMATIONAL
 
 
-def _cut(text: str, n: int) -> str:
-    return text if len(text) <= n else text[:n] + "..."
-
-
 def _ack_text(ack: AckKind) -> str:
     if isinstance(ack, Rejected):
         return f"rejected: {ack.reason}"
@@ -348,27 +345,27 @@ def compact_summary(kind: MessageKind) -> str:
     """Library display helper (data-model §5.4): ``task: <desc≤72>`` and friends."""
     match kind:
         case Task(description=d):
-            return f"task: {_cut(d, 72)}"
+            return f"task: {cut(d, 72)}"
         case Query(question=q):
-            return f"query: {_cut(q, 72)}"
+            return f"query: {cut(q, 72)}"
         case Informational(summary=s):
-            return f"info: {_cut(s, 72)}"
+            return f"info: {cut(s, 72)}"
         case Confirmation(ack_type=Rejected(reason=r)):
-            return f"confirmation: rejected ({_cut(r, 56)})"
+            return f"confirmation: rejected ({cut(r, 56)})"
         case Confirmation(ack_type=a):
             return f"confirmation: {a.TAG}"
         case TaskAssign(task_id=t):
-            return f"task_assign: {_cut(t, 40)}"
+            return f"task_assign: {cut(t, 40)}"
         case TaskDone(task_id=t):
-            return f"task_done: {_cut(t, 40)}"
+            return f"task_done: {cut(t, 40)}"
         case TaskFailed(task_id=t):
-            return f"task_failed: {_cut(t, 40)}"
+            return f"task_failed: {cut(t, 40)}"
         case StatusResponse(state=s, current_task=None):
-            return f"status_response: {_cut(s, 32)}"
+            return f"status_response: {cut(s, 32)}"
         case StatusResponse(state=s, current_task=t):
-            return f"status_response: {_cut(s, 32)} ({_cut(t or '', 32)})"
+            return f"status_response: {cut(s, 32)} ({cut(t or '', 32)})"
         case Custom(kind=k):
-            return f"custom: {_cut(k, 40)}"
+            return f"custom: {cut(k, 40)}"
         case _:
             return kind.TAG
 

@@ -48,9 +48,9 @@ from tinytown.models import (
     classify,
     summarize,
 )
+from tinytown.models.text import truncate_summary
 from tinytown.runtime.prompt_parse import BACKLOG_NUDGE, NORMAL_TAG, URGENT_TAG
 from tinytown.services.backlog import GENERAL, BacklogSnapshot
-from tinytown.services.display import truncate_summary
 
 MAX_INFO_LINES = 8
 INFO_SUMMARY_LEN = 100

@@ -23,7 +23,7 @@ LongFlag = Annotated[bool, Parameter(name=["--long", "-l"], negative=())]
 
 
 def _row_doc(row: AgentRow) -> dict[str, Any]:
-    from tinytown.services.display import agent_doc
+    from tinytown.cli.display import agent_doc
 
     doc = agent_doc(row.agent)
     doc.update(inbox=row.inbox, urgent=row.urgent, processing=row.processing)
@@ -218,8 +218,8 @@ def prune(*, all: Flag = False, json: JsonFlag = False) -> None:
     json : bool
         Print one JSON document listing the removed agents instead of text.
     """
+    from tinytown.cli.display import agent_doc
     from tinytown.cli.runner import run_town
-    from tinytown.services.display import agent_doc
     from tinytown.services.prune import prune_agents
 
     async def body(town: Town) -> None:

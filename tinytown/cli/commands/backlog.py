@@ -53,9 +53,9 @@ def list_backlog(*, json: Annotated[bool, Parameter(negative=())] = False) -> No
     json : bool
         Print one JSON document instead of text.
     """
+    from tinytown.cli.display import task_doc
     from tinytown.cli.runner import run_town
     from tinytown.services import backlog
-    from tinytown.services.display import task_doc
 
     async def body(town: Town) -> None:
         entries = await backlog.list_backlog(town)
@@ -77,7 +77,8 @@ def list_backlog(*, json: Annotated[bool, Parameter(negative=())] = False) -> No
 
 
 def render_backlog(entries: list[BacklogEntry]) -> list[str]:
-    from tinytown.services.display import cut, first_line, task_short
+    from tinytown.cli.display import task_short
+    from tinytown.models.text import cut, first_line
 
     if not entries:
         return ["📋 Backlog is empty"]

@@ -33,9 +33,9 @@ def history(
     json : bool
         Print one JSON document instead of text.
     """
+    from tinytown.cli.display import event_doc
     from tinytown.cli.runner import run_town
     from tinytown.services import events as svc
-    from tinytown.services.display import event_doc
 
     if limit < 1:
         usage_error(f"--limit must be at least 1 (got {limit})")
@@ -62,9 +62,10 @@ def history(
 
 
 def history_line(event: Event, agents: dict[AgentId, Agent]) -> str:
+    from tinytown.cli.display import clock
     from tinytown.cli.icons import event_icon
+    from tinytown.models.text import cut
     from tinytown.services import events as svc
-    from tinytown.services.display import clock, cut
 
     who = svc.event_who(event, agents)
     text = cut(event.message, MESSAGE_SHOWN)
@@ -73,8 +74,8 @@ def history_line(event: Event, agents: dict[AgentId, Agent]) -> str:
 
 def event_line(event: Event) -> str:
     """``<HH:MM:SS> [<event_type>] <scope> — <message>``."""
+    from tinytown.cli.display import clock
     from tinytown.services import events as svc
-    from tinytown.services.display import clock
 
     kind = event.event_type.value
     return f"{clock(event.timestamp)} [{kind}] {svc.event_scope(event)} — {event.message}"
@@ -106,9 +107,9 @@ def events(
     import json as jsonlib
     from contextlib import aclosing
 
+    from tinytown.cli.display import event_doc
     from tinytown.cli.runner import run_town
     from tinytown.services import events as svc
-    from tinytown.services.display import event_doc
 
     if count < 1:
         usage_error(f"--count must be at least 1 (got {count})")

@@ -100,7 +100,7 @@ def count_lines(counts: CategoryCounts, indent: str) -> list[str]:
 
 def render_inbox(ref: str, view: InboxView) -> list[str]:
     """The text of ``tt inbox <AGENT>``."""
-    from tinytown.services.display import truncate_summary
+    from tinytown.models.text import truncate_summary
 
     display = ref
     if view.is_supervisor:
@@ -126,7 +126,7 @@ def render_inbox(ref: str, view: InboxView) -> list[str]:
 
 
 def _view_doc(view: InboxView) -> dict[str, Any]:
-    from tinytown.services.display import agent_doc, message_doc
+    from tinytown.cli.display import agent_doc, message_doc
 
     return {
         "agent_id": str(view.agent_id),
@@ -179,7 +179,7 @@ def _heading(section: InboxSection) -> str:
 
 def render_all(everything: AllInboxes) -> list[str]:
     """The text of ``tt inbox --all`` (the book's layout)."""
-    from tinytown.services.display import truncate_summary
+    from tinytown.models.text import truncate_summary
 
     if everything.nothing_at_all:
         return [NO_AGENTS]

@@ -49,8 +49,8 @@ def recover(*, threshold: float = DEFAULT_THRESHOLD_S, json: JsonFlag = False) -
     json : bool
         Print one JSON document with the recovered agents instead of text.
     """
+    from tinytown.cli.display import agent_doc
     from tinytown.cli.runner import run_town
-    from tinytown.services.display import agent_doc
     from tinytown.services.recovery import RECOVER_ACTIVITY_CLI, check_threshold
     from tinytown.services.recovery import recover as recover_agents
 
@@ -228,7 +228,7 @@ async def _inboxes(
 
 
 def _shown(item: QueuedItem) -> str:
-    from tinytown.services.display import truncate_summary
+    from tinytown.models.text import truncate_summary
 
     if item.task_id is not None:
         return str(item.task_id)
@@ -360,7 +360,7 @@ def _orphan_trailer(action: OrphanAction | None, n: int, to: str | None) -> None
 
 
 def _orphan_doc(o: OrphanTask) -> dict[str, Any]:
-    from tinytown.services.display import task_doc
+    from tinytown.cli.display import task_doc
 
     return {
         "task": task_doc(o.task),

@@ -94,7 +94,8 @@ def _pending(row: AgentStatus, word: str) -> str:
 
 def agent_lines(row: AgentStatus, now: datetime, *, deep: bool) -> list[str]:
     """One agent's lines: the book's ``name (State) - N messages pending (...)`` form."""
-    from tinytown.services.display import cut, first_line, format_ago, format_duration, task_short
+    from tinytown.cli.display import format_ago, format_duration, task_short
+    from tinytown.models.text import cut, first_line
 
     a = row.agent
     urgent = f" 🚨 {row.urgent} urgent" if row.urgent else ""
@@ -123,8 +124,9 @@ def agent_lines(row: AgentStatus, now: datetime, *, deep: bool) -> list[str]:
 
 
 def group_lines(group: TaskGroup) -> list[str]:
+    from tinytown.cli.display import task_short
     from tinytown.cli.icons import TASK_STATES
-    from tinytown.services.display import cut, first_line, task_short
+    from tinytown.models.text import cut, first_line
 
     if group.agent_id is None:
         head = f"   (unassigned) ({group.total} tasks):"
@@ -181,7 +183,7 @@ def render_status(report: StatusReport, now: datetime, *, deep: bool, tasks: boo
 
 def report_doc(report: StatusReport, now: datetime) -> dict[str, Any]:
     """``tt status --json``."""
-    from tinytown.services.display import task_doc
+    from tinytown.cli.display import task_doc
 
     c = report.tasks
     doc: dict[str, Any] = {

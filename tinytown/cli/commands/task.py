@@ -86,7 +86,7 @@ def complete(
 
 
 def render_completion(done: Completion) -> list[str]:
-    from tinytown.services.display import truncate_summary
+    from tinytown.models.text import truncate_summary
 
     t = done.task
     head = (f"ℹ️ Task {t.id} had already ended ({t.state.value}): kept as it was"
@@ -146,9 +146,9 @@ def show(task_id: str, *, json: Annotated[bool, Parameter(negative=())] = False)
     json : bool
         Print one JSON document instead of text.
     """
+    from tinytown.cli.display import task_doc
     from tinytown.cli.runner import run_town
     from tinytown.services import tasks
-    from tinytown.services.display import task_doc
 
     async def body(town: Town) -> None:
         view = await tasks.show(town, task_id)
@@ -165,7 +165,7 @@ def show(task_id: str, *, json: Annotated[bool, Parameter(negative=())] = False)
 
 def render_show(view: TaskView) -> list[str]:
     """The book's ``tt task show`` layout."""
-    from tinytown.services.display import book_ts
+    from tinytown.cli.display import book_ts
 
     t = view.task
     lines = [f"📋 Task: {t.id}", f"   Description: {t.description}", f"   State: {t.state.label}"]
@@ -199,11 +199,12 @@ def list_tasks(
     json : bool
         Print one JSON document instead of text.
     """
+    from tinytown.cli.display import task_doc, task_ref
     from tinytown.cli.icons import TASK_STATES
     from tinytown.cli.runner import run_town
     from tinytown.errors import InvalidInputError
+    from tinytown.models.text import truncate_summary
     from tinytown.services import tasks
-    from tinytown.services.display import task_doc, task_ref, truncate_summary
 
     wanted = None
     if state is not None:
@@ -260,9 +261,9 @@ def current(
     json : bool
         Print one JSON document instead of text.
     """
+    from tinytown.cli.display import task_doc, task_short
     from tinytown.cli.runner import run_town
     from tinytown.services import tasks
-    from tinytown.services.display import task_doc, task_short
 
     async def body(town: Town) -> None:
         found = await tasks.current(

@@ -1,4 +1,4 @@
-"""tinytown.services.display: the pure display helpers of cli.md §0.6."""
+"""tinytown.cli.display and tinytown.models.text: the pure display helpers of cli.md §0.6."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from tinytown.cli import display
 from tinytown.models import Agent, AgentId, Task, TaskId
-from tinytown.services import display
+from tinytown.models import text as text_helpers
 
 T = datetime(2026, 4, 20, 18, 22, 15, tzinfo=UTC)
 
@@ -23,14 +24,14 @@ T = datetime(2026, 4, 20, 18, 22, 15, tzinfo=UTC)
     ],
 )
 def test_truncate_summary(text: str, n: int, expected: str) -> None:
-    assert display.truncate_summary(text, n) == expected
+    assert text_helpers.truncate_summary(text, n) == expected
 
 
 def test_cut_keeps_whole_texts_up_to_the_threshold() -> None:
-    assert display.cut("a" * 50, 47, over=50) == "a" * 50
-    assert display.cut("a" * 51, 47, over=50) == "a" * 47 + "..."
-    assert display.cut("abcdef", 3) == "abc..."
-    assert display.cut("abc", 3) == "abc"
+    assert text_helpers.cut("a" * 50, 47, over=50) == "a" * 50
+    assert text_helpers.cut("a" * 51, 47, over=50) == "a" * 47 + "..."
+    assert text_helpers.cut("abcdef", 3) == "abc..."
+    assert text_helpers.cut("abc", 3) == "abc"
 
 
 @pytest.mark.parametrize(
