@@ -28,7 +28,9 @@ def make_town_dir(base: Path, name: str) -> Path:
     root = base / name
     root.mkdir(parents=True)
     create_layout(root)
-    save_town_config(root, new_town_config(name))
+    config = new_town_config(name)
+    config.max_agents = 1_000_000  # benchmarks spawn hundreds of agents on purpose
+    save_town_config(root, config)
     return root
 
 

@@ -58,6 +58,8 @@ def test_dry_run_matches_the_book_and_changes_nothing(
         "   Total: 3 key(s) would be migrated",
         "",
         "   Run 'tt migrate' (without --dry-run) to perform migration.",
+        "   ⚠️  2 agent/task record(s) are stored as JSON strings (an older format): "
+        "run 'tt migrate --hash' after this migration to convert them",
     ]
     assert _snapshot(private) == before
 
@@ -94,7 +96,7 @@ def test_migrate_renames_into_the_town(
     private.set("tt:stop:abc123", "1")
     result = tt(*args, stdin="y\n")
     assert result.code == 0, result.err
-    assert result.lines[-8:] == [
+    assert result.lines[-9:] == [
         "🔄 Migrating to town isolation...",
         f"   Town: {town_name}",
         "",
@@ -103,6 +105,8 @@ def test_migrate_renames_into_the_town(
         "   Inboxes migrated: 1",
         "   Tasks migrated:   1",
         "   Other keys:       2",
+        "   ⚠️  2 agent/task record(s) are stored as JSON strings (an older format): "
+        "run 'tt migrate --hash' to convert them",
     ]
     assert sorted(private.keys("*")) == sorted(
         f"tt:{town_name}:{rest}"
@@ -127,12 +131,18 @@ def test_a_taken_destination_is_reported_and_kept(
     assert private.lrange("tt:inbox:abc123", 0, -1) == ["old"]
 
 
-def test_hash_migration(tt: TT, private: redis_py.Redis, town_name: str) -> None:
+def test_hash_migration(
+    tt: TT, tt_proc: TT, private: redis_py.Redis, town_name: str
+) -> None:
     agent = Agent.new("backend", "claude", NOW)
     task = Task.new("Build it", NOW)
     private.set(f"tt:{town_name}:agent:{agent.id}", agent_to_json(agent))
     private.set(f"tt:{town_name}:task:{task.id}", task_to_json(task))
     before = _snapshot(private)
+    hinted = tt_proc("migrate")  # issue 9 item 14: the default migration says --hash is needed
+    assert hinted.lines[-1] == (
+        "   ⚠️  2 agent/task record(s) are stored as JSON strings (an older format): "
+        "run 'tt migrate --hash' to convert them")
     preview = tt("migrate", "--hash", "--dry-run")
     assert preview.lines == [
         "🔍 JSON-to-Hash Migration Preview (dry run)",

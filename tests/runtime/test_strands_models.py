@@ -127,3 +127,25 @@ def test_a_cli_that_cannot_act_unattended_is_warned_about_and_its_task_is_marked
     assert "(no progress 2/3)" in log
     assert f"❌ Task {task_id[:8]} marked Failed: no progress in 3 rounds" in log
     assert rt_town.tt("spawn", "fine", "--model", "claude").err == ""  # the preset has the flag
+
+
+def test_max_agents_is_enforced_on_spawn_and_restart(rt_town: RtTown) -> None:
+    """Item 14: the book's max_agents "prevents accidentally spawning too many"."""
+    cfg = load_town_config(rt_town.root)
+    cfg.max_agents = 2
+    save_town_config(rt_town.root, cfg)
+    rt_town.ok("spawn", "one", "--model", "ok")
+    rt_town.ok("spawn", "two", "--model", "ok")
+    res = rt_town.tt("spawn", "three", "--model", "ok")
+    assert res.code != 0
+    assert res.err.splitlines() == [
+        "Error: The town already has 2 live agent(s), its max_agents (2, in tinytown.toml); "
+        "stop one ('tt kill NAME', then 'tt prune') or raise max_agents"
+    ]
+    assert "three" not in rt_town.agents()
+    rt_town.ok("kill", "one")
+    wait_until(lambda: rt_town.state("one") == "stopped", "one stopped")
+    rt_town.ok("spawn", "three", "--model", "ok")  # a stopped agent frees its place
+    res = rt_town.tt("restart", "one")
+    assert res.code != 0
+    assert "max_agents (2" in res.err

@@ -27,7 +27,13 @@ def run(argv: list[str]) -> None:
 
         text = fast_help()
         if text is not None:
-            sys.stdout.write(text)
+            try:
+                sys.stdout.write(text)
+                sys.stdout.flush()
+            except BrokenPipeError:  # tt --help | head -1: end quietly, as a Unix tool does
+                from tinytown.cli.output import stream_gone
+
+                stream_gone(sys.stdout)
             return
     from tinytown.cli.app import build_app
     from tinytown.cli.context import extract_global_options

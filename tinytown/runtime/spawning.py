@@ -96,6 +96,7 @@ async def spawn(
         ConfigError: the name is reserved.
         InvalidInputError: the name is empty, too long or has odd characters; negative rounds.
         AgentExistsError: a live agent already has this name.
+        InvalidStateError: the town has ``max_agents`` live agents already.
         ModelError: the model CLI is unknown or not installed.
         OperationTimeoutError: the background runtime did not start.
     """
@@ -110,6 +111,7 @@ async def spawn(
             )
     if background:
         await check_capacity(town, agents, host, clean)
+    check_max_agents(town, agents)
     cli_ref = cli if cli is not None and cli.strip() else town.config.default_cli
     cli_name, launch_env = capture_model_launch(town.config, cli_ref, town.root)
     aid = AgentId.new()
@@ -123,6 +125,22 @@ async def spawn(
         return Launch(agent, cli_name, max_rounds, cleaned, log_path, warning=warning)
     pid, started = await _start_in_runtime(town, agent.id, host)
     return Launch(agent, cli_name, max_rounds, cleaned, log_path, pid, started, warning)
+
+
+def check_max_agents(town: Town, agents: list[Agent]) -> None:
+    """Refuse one more live agent past the town's ``max_agents`` (the book: it "prevents
+    accidentally spawning too many"; 0.10 wrote it but never enforced it).
+
+    Raises:
+        InvalidStateError: the town already has ``max_agents`` live (non-terminal) agents.
+    """
+    limit = town.config.max_agents
+    live = sum(1 for a in agents if not a.state.is_terminal)
+    if live >= limit:
+        raise InvalidStateError(
+            f"The town already has {live} live agent(s), its max_agents ({limit}, in "
+            "tinytown.toml); stop one ('tt kill NAME', then 'tt prune') or raise max_agents"
+        )
 
 
 async def find_for_restart(town: Town, ref: str) -> Agent:
@@ -169,6 +187,7 @@ async def restart(
     agent = await find_for_restart(town, ref)
     if not agent.state.is_terminal:
         raise _still_active(ref, agent.state)
+    check_max_agents(town, await town.list_agents())
     if background:
         await check_capacity(town, await town.list_agents(), host, agent.name)
     cli_name, launch_env = capture_model_launch(

@@ -44,6 +44,29 @@ def _failures(failed: list[tuple[str, str]]) -> None:
         warn(f"      - {key}: {why}")
 
 
+HASH_HINT = (
+    "   ⚠️  {n} agent/task record(s) are stored as JSON strings (an older format): "
+    "run 'tt migrate --hash'{after} to convert them"
+)
+
+
+async def _hash_hint(town: Town, plan: list[tuple[str, str]] | None = None) -> None:
+    """Say when records (in the town, or about to be moved into it) also need ``--hash``."""
+    from tinytown.services.migrate import preview_hash
+
+    if plan is None:
+        n = len(await preview_hash(town))
+    else:
+        records = [old for old, new in plan if ":agent:" in new or ":task:" in new]
+        pipe = town.redis.pipeline()
+        for key in records:
+            pipe.cmd("TYPE", key)
+        types = await pipe.execute() if records else []
+        n = sum(1 for t in types if t == "string")
+    if n:
+        say(HASH_HINT.format(n=n, after=" after this migration" if plan is not None else ""))
+
+
 async def _isolation(town: Town, *, dry_run: bool, force: bool) -> int:
     from tinytown.services.migrate import migrate_isolation, preview_isolation
 
@@ -62,10 +85,12 @@ async def _isolation(town: Town, *, dry_run: bool, force: bool) -> int:
         say(f"   Total: {len(plan)} key(s) would be migrated")
         say()
         say("   Run 'tt migrate' (without --dry-run) to perform migration.")
+        await _hash_hint(town, plan)
         return 0
     if not plan:
         say("✅ No migration needed - all keys already use town isolation format")
         say(f"   Town: {town.name}")
+        await _hash_hint(town)
         return 0
     lines = [
         "   This will migrate old Redis keys to the new town-isolated format:",
@@ -82,6 +107,7 @@ async def _isolation(town: Town, *, dry_run: bool, force: bool) -> int:
     say(f"   Inboxes migrated: {report.count('inbox')}")
     say(f"   Tasks migrated:   {report.count('task')}")
     say(f"   Other keys:       {report.other}")
+    await _hash_hint(town)
     _failures(report.failed)
     return len(report.failed)
 
@@ -140,7 +166,8 @@ def migrate(
     By default renames pre-isolation keys (tt:agent:<id>, tt:inbox:<id>,
     tt:task:<id>, tt:backlog, ...) to this town's keys (tt:<town>:agent:<id>, ...).
     A key whose new name already exists is left alone and reported.
-    Idempotent: migrated keys no longer match.
+    Idempotent: migrated keys no longer match. Agent and task records still
+    stored as JSON strings also need 'tt migrate --hash'; the output says so.
 
     Parameters
     ----------
