@@ -13,8 +13,9 @@ from typing import ClassVar
 
 import attrs
 
+from tinytown.errors import InvalidInputError
 from tinytown.models.enums import Priority
-from tinytown.models.ids import AgentId, MessageId
+from tinytown.models.ids import AgentId, MessageId, TaskId
 from tinytown.models.text import cut
 
 # --- confirmation kinds ---------------------------------------------------------
@@ -272,6 +273,16 @@ def as_kind(kind: object) -> MessageKind:
             f"question=...)), got {type(kind).__name__}"
         )
     return kind  # type: ignore[return-value]  # ALL holds exactly the MessageKind variants
+
+
+def assigned_task_id(kind: object) -> TaskId | None:
+    """The task a ``task_assign`` names; None for other kinds or an id that is not a UUID."""
+    if not isinstance(kind, TaskAssign):
+        return None
+    try:
+        return TaskId.parse(kind.task_id)
+    except InvalidInputError:
+        return None
 
 
 def is_actionable(kind: MessageKind) -> bool:

@@ -23,9 +23,10 @@ import attrs
 
 from tinytown.codec import message_from_json
 from tinytown.codec.deadletter import deadletter_to_json
-from tinytown.errors import CorruptRecordError, InvalidInputError
-from tinytown.models import Message, MessageType, Task, TaskId
+from tinytown.errors import CorruptRecordError
+from tinytown.models import Message, Task, TaskId
 from tinytown.models.deadletter import DeadLetter
+from tinytown.models.message import assigned_task_id
 from tinytown.runtime.delivery import Delivery, InFlight
 
 if TYPE_CHECKING:
@@ -81,13 +82,7 @@ def inspect_batch(batch: InFlight, where: str, now: datetime) -> tuple[list[Entr
 
 def assigned_task(entry: Entry) -> TaskId | None:
     """The task a ``task_assign`` entry names (None for other messages or a non-UUID id)."""
-    kind = entry.message.kind
-    if not isinstance(kind, MessageType.TaskAssign):
-        return None
-    try:
-        return TaskId.parse(kind.task_id)
-    except InvalidInputError:
-        return None
+    return assigned_task_id(entry.message.kind)
 
 
 def ended_assignments(entries: Sequence[Entry], tasks: dict[TaskId, Task]) -> list[Entry]:

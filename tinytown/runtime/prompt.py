@@ -36,7 +36,6 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import attrs
 
-from tinytown.errors import InvalidInputError
 from tinytown.models import (
     SUPERVISOR,
     AgentId,
@@ -48,6 +47,7 @@ from tinytown.models import (
     classify,
     summarize,
 )
+from tinytown.models.message import assigned_task_id
 from tinytown.models.text import truncate_summary
 from tinytown.runtime.prompt_parse import BACKLOG_NUDGE, NORMAL_TAG, URGENT_TAG
 from tinytown.services.backlog import GENERAL, BacklogSnapshot
@@ -82,13 +82,7 @@ class PromptItem:
     @property
     def task_id(self) -> TaskId | None:
         """The assigned task's id when this is a ``task_assign`` whose id is a UUID."""
-        kind = self.message.kind
-        if not isinstance(kind, MessageType.TaskAssign):
-            return None
-        try:
-            return TaskId.parse(kind.task_id)
-        except InvalidInputError:
-            return None
+        return assigned_task_id(self.message.kind)
 
 
 @attrs.frozen

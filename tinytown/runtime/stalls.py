@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Final
 
 import attrs
 
-from tinytown.errors import TinytownError
-from tinytown.models import MessageType, TaskId
+from tinytown.models.message import assigned_task_id
 from tinytown.services import tasks as task_service
 
 if TYPE_CHECKING:
@@ -39,15 +38,6 @@ class StallOutcome:
 
     urgent: tuple[str, ...] = ()
     normal: tuple[str, ...] = ()
-
-
-def assigned_task_id(kind: object) -> TaskId | None:
-    if isinstance(kind, MessageType.TaskAssign):
-        try:
-            return TaskId.parse(kind.task_id)
-        except TinytownError:
-            return None
-    return None
 
 
 async def check_progress(

@@ -27,7 +27,7 @@ from tinytown.models import (
     classify,
     summarize,
 )
-from tinytown.models.message import AckKind
+from tinytown.models.message import AckKind, assigned_task_id
 from tinytown.town import Town
 
 INBOX_SAMPLE: Final = 100
@@ -163,25 +163,15 @@ def pick_bullets(previews: Sequence[Preview]) -> tuple[list[Preview], int]:
 
 
 def _assignment_desc(kind: MessageKind, descriptions: dict[TaskId, str]) -> str | None:
-    if isinstance(kind, MessageType.TaskAssign):
-        tid = _task_id(kind.task_id)
-        if tid is not None:
-            return descriptions.get(tid)
-    return None
-
-
-def _task_id(text: str) -> TaskId | None:
-    try:
-        return TaskId.parse(text)
-    except InvalidInputError:
-        return None
+    tid = assigned_task_id(kind)
+    return None if tid is None else descriptions.get(tid)
 
 
 def assignment_ids(messages: Sequence[Message]) -> list[TaskId]:
     """Task ids named by ``task_assign`` messages (valid UUIDs only, first occurrence)."""
     out: dict[TaskId, None] = {}
     for m in messages:
-        if isinstance(m.kind, MessageType.TaskAssign) and (tid := _task_id(m.kind.task_id)):
+        if (tid := assigned_task_id(m.kind)) is not None:
             out[tid] = None
     return list(out)
 

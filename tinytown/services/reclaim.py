@@ -26,6 +26,7 @@ from tinytown.channel import decode_messages
 from tinytown.codec import message_to_json
 from tinytown.errors import AgentNotFoundError, InvalidInputError, InvalidStateError
 from tinytown.models import Agent, AgentId, Message, MessageType, Task, TaskId
+from tinytown.models.message import assigned_task_id
 from tinytown.scripts import MOVE_ENTRY
 from tinytown.town import Town, utcnow
 
@@ -102,9 +103,8 @@ def classify_item(raw: str, message: Message, *, urgent: bool) -> QueuedItem:
     """Pure: how reclaim treats one queued message."""
     kind = message.kind
     if isinstance(kind, MessageType.TaskAssign):
-        try:
-            tid = TaskId.parse(kind.task_id)
-        except InvalidInputError:
+        tid = assigned_task_id(kind)
+        if tid is None:
             return QueuedItem(raw, urgent, message, ItemKind.SKIP)
         return QueuedItem(raw, urgent, message, ItemKind.TASK_ID, task_id=tid)
     if isinstance(kind, MessageType.Task):

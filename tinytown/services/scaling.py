@@ -15,10 +15,10 @@ from typing import Any, Final
 
 import attrs
 
-from tinytown.errors import InvalidInputError, ResponseError
+from tinytown.errors import ResponseError
 from tinytown.models import Agent, AgentState, TaskId, TaskState
 from tinytown.models.message import Task as TaskMessage
-from tinytown.models.message import TaskAssign
+from tinytown.models.message import TaskAssign, assigned_task_id
 from tinytown.models.mission import MissionRun
 from tinytown.services import missions
 from tinytown.town import Town
@@ -37,15 +37,6 @@ class PendingTask:
     agent: Agent
 
 
-def _task_id(kind: object) -> TaskId | None:
-    if not isinstance(kind, TaskAssign):
-        return None
-    try:
-        return TaskId.parse(kind.task_id)
-    except InvalidInputError:
-        return None
-
-
 async def pending_assignments(town: Town, agents: Sequence[Agent]) -> list[PendingTask]:
     """Tasks queued in regular inboxes (first 100 per agent), as 0.10's ``/v1/tasks/pending``.
 
@@ -55,14 +46,14 @@ async def pending_assignments(town: Town, agents: Sequence[Agent]) -> list[Pendi
     peeked = await town.channel.peek_many([a.id for a in agents], PEEK_PER_AGENT)
     wanted: list[TaskId] = []
     for _urgent, inbox in peeked.values():
-        wanted += [tid for m in inbox if (tid := _task_id(m.kind)) is not None]
+        wanted += [tid for m in inbox if (tid := assigned_task_id(m.kind)) is not None]
     records = await town.channel.get_tasks(wanted)
     out: list[PendingTask] = []
     for agent in agents:
         for message in peeked[agent.id][1]:
             kind = message.kind
             if isinstance(kind, TaskAssign):
-                tid = _task_id(kind)
+                tid = assigned_task_id(kind)
                 record = records.get(tid) if tid is not None else None
                 if record is not None:
                     out.append(PendingTask(str(record.id), record.description, agent))
