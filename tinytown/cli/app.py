@@ -17,7 +17,7 @@ ABOUT = "Tinytown - Simple multi-agent orchestration using Redis"
 # `tt --help` lists commands without importing their modules.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("town:init", "init", "Create a town here: config, .tt/ layout, its Redis, registry entry."),
-    ("runtime:start", "start", "Run the town's agent runtime (foreground; --detach for background)."),
+    ("runtime:start", "start", "Run the town's agent runtime (foreground; --detach for background); follows it if running."),
     ("town:stop", "stop", "Ask every agent of the town to stop at its next round boundary."),
     ("town:reset", "reset", "Delete the town's agents, tasks and queues from Redis."),
     ("runtime:spawn", "spawn", "Create an agent and start it in the town's runtime."),
@@ -28,7 +28,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("agents:resume", "resume", "Resume a paused agent."),
     ("agents:close", "close", "Drain an agent: finish queued work, then stop."),
     ("agents:wait", "wait", "Wait until an agent stops (or a timeout)."),
-    ("agents:prune", "prune", "Remove stopped agents (or all with --all)."),
+    ("agents:prune", "prune", "Remove stopped agents (or all with --all); their tasks go to the backlog."),
     ("work:assign", "assign", "Create a task and assign it to an agent."),
     ("work:send", "send", "Send a message to an agent (task, --query, --info, --ack, --urgent)."),
     ("inbox:inbox", "inbox", "Show an agent's inbox, or every inbox with --all."),
