@@ -87,3 +87,24 @@ async def test_none_mode_is_local_admin(start_townhall: Start, town: Town) -> No
     await th.client.post("/v1/backlog", json={"description": "x"})
     (line,) = audit_lines(town)
     assert (line["principal"], line["result"], line["status"]) == ("local", "success", 201)
+
+
+async def test_verified_keys_are_cached_and_wrong_ones_are_not(
+    start_townhall: Start, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tinytown.townhall import auth as auth_module
+
+    calls: list[str] = []
+    real = auth_module.verify_api_key
+
+    def counting(key: str, stored: str) -> bool:
+        calls.append(key)
+        return real(key, stored)
+
+    monkeypatch.setattr(auth_module, "verify_api_key", counting)
+    th = await start_townhall(api_key_config())
+    for _ in range(3):
+        assert (await th.client.get("/v1/town", headers={"X-API-Key": KEY})).status_code == 200
+        assert (await th.client.get("/v1/town", headers={"X-API-Key": "bad"})).status_code == 401
+    assert calls.count(KEY) == 1
+    assert calls.count("bad") == 3

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from tests.townhall.conftest import Running
+from tests.townhall.conftest import Running, Start
+from tinytown.config.town import TownhallConfig
 from tinytown.services.registration import register_agent
 
 PROBLEM = "application/problem+json"
@@ -68,3 +69,15 @@ async def test_cors(th: Running) -> None:
     assert r.headers["access-control-allow-origin"] == "http://localhost:3000"
     r = await th.client.get("/health", headers={"Origin": "https://evil.example"})
     assert "access-control-allow-origin" not in r.headers
+
+
+async def test_cors_configured_origins(start_townhall: Start) -> None:
+    th = await start_townhall(TownhallConfig(cors_origins=["https://ops.example"]))
+    r = await th.client.get("/health", headers={"Origin": "https://ops.example"})
+    assert r.headers["access-control-allow-origin"] == "https://ops.example"
+    assert "X-Request-Id" in r.headers["access-control-expose-headers"]
+    r = await th.client.get("/health", headers={"Origin": "https://other.example"})
+    assert "access-control-allow-origin" not in r.headers
+    anyone = await start_townhall(TownhallConfig(cors_origins=["*"]))
+    r = await anyone.client.get("/health", headers={"Origin": "https://other.example"})
+    assert r.headers["access-control-allow-origin"] == "https://other.example"
