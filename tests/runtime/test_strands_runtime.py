@@ -42,6 +42,8 @@ def test_a_dead_runtime_is_reported_and_assign_and_send_start_it_again(rt_town: 
                "1 agent(s) will not run until it starts.")
     for command in (["status"], ["list"], ["inbox", "w"], ["inbox", "--all"]):
         assert warning in rt_town.ok(*command).splitlines(), command
+    recover = rt_town.ok("recover").splitlines()  # too recent to recover, but not silent
+    assert recover[-2] == warning
     doc = json.loads(rt_town.ok("status", "--json"))
     assert doc["runtime"]["running"] is False
     assert doc["runtime"]["waiting"] == ["w"]

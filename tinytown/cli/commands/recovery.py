@@ -41,6 +41,8 @@ def recover(*, threshold: float = DEFAULT_THRESHOLD_S, json: JsonFlag = False) -
     has not refreshed its heartbeat for more than --threshold seconds. A live
     agent in a long model run keeps its heartbeat fresh and is never touched.
     Messages a recovered agent had taken but not finished go back to its inbox.
+    If the town's runtime on this host is not running, it says so (agents not yet
+    silent for --threshold seconds wait for it: 'tt start --detach' resumes them).
 
     Parameters
     ----------
@@ -50,7 +52,9 @@ def recover(*, threshold: float = DEFAULT_THRESHOLD_S, json: JsonFlag = False) -
         Print one JSON document with the recovered agents instead of text.
     """
     from tinytown.cli.display import agent_doc
+    from tinytown.cli.notices import runtime_lines, strand_doc
     from tinytown.cli.runner import run_town
+    from tinytown.runtime.strands import runtime_health
     from tinytown.services.recovery import RECOVER_ACTIVITY_CLI, check_threshold
     from tinytown.services.recovery import recover as recover_agents
 
@@ -62,9 +66,12 @@ def recover(*, threshold: float = DEFAULT_THRESHOLD_S, json: JsonFlag = False) -
 
         report = await recover_agents(town, threshold_s=check, activity=RECOVER_ACTIVITY_CLI)
         ended = await end_orphans(town.root, RuntimeSettings.from_env().kill_grace_s)
+        # Agents not silent long enough to recover may still wait for a dead runtime: say so.
+        health = await runtime_health(town, await town.channel.list_agents())
         if json:
             emit_json(
                 {
+                    **strand_doc([], health),
                     "checked": report.checked,
                     "recovered": [
                         {**agent_doc(o.agent), "silent_s": round(o.silent_s, 3)}
@@ -86,9 +93,14 @@ def recover(*, threshold: float = DEFAULT_THRESHOLD_S, json: JsonFlag = False) -
         if ended:
             say(f"   🧹 Ended {len(ended)} model process(es) left by a dead runtime")
         say()
+        down = runtime_lines(health)
         if not report.recovered:
             say(f"✨ No orphaned agents found ({report.checked} agents checked)")
+            for line in down:
+                say(line)
             return
+        for line in down:
+            say(line)
         say(
             f"✨ Recovered {len(report.recovered)} orphaned agent(s) "
             f"({report.checked} total checked)"
