@@ -13,7 +13,7 @@ import trio
 import trio.testing
 
 from tinytown.mission.dispatcher import Dispatcher, DispatchResult
-from tinytown.mission.github import GhCli
+from tinytown.mission.github import CheckStatus, Comment, GhCli, PrStatus, Review
 from tinytown.mission.store import MissionStore
 from tinytown.mission.submission import Gates
 from tinytown.models import SUPERVISOR, AgentState, MessageType
@@ -171,3 +171,48 @@ async def test_failed_checks_back_off_and_block_after_five(
     log = await store.recent_log(mission.id, 30)
     assert any(f"Work item 'Ship' blocked: Watch check failed: gh command failed: {stderr}"
                in line for line in log)
+
+
+@attrs.define
+class GateGitHub:
+    """An in-process :class:`GitHubClient` whose PR status waits for the test's go-ahead."""
+
+    entered: trio.Event = attrs.field(factory=trio.Event)
+    go: trio.Event = attrs.field(factory=trio.Event)
+
+    async def issue(self, ref: object) -> tuple[str, str]:
+        raise AssertionError("not used")
+
+    async def pr_status(self, pr: object) -> PrStatus:
+        self.entered.set()
+        await self.go.wait()
+        return PrStatus(checks=CheckStatus.PENDING, mergeable=False)
+
+    async def pr_reviews(self, pr: object) -> list[Review]:
+        return []
+
+    async def issue_comments(self, pr: object) -> list[Comment]:
+        return []
+
+
+async def test_a_held_lease_keeps_a_second_dispatcher_out_until_released(
+    town: Town, add_agent: AddAgent, mock_clock: trio.testing.MockClock
+) -> None:
+    mission, _ = await _submitted(town, add_agent)
+    github = GateGitHub()
+    first = Dispatcher(town, github, mock_now)
+    open_gate = GateGitHub()
+    open_gate.go.set()
+    second = Dispatcher(town, open_gate, mock_now)
+    lock = town.channel.keys.mission_dispatch_lock(mission.id)
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(first.tick)
+        await github.entered.wait()  # first is inside its tick, holding the lease
+        assert await town.redis.execute("GET", lock) == first.token
+        busy = await second.tick()
+        assert busy.claimed == ()
+        github.go.set()
+    assert await town.redis.execute("EXISTS", lock) == 0  # compare-and-delete released it
+    mock_clock.jump(180)
+    free = await second.tick()
+    assert free.claimed == (mission.id,)
