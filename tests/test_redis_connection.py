@@ -4,7 +4,7 @@ import shutil
 import socket
 import ssl
 import subprocess
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,15 @@ from tinytown.redis.resp import pack_command
 from tinytown.redis.url import parse_url
 
 PING = pack_command(("PING",))
+
+
+async def _until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 30.0) -> None:
+    """Poll ``check`` until true; fail the test after ``timeout`` seconds (a loaded machine)."""
+    deadline = trio.current_time() + timeout
+    while not await check():
+        if trio.current_time() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await trio.sleep(0.005)
 
 
 async def test_password(redis_server_factory: Callable[..., Any]) -> None:
@@ -130,7 +139,12 @@ async def test_pool_bound_is_respected(
         async with trio.open_nursery() as nursery:
             for _ in range(6):
                 nursery.start_soon(pop)
-            await trio.sleep(0.1)
+
+            async def three_blocked() -> bool:
+                return (await redis.execute("CLIENT", "LIST")).count("cmd=blpop") >= 3
+
+            await _until(three_blocked, "the first three BLPOPs to reach the server")
+            await trio.sleep(0.1)  # room for a fourth connection, if the bound leaked
             assert small.pool.in_use == 3
             blocked = await redis.execute("CLIENT", "LIST")
             assert blocked.count("cmd=blpop") == 3
@@ -194,33 +208,38 @@ async def test_cancelled_pop_is_unblocked_and_takes_nothing(redis: Redis, town_n
 
 
 async def test_cancelled_pop_that_was_served_returns_what_it_took(
-    redis: Redis, town_name: str
+    redis_server_factory: Callable[..., Any], town_name: str
 ) -> None:
+    # A server of its own: on the session server another test's runtime may be the
+    # client blocked in BLMOVE, and the push would come before this pop is sent.
+    own = redis_server_factory()
     key = f"tt:{town_name}:q"
-    reference = redispy.Redis(unix_socket_path=redis.settings.unix_path, decode_responses=True)
+    reference = redispy.Redis(unix_socket_path=str(own.socket_path), decode_responses=True)
     results: list[Any] = []
     scope = trio.CancelScope()
+    async with open_redis(own.url) as redis:
 
-    async def pop() -> None:
-        with scope:
-            results.append(
-                await redis.execute("BLMOVE", key, f"{key}:processing", "LEFT", "RIGHT", 0)
-            )
+        async def pop() -> None:
+            with scope:
+                results.append(
+                    await redis.execute("BLMOVE", key, f"{key}:processing", "LEFT", "RIGHT", 0)
+                )
 
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(pop)
-        for _ in range(1000):
-            if "cmd=blmove" in reference.execute_command("CLIENT", "LIST"):
-                break
-            await trio.sleep(0.005)
-        # Synchronous: Trio does not run while Redis serves the BLMOVE, so the
-        # reply is in the socket before the cancellation reaches the task.
-        reference.rpush(key, "job")
-        scope.cancel()
-    reference.close()
-    assert results == ["job"]
-    assert await redis.execute("LRANGE", f"{key}:processing", 0, -1) == ["job"]
-    assert len(redis.pool.idle) == 1
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(pop)
+
+            async def blocked() -> bool:
+                return "cmd=blmove" in reference.execute_command("CLIENT", "LIST")
+
+            await _until(blocked, "the BLMOVE to block in Redis")
+            # Synchronous: Trio does not run while Redis serves the BLMOVE, so the
+            # reply is in the socket before the cancellation reaches the task.
+            reference.rpush(key, "job")
+            scope.cancel()
+        reference.close()
+        assert results == ["job"]
+        assert await redis.execute("LRANGE", f"{key}:processing", 0, -1) == ["job"]
+        assert len(redis.pool.idle) == 1
 
 
 async def test_server_restart(redis_server_factory: Callable[..., Any]) -> None:
@@ -335,8 +354,11 @@ async def _proxy(client: trio.SSLStream[trio.SocketStream], unix_path: str) -> N
 
 
 async def test_tls(
-    redis_settings: ConnectionSettings, tls_files: tuple[Path, Path], free_port: int
+    redis_settings: ConnectionSettings, tls_files: tuple[Path, Path], free_port: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Unblocking goes through the in-process proxy: give it time on a loaded machine.
+    monkeypatch.setattr("tinytown.redis.client.UNBLOCK_TIMEOUT_S", 30.0)
     cert, key = tls_files
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     server_context.load_cert_chain(cert, key)
@@ -357,9 +379,24 @@ async def test_tls(
             with trio.move_on_after(0.05):
                 await redis.execute("XREAD", "BLOCK", 0, "STREAMS", "tt:nothing", "$")
             assert redis.pool.idle == ()
-            with trio.move_on_after(0.05):
+            assert await redis.execute("PING") == "PONG"
+            (conn,) = redis.pool.idle  # the connection the BLPOP takes
+            watcher = redispy.Redis(unix_socket_path=unix_path, decode_responses=True)
+            with trio.CancelScope() as blpop:
+
+                async def blocked() -> bool:
+                    listed = watcher.execute_command("CLIENT", "LIST", "ID", conn.client_id)
+                    return "cmd=blpop" in listed
+
+                async def blocked_then_cancel() -> None:
+                    # Cancel only once the BLPOP is blocked in Redis (not while it is sent).
+                    await _until(blocked, "the BLPOP to block in Redis")
+                    blpop.cancel()
+
+                nursery.start_soon(blocked_then_cancel)
                 await redis.execute("BLPOP", "tt:nothing", 0)
-            assert len(redis.pool.idle) == 1  # unblocked and read back over TLS
+            watcher.close()
+            assert redis.pool.idle == (conn,)  # unblocked and read back over TLS
             assert await redis.execute("PING") == "PONG"
         with pytest.raises(RedisUnavailableError, match="CERTIFICATE_VERIFY_FAILED"):
             async with open_redis(f"rediss://127.0.0.1:{free_port}"):

@@ -27,12 +27,14 @@ async def finish(actor: AgentActor, reason: ExitReason) -> None:
         log.info("%s: %s", actor.name, reason.value)
         return
     now = utcnow()
+    if final is AgentState.ERROR:
+        # The reason first: whoever sees the Error state finds why in the activity.
+        actor.log.line(f"❌ Agent '{actor.name}' failed: {actor.error_detail}")
+        await actor.activity(f"❌ Error: {actor.error_detail}")
     only_from = LIVE if final is AgentState.ERROR else (actor.exit_from or AgentState.IDLE,)
     applied = await actor.delivery.update(final, only_from=only_from, last_heartbeat=now)
     agent, _ = await actor.delivery.read()
     if final is AgentState.ERROR:
-        actor.log.line(f"❌ Agent '{actor.name}' failed: {actor.error_detail}")
-        await actor.activity(f"❌ Error: {actor.error_detail}")
         await actor.emit(EventType.AGENT_FAILED, f"Agent failed: {actor.error_detail}",
                          actor.exit_from, AgentState.ERROR)
     elif agent is not None:

@@ -250,11 +250,11 @@ class Runtime:
         agent = await channel.get_agent(agent_id)
         if agent is None or agent.host != self.ctx.host or agent.state.is_terminal:
             return  # gone, taken over by another host's runtime, or already stopped
-        await channel.update_agent(agent_id, state=AgentState.ERROR, last_heartbeat=utcnow())
-        try:
+        try:  # the reason first: whoever sees the Error state finds why in the activity
             await channel.log_activity(agent_id, f"❌ Error: {reason}")
         except ResponseError as exc:  # a corrupt activity key must not hide the failure
             log.warning("could not record activity of %s: %s", agent_id, exc)
+        await channel.update_agent(agent_id, state=AgentState.ERROR, last_heartbeat=utcnow())
         log_file = AgentLog(agent_log_path(self.ctx.root, agent.name), self.ctx.echo)
         log_file.line(f"❌ Agent '{agent.name}' failed: {reason}")
         log_file.close()
