@@ -12,6 +12,7 @@ from typing import Any, Final, cast
 from quart_schema import QuartSchema
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter
 
 from tinytown import __version__
 from tinytown.errors import TinytownError
@@ -22,6 +23,16 @@ from tinytown.townhall.middleware import ASGIApp, Cors, Timeout
 from tinytown.townhall.openapi import TownhallOpenAPI
 
 MAX_BODY_BYTES: Final = 1 << 20
+
+
+class ItemConverter(BaseConverter):
+    """A path segment naming an item, but not ``assign-all`` (a sibling route's literal).
+
+    Without it ``/v1/backlog/<task_id>`` would also match ``/v1/backlog/assign-all``,
+    advertising DELETE there in ``Allow``.
+    """
+
+    regex = r"(?!assign-all(?:/|$))[^/]+"
 NO_TIMEOUT_PATHS: Final = ("/v1/events/stream",)
 
 
@@ -30,6 +41,7 @@ def create_quart_app(context: TownhallContext) -> QuartTrio:
     from tinytown.townhall.routes import BLUEPRINTS
 
     app = QuartTrio("tinytown.townhall")
+    app.url_map.converters["item"] = ItemConverter
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY_BYTES
     app.extensions[EXTENSION] = context
     QuartSchema(

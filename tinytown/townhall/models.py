@@ -73,6 +73,12 @@ class MissionFailRequest(msgspec.Struct):
     reason: str | None = None
 
 
+class StatusQuery(msgspec.Struct):
+    """``/v1/status`` query: ``deep`` is accepted (as 0.10) and ignored."""
+
+    deep: bool | None = None
+
+
 # --- responses ---------------------------------------------------------------------------
 
 

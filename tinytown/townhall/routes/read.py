@@ -5,14 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 from quart import Blueprint, request
-from quart_schema import document_response
+from quart_schema import document_querystring, document_response
 
 from tinytown.services import backlog as backlog_service
 from tinytown.services import inbox as inbox_service
 from tinytown.services.overview import agent_overview
 from tinytown.services.scaling import PEEK_PER_AGENT, pending_assignments
 from tinytown.townhall.context import ctx
-from tinytown.townhall.models import AgentList, Backlog, Inbox, PendingTasks, Status, TownInfo
+from tinytown.townhall.models import (
+    AgentList,
+    Backlog,
+    Inbox,
+    PendingTasks,
+    Status,
+    StatusQuery,
+    TownInfo,
+)
 from tinytown.townhall.pipeline import BodyError, protected
 from tinytown.townhall.views import agent_info, inbox_message
 
@@ -37,6 +45,7 @@ async def town_info() -> dict[str, Any]:
 
 @bp.get("/v1/status")
 @protected(READ)
+@document_querystring(StatusQuery)
 @document_response(Status)
 async def status() -> dict[str, Any]:
     """Every agent with its counters and queue sizes. ``deep`` is accepted and ignored."""

@@ -50,7 +50,7 @@ async def backlog_add(body: BacklogAddRequest) -> tuple[dict[str, Any], int]:
     return {"task_id": str(task.id), "description": task.description}, 201
 
 
-@bp.post("/v1/backlog/<task_id>/claim")
+@bp.post("/v1/backlog/<item:task_id>/claim")
 @protected(WRITE)
 @json_body(AgentRefRequest)
 @document_response(Assigned)
@@ -71,7 +71,7 @@ async def backlog_assign_all(body: AgentRefRequest) -> dict[str, Any]:
     return {"assigned": len(tasks), "tasks": [str(t.id) for t in tasks]}
 
 
-@bp.delete("/v1/backlog/<task_id>")
+@bp.delete("/v1/backlog/<item:task_id>")
 @protected(WRITE)
 @document_response(Removed)
 async def backlog_remove(task_id: str) -> dict[str, Any]:
