@@ -15,6 +15,7 @@ import subprocess
 from _rt_support import TT, RtTown, rt_town_fixture, set_idle_timeout, wait_until  # noqa: F401
 
 from tinytown.config import load_town_config
+from tinytown.models import MessageType
 from tinytown.procwait import pid_alive
 from tinytown.runtime.procfiles import read_pid, runtime_pidfile
 
@@ -119,3 +120,28 @@ def test_tt_start_after_spawn_follows_the_running_runtime_and_detaches(rt_town: 
     assert proc.returncode == 0, err
     assert out.splitlines()[-1] == "👋 Detached (the runtime keeps running)"
     assert pid_alive(pid)
+
+
+def test_work_for_an_agent_of_a_vanished_foreground_runtime_is_handed_to_the_runtime(
+    rt_town: RtTown,
+) -> None:
+    """Item 3: 'tt spawn --foreground' killed with its terminal; assign still gets it run."""
+    proc = subprocess.Popen([TT, "spawn", "fg", "--model", "ok", "--foreground"],
+                            cwd=rt_town.root, env=os.environ.copy(), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rt_town.procs.append(proc)  # type: ignore[arg-type]
+    wait_until(lambda: rt_town.state("fg") == "idle", "foreground agent idle")
+    proc.kill()
+    proc.wait()
+    aid = rt_town.agent("fg")["id"]
+    rt_town.send(aid, MessageType.Query(question="Still there?"))
+    flagged = [line for line in rt_town.ok("list").splitlines() if line.startswith("⚠️  fg")]
+    assert flagged == ["⚠️  fg (Idle) has 1 pending message(s) that will not run: the terminal "
+                       "that ran it ('tt spawn --foreground') is gone; any 'tt assign' or "
+                       "'tt send' to it hands it to the town's runtime"]
+    res = rt_town.tt("assign", "fg", "Work after the terminal closed")
+    assert res.code == 0, res
+    assert "🚀 The town's runtime was not running; started it (pid" in res.err
+    task_id = _task_id(res.out)
+    wait_until(lambda: rt_town.task(task_id).get("state") == "completed", "task done")
+    assert ":fg:" not in rt_town.agent("fg")["host"]
