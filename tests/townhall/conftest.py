@@ -30,6 +30,15 @@ class Running:
 Start = Callable[..., Awaitable[Running]]
 
 
+async def answer_lifespan(receive: Any, send: Any) -> None:
+    """The ASGI lifespan protocol for the small stand-in apps of some tests."""
+    while True:
+        message = await receive()
+        await send({"type": message["type"] + ".complete"})
+        if message["type"] == "lifespan.shutdown":
+            return
+
+
 @pytest.fixture
 async def town(
     tmp_path: Path, town_name: str, redis_url: str, monkeypatch: pytest.MonkeyPatch

@@ -63,18 +63,24 @@ async def collect(client: httpx.AsyncClient, n: int, *, params: dict[str, str] |
     return got
 
 
-async def test_stream_delivers_live_events_with_stream_ids(th: Running) -> None:
+async def listen_then_emit(th: Running, n: int, pause_s: float) -> list[dict[str, str]]:
+    """Open a stream, wait ``pause_s``, emit ``n`` events; the frames the stream got."""
+    result: list[dict[str, str]] = []
     async with trio.open_nursery() as nursery:
         ready = trio.Event()
-        result: list[dict[str, str]] = []
 
         async def reader() -> None:
-            result.extend(await collect(th.client, 3, ready=ready))
+            result.extend(await collect(th.client, n, ready=ready))
 
         nursery.start_soon(reader)
         await ready.wait()
-        await trio.sleep(0.2)  # the hub has positioned itself
-        await emit(th.town, 3)
+        await trio.sleep(pause_s)
+        await emit(th.town, n)
+    return result
+
+
+async def test_stream_delivers_live_events_with_stream_ids(th: Running) -> None:
+    result = await listen_then_emit(th, 3, 0.2)  # the pause lets the hub position itself
     assert [json.loads(f["data"])["message"] for f in result] == [f"event {i}" for i in range(3)]
     assert all(f["event"] == "task_assigned" for f in result)
     ids = [f["id"] for f in result]
@@ -143,15 +149,4 @@ async def test_hundred_subscribers_share_one_reader(th: Running) -> None:
 
 async def test_stream_is_exempt_from_the_request_timeout(start_townhall: Start) -> None:
     th = await start_townhall(TownhallConfig(request_timeout_ms=300))
-    async with trio.open_nursery() as nursery:
-        ready = trio.Event()
-        result: list[dict[str, str]] = []
-
-        async def reader() -> None:
-            result.extend(await collect(th.client, 1, ready=ready))
-
-        nursery.start_soon(reader)
-        await ready.wait()
-        await trio.sleep(1.0)
-        await emit(th.town, 1)
-    assert len(result) == 1
+    assert len(await listen_then_emit(th, 1, 1.0)) == 1

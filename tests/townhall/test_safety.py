@@ -11,6 +11,7 @@ import httpx
 import pytest
 import trio
 
+from tests.townhall.conftest import answer_lifespan
 from tinytown.config.town import TownhallAuth, TownhallConfig, TownhallMtls, TownhallTls
 from tinytown.townhall.middleware import Timeout
 from tinytown.townhall.safety import StartupError, check_startup, parse_bind
@@ -85,11 +86,8 @@ def test_tls_files_that_exist_pass(tmp_path: Path) -> None:
 
 async def slow_app(scope: Any, receive: Any, send: Any) -> None:
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            await send({"type": message["type"] + ".complete"})
-            if message["type"] == "lifespan.shutdown":
-                return
+        await answer_lifespan(receive, send)
+        return
     await trio.sleep(float(scope["path"].strip("/") or 0))
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": b"done"})

@@ -17,7 +17,7 @@ import trio
 import trustme
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.townhall.conftest import Start
+from tests.townhall.conftest import Start, answer_lifespan
 from tinytown.config.town import TownhallAuth, TownhallConfig, TownhallMtls, TownhallTls
 from tinytown.town import Town
 from tinytown.townhall.server import serve_asgi
@@ -78,11 +78,8 @@ def jwks_app(public_jwk: dict[str, Any]) -> Callable[..., Awaitable[None]]:
 
     async def app(scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                await send({"type": message["type"] + ".complete"})
-                if message["type"] == "lifespan.shutdown":
-                    return
+            await answer_lifespan(receive, send)
+            return
         await send({"type": "http.response.start", "status": 200,
                     "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})
