@@ -171,6 +171,10 @@ async def test_failed_checks_back_off_and_block_after_five(
     log = await store.recent_log(mission.id, 30)
     assert any(f"Work item 'Ship' blocked: Watch check failed: gh command failed: {stderr}"
                in line for line in log)
+    queries = [m.kind.question for m in await town.channel.peek(SUPERVISOR)
+               if isinstance(m.kind, MessageType.Query)]
+    assert len(queries) == 1
+    assert f"cannot check {PR}: 5 GitHub checks failed in a row" in queries[0]
 
 
 @attrs.define

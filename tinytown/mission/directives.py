@@ -25,6 +25,8 @@ HELP_BACKOFF_CAP: Final = 8
 STALL_THRESHOLD_S: Final = max(6 * DISPATCH_INTERVAL_S, 180)
 NEVER_PROGRESSED_S: Final = 2 * DISPATCH_INTERVAL_S
 HELP_MARKER: Final = "[Mission Help Needed] Mission"
+WATCH_FAILURES_FOR_HELP: Final = 5
+"""As many failed checks as block the watch's work item (watch.BLOCK_AFTER_FAILURES)."""
 REDIRECT_VERBS: Final = frozenset({"redirect", "reassign", "reroute", "rebind"})
 
 
@@ -103,6 +105,13 @@ def help_reason(mission: MissionRun, items: Sequence[WorkItem], agents: Sequence
     if ready and not any(a.state is AgentState.IDLE for a in agents):
         return (f"Mission {mission.id} has {ready} ready work item(s) but no idle agents "
                 "are available")
+    failing = [w for w in watches if w.status is not WatchStatus.DONE
+               and w.consecutive_failures >= WATCH_FAILURES_FOR_HELP]
+    if failing:
+        w = failing[0]
+        # 0.10 counted these watches as normal waiting and never asked.
+        return (f"Mission {mission.id} cannot check {w.target_ref}: {w.consecutive_failures} "
+                "GitHub checks failed in a row (is gh installed and logged in?)")
     last = mission.dispatcher_last_progress_at
     stalled = (now - last) if last is not None else timedelta(seconds=NEVER_PROGRESSED_S)
     threshold = timedelta(seconds=STALL_THRESHOLD_S)

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from tinytown.mission.binding import TaskKind, create_task, live_bound, mission_tags
+from tinytown.mission.directives import WATCH_FAILURES_FOR_HELP
 from tinytown.mission.github import CheckStatus, GitHubClient, GitHubError
 from tinytown.mission.refs import PullRef, parse_pr_target
 from tinytown.mission.store import MissionStore
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("tinytown.mission")
 
 TRIGGER_SNOOZE_S: Final = 180
-BLOCK_AFTER_FAILURES: Final = 5
+BLOCK_AFTER_FAILURES: Final = WATCH_FAILURES_FOR_HELP
 SIGNATURE_TAG: Final = "watch-signature:"
 
 
