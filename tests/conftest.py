@@ -193,12 +193,9 @@ def free_port() -> int:
     return free_tcp_port()
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _no_runtime_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Safety net: at the end of the session, kill (by pid) any runtime process still
-    serving a town under this session's temporary directory, and say so."""
-    yield
-    base = str(tmp_path_factory.getbasetemp())
+def _runtimes_under(base: str) -> dict[int, list[bytes]]:
+    """Runtime processes (pid -> argv) serving a town under ``base``."""
+    found: dict[int, list[bytes]] = {}
     for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else ():
         if not entry.name.isdigit():
             continue
@@ -208,8 +205,32 @@ def _no_runtime_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterato
             continue
         if b"tinytown.runtime" in argv and any(a.decode(errors="replace").startswith(base)
                                               for a in argv):
-            sys.stderr.write(f"\nleftover runtime pid {entry.name} killed: {argv}\n")
-            try:
-                os.kill(int(entry.name), signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+            found[int(entry.name)] = argv
+    return found
+
+
+_RUNTIME_OWNERS: dict[int, str] = {}
+"""Runtime pid -> the test that was running when it was first seen alive after a test."""
+
+
+@pytest.fixture(autouse=True)
+def _runtime_owner(request: pytest.FixtureRequest,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Remember which test left each runtime still running (named by the safety net)."""
+    yield
+    for pid in _runtimes_under(str(tmp_path_factory.getbasetemp())):
+        _RUNTIME_OWNERS.setdefault(pid, request.node.nodeid)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_runtime_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Safety net: at the end of the session, kill (by pid) any runtime process still
+    serving a town under this session's temporary directory, and say which test left it."""
+    yield
+    for pid, argv in _runtimes_under(str(tmp_path_factory.getbasetemp())).items():
+        owner = _RUNTIME_OWNERS.get(pid, "unknown test")
+        sys.stderr.write(f"\nleftover runtime pid {pid} (left by {owner}) killed: {argv}\n")
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass

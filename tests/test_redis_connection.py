@@ -273,29 +273,37 @@ async def test_stale_idle_connection_is_probed(
     assert await redis.execute("CLIENT", "ID") != my_id
 
 
-async def test_server_closing_the_connection(redis: Redis, town_name: str) -> None:
-    # Between commands: the next command finds the connection gone...
-    my_id = await redis.execute("CLIENT", "ID")
-    assert await redis.execute("CLIENT", "KILL", "ID", my_id, "SKIPME", "no") == 1
-    with pytest.raises(ConnectionLostError, match="Lost connection to Redis at unix://"):
-        await redis.execute("PING")
-    assert await redis.execute("PING") == "PONG"  # ...and the one after that reconnects.
-    # During a command.
-    killer = redispy.Redis(unix_socket_path=redis.settings.unix_path)
-    async with trio.open_nursery() as nursery:
+async def test_server_closing_the_connection(
+    redis_server_factory: Callable[..., Any], town_name: str
+) -> None:
+    # A server of its own: killing every client of user "default" must not hit other tests'.
+    own = redis_server_factory()
+    async with open_redis(own.url) as redis:
+        # Between commands: the next command finds the connection gone...
+        my_id = await redis.execute("CLIENT", "ID")
+        assert await redis.execute("CLIENT", "KILL", "ID", my_id, "SKIPME", "no") == 1
+        with pytest.raises(ConnectionLostError, match="Lost connection to Redis at unix://"):
+            await redis.execute("PING")
+        assert await redis.execute("PING") == "PONG"  # ...and the one after that reconnects.
+        # During a command: killed once Redis lists it blocked (not before it is sent).
+        killer = redispy.Redis(unix_socket_path=str(own.socket_path), decode_responses=True)
 
-        async def kill_soon() -> None:
-            await trio.sleep(0.05)
-            await trio.to_thread.run_sync(
-                lambda: killer.execute_command("CLIENT", "KILL", "USER", "default", "SKIPME", "yes")
-            )
+        async def blocked() -> bool:
+            return "cmd=blpop" in killer.execute_command("CLIENT", "LIST")
 
-        nursery.start_soon(kill_soon)
-        with pytest.raises(ConnectionLostError, match="server closed the connection"):
-            await redis.execute("BLPOP", f"tt:{town_name}:q", 0)
-    killer.close()
-    assert redis.pool.idle == ()
-    assert await redis.execute("PING") == "PONG"
+        async with trio.open_nursery() as nursery:
+
+            async def kill_when_blocked() -> None:
+                await _until(blocked, "the BLPOP to block in Redis")
+                await trio.to_thread.run_sync(lambda: killer.execute_command(
+                    "CLIENT", "KILL", "USER", "default", "SKIPME", "yes"))
+
+            nursery.start_soon(kill_when_blocked)
+            with pytest.raises(ConnectionLostError, match="server closed the connection"):
+                await redis.execute("BLPOP", f"tt:{town_name}:q", 0)
+        killer.close()
+        assert redis.pool.idle == ()
+        assert await redis.execute("PING") == "PONG"
 
 
 async def test_not_a_redis_server(free_port: int) -> None:
