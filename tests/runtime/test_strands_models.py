@@ -62,6 +62,10 @@ def test_a_later_spawn_carries_its_shells_model_and_provider_variables_to_the_ru
 
     launch = rt_town.root / ".tt" / "agents" / f"{rt_town.agent('later')['id']}.launch.json"
     assert stat.S_IMODE(launch.stat().st_mode) == 0o600  # it holds provider keys
+    rt_town.ok("kill", "later")
+    wait_until(lambda: rt_town.state("later") == "stopped", "later stopped")
+    rt_town.ok("prune")
+    assert not launch.exists()  # removed with its agent
 
 
 def test_home_and_variables_in_a_custom_command_are_expanded_like_the_shell(

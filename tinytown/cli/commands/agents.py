@@ -223,7 +223,11 @@ def prune(*, all: Flag = False, json: JsonFlag = False) -> None:
     from tinytown.services.prune import prune_agents
 
     async def body(town: Town) -> None:
+        from tinytown.runtime.launch_env import remove_launch_env
+
         removed = await prune_agents(town, everything=all)
+        for p in removed:  # the spawning shell's PATH and provider keys go with the agent
+            remove_launch_env(town.root, p.agent.id)
         if json:
             docs = [
                 {**agent_doc(p.agent), "to_backlog": [str(t) for t in p.to_backlog],
