@@ -67,8 +67,9 @@ def test_a_superseded_actor_kills_its_model_within_a_heartbeat(
     start = time.monotonic()
     wait_until(lambda: not pid_alive(model), "the model ended", timeout=10)
     waited = time.monotonic() - start
-    # One heartbeat to notice, then SIGTERM (the fake model dies at once).
-    assert waited < HEARTBEAT_S + KILL_GRACE_S + 2.0, waited
+    # One heartbeat to notice, then SIGTERM (the fake model dies at once); the slack is for
+    # a loaded machine: the model would otherwise run for another minute.
+    assert waited < HEARTBEAT_S + KILL_GRACE_S + 4.0, waited
     log = rt_town.root / ".tt" / "logs" / "w.log"
     wait_until(lambda: "Round 1 cancelled: this incarnation was superseded" in log.read_text(),
                "the round logged as superseded")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 import attrs
 import pytest
 import trio
@@ -25,6 +27,7 @@ class Script:
     wakes: int = 0
     cancelled: int = 0
     read_at_end: bool = True
+    out_of_files: bool = False
 
 
 class FakeActor:
@@ -39,6 +42,9 @@ class FakeActor:
         try:
             if len(s.starts) <= s.crashes:
                 await trio.sleep(0.5)
+                if s.out_of_files:
+                    cause = OSError(errno.EMFILE, "Too many open files")
+                    raise RuntimeError(f"cannot connect {len(s.starts)}") from cause
                 raise RuntimeError(f"boom {len(s.starts)}")
             if s.forever:
                 await trio.sleep_forever()
@@ -173,3 +179,18 @@ def test_describe_uses_the_first_leaf() -> None:
     group = ExceptionGroup("g", [KeyError("k"), ValueError("v")])
     assert describe(group) == "KeyError: 'k'"
     assert describe(RuntimeError()) == "RuntimeError"
+
+
+async def test_running_out_of_open_files_is_temporary_never_an_error(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    a = AgentId.new()
+    h = Harness({a: Script(crashes=20, out_of_files=True)})  # far past the budget of 3
+    sup = h.supervisor()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        sup.start(a)
+        await trio.sleep(1000)
+        nursery.cancel_scope.cancel()
+    assert len(h.scripts[a].starts) == 21  # retried each time, then ran normally
+    assert h.gave_up == []
