@@ -111,3 +111,33 @@ def test_the_runtime_runs_the_command_server_for_its_lifetime(town_dir: Path) ->
         assert time.monotonic() < deadline, "command server outlived the runtime"
         time.sleep(0.05)
     assert try_command_server(["list"]) is None
+
+
+def test_server_ends_when_its_runtime_dies_even_while_starting(town_dir: Path) -> None:
+    server = [sys.executable, "-m", "tinytown.cli", "--command-server", str(town_dir)]
+    parent_code = (
+        "import os, subprocess, sys, time\n"
+        f"p = subprocess.Popen({server!r} + ['--parent', str(os.getpid())],"
+        " stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)\n"
+        "print(p.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=subprocess.PIPE,
+                              text=True)
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.kill()  # SIGKILL while the server is still importing and warming up
+    parent.wait(timeout=30)
+    parent.stdout.close()
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{child}").exists() and _not_zombie(child):
+        assert time.monotonic() < deadline, "the orphaned command server kept running"
+        time.sleep(0.1)
+    assert not (town_dir / ".tt" / "cmd.sock").exists()
+
+
+def _not_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
+    except (OSError, IndexError):
+        return False

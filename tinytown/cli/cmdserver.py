@@ -36,8 +36,9 @@ MAX_REQUEST = 16 * 1024 * 1024
 
 
 def server_argv(root: Path) -> list[str]:
-    """The command that runs the command server of the town at ``root``."""
-    return [sys.executable, "-m", "tinytown.cli", "--command-server", str(root)]
+    """The command that runs the command server of the town at ``root`` for this process."""
+    return [sys.executable, "-m", "tinytown.cli", "--command-server", str(root),
+            "--parent", str(os.getpid())]
 
 
 class Stop(Exception):
@@ -73,22 +74,40 @@ def preload(root: Path) -> None:
 
 
 def warm_up(root: Path) -> None:
-    """Run read-only commands once, so children start with every first-use cache filled.
+    """Fill first-use caches so children start warm, without ever starting a server.
 
-    (Trio clears its worker-thread cache in a forked child, so the thread the
-    status command uses for log files is no hazard.)
+    The routed commands' ``--help`` is rendered (cyclopts resolves and inspects
+    every command), then the read services run once on a connection that does
+    not start the town's Redis (``start=False``): a server this process started
+    would outlive a runtime that died meanwhile.
     """
+    import trio
+
     from tinytown.cli import run
 
     sink = io.StringIO()
-    for args in (["list"], ["status"], ["inbox", "--all"], ["task", "list", "--state", "failed"]):
+    for args in (["status"], ["assign"], ["send"], ["inbox"], ["task", "complete"], ["list"]):
         with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
             try:
-                run(["--town", str(root), *args])
+                run([*args, "--help"])
             except SystemExit:
                 pass
-            except Exception as exc:  # warming is best effort; the command reports its errors
-                log.debug("warm-up of %s: %s", args, exc)
+            except Exception as exc:  # warming is best effort
+                log.debug("warm-up of %s --help: %s", args, exc)
+    try:
+        trio.run(_warm_services, root)
+    except Exception as exc:  # e.g. the town's Redis is not running: nothing to warm
+        log.debug("warm-up of the services: %s", exc)
+
+
+async def _warm_services(root: Path) -> None:
+    from tinytown.services import inbox, status, tasks
+    from tinytown.town import Town
+
+    async with Town.connect(root, start=False) as town:
+        await status.status(town)
+        await inbox.inbox_all(town)
+        await tasks.list_tasks(town, None)
 
 
 def _bind(path: str) -> socket.socket:
@@ -192,12 +211,12 @@ def _child(fds: list[int], blob: bytes) -> int:
 
 
 class Server:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, parent: int) -> None:
         self.path = str(root / ".tt" / SOCKET_NAME)
         self.sel = selectors.DefaultSelector()
         self.listener = _bind(self.path)
         self.inode = os.stat(self.path).st_ino
-        self.parent = os.getppid()
+        self.parent = parent
         self.sel.register(self.listener, selectors.EVENT_READ, None)
 
     def serve(self) -> None:
@@ -278,13 +297,18 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s [%(process)d] %(message)s")
     root = Path(args[0]).absolute() if args else Path.cwd()
+    # The runtime that started us (``--parent PID``): if it goes away, even before we
+    # got here or during the warm-up, we end.
+    parent = int(args[2]) if len(args) >= 3 and args[1] == "--parent" else os.getppid()
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     server = None
     try:
         preload(root)
         gc.freeze()  # what is imported stays shared with the children (no copy-on-write by gc)
-        server = Server(root)
+        if os.getppid() != parent:
+            raise Stop("the runtime ended while the server was starting")
+        server = Server(root, parent)
         server.serve()
     except (Stop, OSError) as exc:
         log.info("command server ends: %s", exc or "stopped")

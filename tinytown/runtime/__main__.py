@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -48,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     host = args.host or (foreground_host_id() if only else host_id())
     # the town's command server (tinytown.cli.cmdserver) runs for as long as this runtime
-    server = [sys.executable, "-m", "tinytown.cli", "--command-server", str(root)]
+    server = [sys.executable, "-m", "tinytown.cli", "--command-server", str(root),
+              "--parent", str(os.getpid())]
     run = partial(serve_runtime, root, host=host, only=only, stay=args.stay,
                   pidfile=not only and host == host_id(), companion=server)
     try:
