@@ -66,6 +66,14 @@ def _loads_object(text: str | bytes, what: str) -> dict[str, Any]:
     return value
 
 
+# Kinds whose only field is one required string: decoded by a direct constructor call.
+_SINGLE_TEXT: dict[type[Any], str] = {
+    c: names[0] for c, names in _FIELDS.items()
+    if len(names) == 1 and names[0] in _REQUIRED[c] and names[0] != "ack_type"
+}
+_PRIORITIES: dict[str, Priority] = {p.value: p for p in Priority}
+
+
 def _kind_fields(kind: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in _FIELDS[type(kind)]:
@@ -85,6 +93,11 @@ def _text(value: Any) -> str:
 
 
 def _structure_kind(data: dict[str, Any], cls: type[Any]) -> Any:
+    single = _SINGLE_TEXT.get(cls)
+    if single is not None:  # the common kinds: one required text field (task, query, info…)
+        value = data.get(single)
+        if isinstance(value, str):
+            return cls(value)
     missing = _REQUIRED[cls].difference(data)
     if missing:
         raise KeyError(", ".join(sorted(missing)))
@@ -146,7 +159,7 @@ def message_from_dict(data: dict[str, Any]) -> Message:
         from_=AgentId.parse(data["from"]),
         to=AgentId.parse(data["to"]),
         kind=kind_from_dict(data),
-        priority=Priority(data.get("priority", "normal")),
+        priority=_PRIORITIES.get(data.get("priority", "normal")) or Priority(data["priority"]),
         created_at=parse_ts(data["created_at"]),
         correlation_id=None if corr is None else MessageId.parse(corr),
     )
