@@ -217,3 +217,33 @@ async def test_a_failing_on_started_callback_leaves_no_process(tmp_path: Path) -
         await run_model(cmd, tmp_path / "p", tmp_path / "log", kill_grace_s=0.3,
                         on_started=record_then_fail)
     assert not pid_alive(pids[0])
+
+
+_OUT_OF_FILES = '''
+import os, resource, sys, trio
+from pathlib import Path
+from tinytown.runtime.model import ModelCommand, run_model
+
+async def main() -> None:
+    tmp = Path(sys.argv[1])
+    (tmp / "prompt.md").write_text("hi")
+    cmd = ModelCommand("x", "true", ("/bin/true",), False, tmp, dict(os.environ))
+    # Leave exactly one free descriptor: the round log opens, starting the process does not.
+    used = len(os.listdir("/proc/self/fd"))
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (used + 1, hard))
+    outcome = await run_model(cmd, tmp / "prompt.md", tmp / "round.log")
+    print(outcome.status)
+
+trio.run(main)
+'''
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
+def test_too_many_open_files_defers_the_round_instead_of_failing_it(tmp_path: Path) -> None:
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-c", _OUT_OF_FILES, str(tmp_path)],
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "deferred"
