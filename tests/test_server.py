@@ -15,7 +15,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from tinytown.errors import RedisNotInstalledError, RedisStartError, RedisVersionTooOldError
-from tinytown.redis import server
+from tinytown.redis import probe
 from tinytown.redis.server import (
     PIDFILE,
     SUN_PATH_MAX,
@@ -160,7 +160,7 @@ async def test_stale_socket_is_replaced(town: Path, servers: Servers) -> None:
 async def test_a_silent_listener_is_never_replaced(
     town: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(server, "PING_TIMEOUT_S", 0.05)
+    monkeypatch.setattr(probe, "PING_TIMEOUT_S", 0.05)
     sock = town / ".tt" / "redis.sock"
     sock.parent.mkdir()
     with socket.socket(socket.AF_UNIX) as busy:

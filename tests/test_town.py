@@ -12,6 +12,7 @@ import pytest
 import trio
 
 from tinytown.errors import (
+    AgentExistsError,
     AgentNotFoundError,
     AmbiguousAgentError,
     ConfigError,
@@ -91,8 +92,10 @@ async def test_agent_reference_resolution(town: Town) -> None:
         await town.resolve("nobody")
     with pytest.raises(AgentNotFoundError):
         await town.resolve("550e8400-e29b-41d4-a716-446655440000")
-    b = await register_agent(town, "backend", "claude")
+    with pytest.raises(AgentExistsError):  # one live agent per name
+        await register_agent(town, "backend", "claude")
     await town.channel.set_agent_state(a.id, AgentState.STOPPED)
+    b = await register_agent(town, "backend", "claude")
     assert (await town.resolve("backend"))[0] == b.id  # the live one wins an exact-name tie
     await town.channel.set_agent_state(b.id, AgentState.STOPPED)
     with pytest.raises(AmbiguousAgentError, match="ambiguous"):

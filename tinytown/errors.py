@@ -166,6 +166,10 @@ class RedisStartError(RedisError):
     """A managed redis-server did not start."""
 
 
+class TownDataLostError(TinytownError):
+    """The town's Redis came back without the town's data (``.tt/town.json`` names an epoch)."""
+
+
 class OperationTimeoutError(TinytownError):
     """An operation did not finish in time."""
 

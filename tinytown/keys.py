@@ -21,6 +21,10 @@ Key                                        Type        Contents
 ``tt:<town>:stop:<agent_id>``              string      ``"1"`` EX 3600: stop at next round
 ``tt:<town>:task:<task_id>``               hash        task record
 ``tt:<town>:backlog``                      list        task ids, FIFO
+``tt:<town>:epoch``                        string      (ours) the town's epoch, also in
+                                                       ``.tt/town.json`` (:mod:`tinytown.epoch`)
+``tt:<town>:names``                        hash        (ours) agent name -> id of the agent that
+                                                       last reserved it (see below)
 ``tt:<town>:broadcast``                    pub/sub     message JSON
 ``tt:<town>:events``                       stream      town events, MAXLEN ~ 1000
 ``tt:<town>:events:agent:<agent_id>``      stream      agent events, MAXLEN ~ 100
@@ -40,6 +44,15 @@ Key                                        Type        Contents
 ``tt:<town>:mission:active``               set         active mission ids
 ``tt:agent:<id>`` … ``tt:backlog``          (legacy)    pre-isolation keys, read by ``tt migrate``
 =========================================  ==========  ============================================
+
+The name index ``tt:<town>:names`` makes lookup by name O(1) and spawn's
+name reservation atomic: the scripts that create an agent (spawn), revive one
+(restart) and remove one (prune) update it in the same script
+(:mod:`tinytown.scripts`). At most one *live* (not Stopped/Error/Cold) agent
+holds a name, and the index points at it; an entry whose agent is terminal,
+gone or renamed is stale and is overwritten by the next reservation. tinytown
+0.10 does not maintain the index, so a miss (or a stale entry) is answered by
+a scan of the agent records, which also repairs the entry.
 """
 
 from __future__ import annotations
@@ -134,6 +147,16 @@ class Keys:
     @property
     def backlog(self) -> str:
         return f"{self.prefix}backlog"
+
+    @property
+    def epoch(self) -> str:
+        """The town's epoch: a missing one means its Redis lost the town (see tinytown.epoch)."""
+        return f"{self.prefix}epoch"
+
+    @property
+    def names(self) -> str:
+        """The name index: hash of agent name -> agent id (see the module docstring)."""
+        return f"{self.prefix}names"
 
     @property
     def broadcast(self) -> str:

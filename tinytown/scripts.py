@@ -39,6 +39,7 @@ def sources(target: TaskState) -> frozenset[TaskState]:
 _RUNNING = TaskState.RUNNING.value
 _ASSIGNED = TaskState.ASSIGNED.value
 _TERMINAL_AGENT = lua_set(s.value for s in AgentState if s.is_terminal)
+_TERMINAL_TASK = lua_set(s.value for s in TaskState if s.is_terminal)
 
 # The one activity writer (Lua): newest first, ACTIVITY_KEEP kept, expiring. A key of
 # another type is left alone: a script stopped by an error midway keeps its earlier
@@ -120,46 +121,126 @@ return {{1, cur, host}}
 """
 )
 
-# KEYS: agent, stop, activity; ARGV: now, rounds, host, activity line.
-# Revive a terminal agent: returns '' on success, else its current state ('-' if missing).
-REVIVE_AGENT: Final = Script(
-    _ACTIVITY_FN
-    + f"""
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return '-' end
-if not ({_TERMINAL_AGENT})[state] then return state end
-redis.call('HSET', KEYS[1], 'state', '{AgentState.IDLE.value}', 'rounds_completed', '0',
-           'max_rounds', ARGV[2], 'host', ARGV[3], 'last_heartbeat', ARGV[1],
-           'last_active_at', ARGV[1])
-redis.call('DEL', KEYS[2])
-push_activity(KEYS[3], ARGV[4])
+# --- the agent name index (keys.py: ``tt:<town>:names``) ------------------------------------
+#
+# Every script that creates (CREATE_AGENT), revives (REVIVE_AGENT) or removes
+# (DELETE_AGENT_IF_STATE) an agent checks and updates the index in the same
+# script, so two concurrent spawns of one name give exactly one live agent. A
+# name's holder is live when its record exists, still has that name and is not
+# in a terminal state (no state reads as starting: live). tinytown 0.10 writes
+# agents without touching the index: callers pass the live agents of that name
+# their scan found (the candidates), re-checked here, and the index is repaired.
+# An index of the wrong type is ours and derived: it is rebuilt, not fatal.
+#
+# The reserving scripts share one ARGV head: name, the agent's id, the agent key
+# prefix (``tt:<town>:agent:``), the number n of candidates, the n candidate ids;
+# their own arguments start at ARGV[5 + n]. KEYS[1] is the index.
+_NAME_FN = f"""
+local name, id, prefix = ARGV[1], ARGV[2], ARGV[3]
+local ncand = tonumber(ARGV[4])
+local rest = 5 + ncand
+local ikind = redis.call('TYPE', KEYS[1])['ok']
+if ikind ~= 'hash' and ikind ~= 'none' then redis.call('DEL', KEYS[1]) end
+local function live(other)
+  local f = redis.pcall('HMGET', prefix .. other, 'name', 'state')
+  if type(f) ~= 'table' or f.err or f[1] ~= name then return false end
+  return not ({_TERMINAL_AGENT})[f[2] or '{AgentState.STARTING.value}']
+end
+local function holder()
+  local cur = redis.call('HGET', KEYS[1], name)
+  if cur and cur ~= id and live(cur) then return cur end
+  for i = 5, 4 + ncand do
+    local other = ARGV[i]
+    if other ~= id and live(other) then
+      redis.call('HSET', KEYS[1], name, other)
+      return other
+    end
+  end
+  return false
+end
+"""
+
+# KEYS: index, new agent hash. Own ARGV: the record's field/value pairs.
+# Returns '' when created, else the id of the live agent holding the name.
+CREATE_AGENT: Final = Script(
+    _NAME_FN
+    + """
+local taken = holder()
+if taken then return taken end
+redis.call('HSET', KEYS[2], unpack(ARGV, rest))
+redis.call('HSET', KEYS[1], name, id)
 return ''
 """
 )
 
-# KEYS: the agent hash first, then every other key of the agent; ARGV: the states in which
-# it may be deleted (any state when empty). Returns 1 if the keys were deleted.
+# KEYS: index, agent, stop, activity. Own ARGV: now, rounds, host, activity line.
+# Revive a terminal agent: returns '' on success, '-' when the record is missing,
+# '=<id>' when another live agent holds the name, else its current (live) state.
+REVIVE_AGENT: Final = Script(
+    _ACTIVITY_FN
+    + _NAME_FN
+    + f"""
+local state = redis.call('HGET', KEYS[2], 'state')
+if not state then return '-' end
+if not ({_TERMINAL_AGENT})[state] then return state end
+local taken = holder()
+if taken then return '=' .. taken end
+local now = ARGV[rest]
+redis.call('HSET', KEYS[2], 'state', '{AgentState.IDLE.value}', 'rounds_completed', '0',
+           'max_rounds', ARGV[rest + 1], 'host', ARGV[rest + 2], 'last_heartbeat', now,
+           'last_active_at', now)
+redis.call('DEL', KEYS[3])
+push_activity(KEYS[4], ARGV[rest + 3])
+redis.call('HSET', KEYS[1], name, id)
+return ''
+"""
+)
+
+# KEYS: index. ARGV: the reserving head with no candidates (name, id, prefix, 0).
+# Points the index at id when id is live and the indexed holder is not; returns
+# the live holder ('' if none).
+REPAIR_NAME: Final = Script(
+    _NAME_FN
+    + """
+local cur = redis.call('HGET', KEYS[1], name)
+if cur and live(cur) then return cur end
+if live(id) then redis.call('HSET', KEYS[1], name, id) return id end
+return ''
+"""
+)
+
+# KEYS: index, then every key of the agent, its hash first. ARGV: the agent's id,
+# then the states in which it may be deleted (any state when none). Deletes the
+# agent's keys and its index entry; returns 1 if deleted, else 0.
 DELETE_AGENT_IF_STATE: Final = Script(
-    """
-local state = redis.call('HGET', KEYS[1], 'state')
-if not state then return 0 end
-if #ARGV > 0 then
+    f"""
+local ikind = redis.call('TYPE', KEYS[1])['ok']
+if ikind ~= 'hash' and ikind ~= 'none' then redis.call('DEL', KEYS[1]) end
+local f = redis.pcall('HMGET', KEYS[2], 'name', 'state')
+if type(f) ~= 'table' or f.err or (not f[1] and not f[2]) then return 0 end
+local state = f[2] or '{AgentState.STARTING.value}'
+if #ARGV > 1 then
   local ok = false
-  for _, s in ipairs(ARGV) do if s == state then ok = true end end
+  for i = 2, #ARGV do if ARGV[i] == state then ok = true end end
   if not ok then return 0 end
 end
-redis.call('DEL', unpack(KEYS))
+redis.call('DEL', unpack(KEYS, 2))
+if f[1] and redis.call('HGET', KEYS[1], f[1]) == ARGV[1] then
+  redis.call('HDEL', KEYS[1], f[1])
+end
 return 1
 """
 )
 
 # Like DELETE_AGENT_IF_STATE, but only while the agent's queues hold exactly what the caller
 # left in them (its task messages were moved to the backlog first: nothing that arrived since
-# is deleted). KEYS: Keys.agent_keys order (agent hash, inbox, urgent, processing, others);
-# ARGV: the expected inbox + urgent + processing length, then the allowed states (any when
-# none). Returns 1 if deleted, 0 if the state forbids it, -1 if the queues changed.
+# is deleted). KEYS: Keys.agent_keys order (agent hash, inbox, urgent, processing, others),
+# then the name index last; ARGV: the expected inbox + urgent + processing length, then the
+# allowed states (any when none). Returns 1 if deleted (its index entry too, if it points at
+# it), 0 if the state forbids it, -1 if the queues changed.
 DELETE_AGENT_IF_DRAINED: Final = Script(
     """
+local index = KEYS[#KEYS]
 local state = redis.call('HGET', KEYS[1], 'state')
 if not state then return 0 end
 if #ARGV > 1 then
@@ -167,9 +248,17 @@ if #ARGV > 1 then
   for i = 2, #ARGV do if ARGV[i] == state then ok = true end end
   if not ok then return 0 end
 end
-local n = redis.call('LLEN', KEYS[2]) + redis.call('LLEN', KEYS[3]) + redis.call('LLEN', KEYS[4])
+local function llen(key)  -- a queue of the wrong type holds nothing to lose: it is deleted
+  if redis.call('TYPE', key)['ok'] == 'list' then return redis.call('LLEN', key) end
+  return 0
+end
+local n = llen(KEYS[2]) + llen(KEYS[3]) + llen(KEYS[4])
 if n ~= tonumber(ARGV[1]) then return -1 end
-redis.call('DEL', unpack(KEYS))
+local name, id = redis.call('HGET', KEYS[1], 'name'), redis.call('HGET', KEYS[1], 'id')
+redis.call('DEL', unpack(KEYS, 1, #KEYS - 1))
+local ikind = redis.call('TYPE', index)['ok']
+if ikind ~= 'hash' and ikind ~= 'none' then redis.call('DEL', index) end
+if name and id and redis.call('HGET', index, name) == id then redis.call('HDEL', index, name) end
 return 1
 """
 )
@@ -261,6 +350,42 @@ if ARGV[3] == 'L' then
 else
   redis.call('RPUSH', KEYS[2], ARGV[2])
 end
+return 1
+"""
+)
+
+# Reclaim one task message to the backlog, never reopening an ended task: the check of the
+# task's state and the move happen in this one script, so a completion racing the reclaim
+# either lands first (the stale message is dropped, the task stays ended) or after (the
+# task is pending in the backlog and the completion ends it there).
+# KEYS: source queue, backlog, task hash. ARGV: the exact queued entry, task id, now.
+# Returns 1 if moved (the task record, if any, becomes pending and unassigned), 2 if the
+# task had ended (the message is only removed), 0 if the entry was no longer queued.
+RECLAIM_TO_BACKLOG: Final = Script(
+    f"""
+if redis.call('LREM', KEYS[1], 1, ARGV[1]) == 0 then return 0 end
+local kind = redis.call('TYPE', KEYS[3])['ok']
+local state = false
+if kind == 'hash' then state = redis.call('HGET', KEYS[3], 'state') end
+if state and ({_TERMINAL_TASK})[state] then return 2 end
+if not redis.call('LPOS', KEYS[2], ARGV[2]) then redis.call('RPUSH', KEYS[2], ARGV[2]) end
+if kind == 'hash' then
+  redis.call('HSET', KEYS[3], 'state', '{TaskState.PENDING.value}', 'updated_at', ARGV[3])
+  redis.call('HDEL', KEYS[3], 'assigned_to', 'started_at')
+end
+return 1
+"""
+)
+
+# Assign a task to an agent unless it has ended (one script: no completion slips between).
+# KEYS: task hash. ARGV: agent id, now. Returns 1 if assigned, 0 if ended or missing.
+ASSIGN_IF_OPEN: Final = Script(
+    f"""
+if redis.call('TYPE', KEYS[1])['ok'] ~= 'hash' then return 0 end
+local state = redis.call('HGET', KEYS[1], 'state')
+if state and ({_TERMINAL_TASK})[state] then return 0 end
+redis.call('HSET', KEYS[1], 'state', '{TaskState.ASSIGNED.value}', 'assigned_to', ARGV[1],
+           'updated_at', ARGV[2])
 return 1
 """
 )

@@ -25,6 +25,7 @@ from tinytown.codec import (
     task_to_hash,
 )
 from tinytown.errors import (
+    AgentExistsError,
     AgentNotFoundError,
     CorruptRecordError,
     InvalidInputError,
@@ -34,7 +35,14 @@ from tinytown.errors import (
 from tinytown.keys import STOP_TTL_S, Keys
 from tinytown.models import Agent, AgentId, AgentState, Task, TaskId
 from tinytown.redis.client import Redis
-from tinytown.scripts import PUSH_ACTIVITY, UPDATE_IF_EXISTS
+from tinytown.scripts import (
+    CREATE_AGENT,
+    DELETE_AGENT_IF_STATE,
+    PUSH_ACTIVITY,
+    REPAIR_NAME,
+    REVIVE_AGENT,
+    UPDATE_IF_EXISTS,
+)
 
 log = logging.getLogger("tinytown")
 
@@ -48,8 +56,69 @@ class RecordStore:
 
     # --- agents -------------------------------------------------------------------
 
+    async def create_agent(self, agent: Agent) -> None:
+        """Write a new agent record, reserving its name atomically (:mod:`tinytown.scripts`).
+
+        Raises:
+            AgentExistsError: a live agent already has this name (nothing is written).
+        """
+        candidates = await self._name_candidates(agent.name, agent.id)
+        fields, _ = agent_to_hash(agent)
+        head = _reservation_args(agent.name, agent.id, self._agent_prefix, candidates)
+        keys = [self.keys.names, self.keys.agent(agent.id)]
+        pairs = [x for pair in fields.items() for x in pair]
+        taken = await CREATE_AGENT(self.redis, keys, [*head, *pairs])
+        if taken:
+            raise await self._name_taken(agent.name, taken)
+
+    async def revive_agent(
+        self, agent: Agent, *, now: datetime, rounds: int, host: str, activity: str
+    ) -> str:
+        """Make a terminal agent ``idle`` again if no other live agent holds its name.
+
+        Returns ``''`` on success, ``'-'`` when the record is gone, else the
+        agent's current (live) state.
+
+        Raises:
+            AgentExistsError: another live agent holds the name.
+        """
+        aid = agent.id
+        candidates = await self._name_candidates(agent.name, aid)
+        head = _reservation_args(agent.name, aid, self._agent_prefix, candidates)
+        keys = [self.keys.names, self.keys.agent(aid), self.keys.stop(aid), self.keys.activity(aid)]
+        result: str = await REVIVE_AGENT(
+            self.redis, keys, [*head, field_text(now), rounds, host, activity]
+        )
+        if result.startswith("="):
+            raise await self._name_taken(agent.name, result[1:])
+        return result
+
+    async def live_agent_id(self, name: str) -> AgentId | None:
+        """The live agent named exactly ``name``: O(1) through the name index.
+
+        On a miss or a stale entry (tinytown 0.10 does not maintain the index)
+        the agent records are scanned and the entry is repaired.
+        """
+        indexed = await self._indexed_id(name)
+        if indexed is not None:
+            agent = await self._get_agent_or_none(indexed)
+            if agent is not None and agent.name == name and not agent.state.is_terminal:
+                return agent.id
+        for agent in await self.list_agents():
+            if agent.name == name and not agent.state.is_terminal:
+                head = _reservation_args(name, agent.id, self._agent_prefix, [])
+                await REPAIR_NAME(self.redis, [self.keys.names], head)
+                return agent.id
+        return None
+
+    async def require_name_free(self, name: str) -> None:
+        """Raise AgentExistsError if a live agent is named ``name`` (a check, not a reservation)."""
+        holder = await self.live_agent_id(name)
+        if holder is not None:
+            raise await self._name_taken(name, str(holder))
+
     async def set_agent(self, agent: Agent) -> None:
-        """Write the whole agent record."""
+        """Write the whole agent record (an existing agent's; new ones go through create_agent)."""
         pipe = self.redis.pipeline()
         queue_hash_write(pipe, self.keys.agent(agent.id), *agent_to_hash(agent))
         await pipe.execute()
@@ -103,8 +172,65 @@ class RecordStore:
         return agents
 
     async def delete_agent(self, agent_id: AgentId) -> None:
-        """Remove the agent and its queues, flags, activity and event stream (prune)."""
-        await self.redis.execute("DEL", *self.keys.agent_keys(agent_id))
+        """Remove the agent, its queues, flags, activity, event stream and name-index entry."""
+        await self.remove_agent(agent_id)
+
+    async def remove_agent(self, agent_id: AgentId, states: Sequence[AgentState] = ()) -> bool:
+        """Remove the agent if its state is one of ``states`` (any when empty), atomically.
+
+        Returns whether it was removed.
+        """
+        return (await self.remove_agents([agent_id], states))[0]
+
+    async def remove_agents(
+        self, agent_ids: Sequence[AgentId], states: Sequence[AgentState] = ()
+    ) -> list[bool]:
+        """:meth:`remove_agent` for many agents in one round trip (one script each)."""
+        pipe = self.redis.pipeline()
+        for aid in agent_ids:
+            keys = [self.keys.names, *self.keys.agent_keys(aid)]
+            DELETE_AGENT_IF_STATE.queue(pipe, keys, [str(aid), *(s.value for s in states)])
+        return [bool(ok) for ok in await pipe.execute()]
+
+    # --- name index helpers -----------------------------------------------------------
+
+    @property
+    def _agent_prefix(self) -> str:
+        return self.keys.agent("")
+
+    async def _indexed_id(self, name: str) -> str | None:
+        """The id the index holds for ``name`` (maybe stale), None on a miss."""
+        try:
+            value = await self.redis.execute("HGET", self.keys.names, name)
+        except ResponseError:  # a wrong-typed index reads as a miss; the scripts rebuild it
+            return None
+        return value if isinstance(value, str) and value else None
+
+    async def _get_agent_or_none(self, agent_id: str) -> Agent | None:
+        try:
+            return await self.get_agent(AgentId.parse(agent_id))
+        except (InvalidInputError, CorruptRecordError, ResponseError):
+            return None
+
+    async def _name_candidates(self, name: str, agent_id: AgentId) -> list[AgentId]:
+        """Live agents named ``name`` that the index may not know (0.10 writes none there)."""
+        indexed = await self._indexed_id(name)
+        if indexed is not None and indexed != str(agent_id):
+            agent = await self._get_agent_or_none(indexed)
+            if agent is not None and agent.name == name and not agent.state.is_terminal:
+                return []  # the script sees the indexed holder itself
+        return [
+            a.id
+            for a in await self.list_agents()
+            if a.name == name and a.id != agent_id and not a.state.is_terminal
+        ]
+
+    async def _name_taken(self, name: str, holder: str) -> AgentExistsError:
+        agent = await self._get_agent_or_none(holder)
+        what = f"{agent.state.label}, id {agent.short_id}" if agent else f"id {holder[:8]}"
+        return AgentExistsError(
+            f"Agent '{name}' already exists ({what}); kill it first or choose another name"
+        )
 
     # --- tasks -----------------------------------------------------------------------
 
@@ -259,6 +385,13 @@ class RecordStore:
             if record is not None:
                 out.append(record)
         return out
+
+
+def _reservation_args(
+    name: str, agent_id: object, prefix: str, candidates: Sequence[object]
+) -> list[str]:
+    """The ARGV head of the name-reserving scripts (see :mod:`tinytown.scripts`)."""
+    return [name, str(agent_id), prefix, str(len(candidates)), *map(str, candidates)]
 
 
 def _decode_or_warn(reply: Any, key: str, decode: Any) -> Any:

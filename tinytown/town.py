@@ -38,6 +38,7 @@ from tinytown.config import (
     save_town_config,
     town_config_path,
 )
+from tinytown.epoch import check_epoch, start_new_epoch
 from tinytown.errors import (
     AgentNotFoundError,
     AmbiguousAgentError,
@@ -48,10 +49,13 @@ from tinytown.errors import (
     RedisVersionTooOldError,
     TownExistsError,
 )
+from tinytown.files import narrow_dir, private_dir
+from tinytown.keys import Keys
 from tinytown.models import SUPERVISOR, Agent, AgentId
 from tinytown.redis import server
 from tinytown.redis.client import Redis, open_redis
 from tinytown.redis.url import parse_url
+from tinytown.town_redis import ensure_server, secure_target
 
 TT_DIR = ".tt"
 TOWN_SUBDIRS = ("agents", "logs", "tasks")
@@ -146,7 +150,9 @@ class Town:
 
         async def opener() -> Self:
             config = prepare_town(root, name, register=register)
-            return await cls._open(root, config, env, stop_started=not keep)
+            town = await cls._open(root, config, env, stop_started=not keep)
+            await start_new_epoch(town.redis, town.channel.keys, town.root)
+            return town
 
         return TownOpening(opener)
 
@@ -157,15 +163,22 @@ class Town:
         *,
         env: Mapping[str, str] | None = None,
         start: bool = True,
+        check_epoch: bool = True,
     ) -> TownOpening[Self]:
         """Connect to the town at ``path``, starting its Redis if needed and ``start``.
 
         Closing it leaves the town (its Redis, its runtime) running.
+
+        Raises:
+            TownDataLostError: the town's Redis came back without its data
+                (:mod:`tinytown.epoch`); ``check_epoch=False`` skips the check,
+                for the commands that replace the data (reset, restore).
         """
         root = Path(path)
 
         async def opener() -> Self:
-            return await cls._open(root, load_town_config(root), env, start=start)
+            config = load_town_config(root)
+            return await cls._open(root, config, env, start=start, check=check_epoch)
 
         return TownOpening(opener)
 
@@ -178,9 +191,12 @@ class Town:
         *,
         start: bool = True,
         stop_started: bool = False,
+        check: bool = True,
     ) -> Self:
         root = Path(os.path.abspath(root))  # noqa: ASYNC240 - getcwd only, no disk I/O
-        target = redis_target(config, root, os.environ if env is None else env)
+        narrow_dir(root / TT_DIR)  # .tt/ is the user's alone, whatever made it (one stat)
+        environ = os.environ if env is None else env
+        target = secure_target(redis_target(config, root, environ), config, root, environ)
         started = False
         if target.managed and start:
             started = await ensure_server(root, config, target)
@@ -189,6 +205,8 @@ class Town:
             redis = await stack.enter_async_context(open_redis(parse_url(target.url)))
             if not target.managed:
                 await check_remote(redis, target)
+            if check:
+                await check_epoch(redis, Keys(config.name), root)
         except BaseException:
             await stack.aclose()
             raise
@@ -292,8 +310,9 @@ def prepare_town(root: Path, name: str, *, register: bool = True) -> TownConfig:
 
 def create_layout(root: Path) -> None:
     """``.tt/`` with its subdirectories, and ``.tt`` in ``.gitignore``."""
+    private_dir(root / TT_DIR)
     for sub in TOWN_SUBDIRS:
-        (root / TT_DIR / sub).mkdir(parents=True, exist_ok=True)
+        private_dir(root / TT_DIR / sub)
     gitignore = root / ".gitignore"
     lines = gitignore.read_text().splitlines() if gitignore.exists() else []
     if not any(line.strip().rstrip("/") in (".tt", "/.tt") for line in lines):
@@ -307,27 +326,6 @@ def _global_or_default() -> GlobalConfig | None:
         return load_global_config()
     except ConfigError:
         return None
-
-
-async def ensure_server(root: Path, config: TownConfig, target: RedisTarget) -> bool:
-    """Start the town's Redis unless it already answers; whether it was started now."""
-    if target.socket_path is not None and server.server_running(
-        root, target.socket_path, target.password
-    ):
-        return False
-    binary = server.find_redis_server(config.redis.binary)
-    tcp = None
-    if target.mode == "town_tcp":
-        tcp = (config.redis.bind, config.redis.port)
-    await server.start_town_server(
-        root,
-        socket_path=target.socket_path or server.effective_socket_path(root, ".tt/redis.sock"),
-        binary=binary,
-        aof=config.redis.persist,
-        tcp=tcp,
-        password=target.password,
-    )
-    return True
 
 
 async def check_remote(redis: Redis, target: RedisTarget) -> None:

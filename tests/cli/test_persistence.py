@@ -59,7 +59,8 @@ def test_save_change_restore_round_trip(managed: TT, tmp_path: Path) -> None:
     assert restored.lines[0] == f"📂 Snapshot found: ../town-state.rdb ({size} B)"
     assert "   Stopped the town's Redis and started it again on the snapshot." in restored.lines
     assert "   The state it replaced is kept in ./.tt/redis.rdb.bak" in restored.lines
-    assert restored.lines[-1] == "✅ Restored town 'my-project': 1 key(s) (0 agent(s), 0 task(s))"
+    # The backlog and the town's epoch (tinytown.epoch).
+    assert restored.lines[-1] == "✅ Restored town 'my-project': 2 key(s) (0 agent(s), 0 task(s))"
     assert trio.run(_redis, root, "LRANGE", key, 0, -1) == ["t1", "t2"]
     assert trio.run(_redis, root, "EXISTS", Keys("my-project").agent("x")) == 0
 

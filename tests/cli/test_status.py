@@ -198,13 +198,13 @@ def test_terminal_note_overflow_and_json(tt, town_dir: Path) -> None:  # type: i
 
 
 def test_deep_shows_agent_logs(tt, town_dir: Path) -> None:  # type: ignore[no-untyped-def]
-    spawn(town_dir, "backend")
-    logs = town_dir / ".tt" / "logs"
-    (logs / "backend.log").write_text(
+    aid = spawn(town_dir, "backend")["backend"]
+    logs = town_dir / ".tt" / "logs"  # per-agent files are named by agent id
+    (logs / f"{aid}.log").write_text(
         "2026-04-20T18:22:15.123456Z  INFO tt: 🔄 Agent 'backend' starting loop (max 10 rounds)\n"
         "   ✅ Round 1 complete\n   ✅ Round 2 complete\n   📭 Inbox empty, waiting...\n"
     )
-    (logs / "backend_round_2.log").write_text("wrote src/auth.rs\n")
+    (logs / f"{aid}_round_2.log").write_text("wrote src/auth.rs\n")
     out = tt("status", "--deep").lines
     at = out.index("--- backend ---")
     assert out[at + 1 :] == [

@@ -23,12 +23,14 @@ from pathlib import Path
 import attrs
 import pytest
 import redis as redis_py
+import trio
 
 from tinytown.codec import message_to_json
 from tinytown.config import CliPreset, load_town_config, new_town_config, save_town_config
 from tinytown.keys import Keys
 from tinytown.models import SUPERVISOR, AgentId, Message, MessageKind
 from tinytown.procwait import pid_alive
+from tinytown.redis import server
 from tinytown.runtime.procfiles import read_pid, runtime_pidfile
 
 FAKE = Path(__file__).with_name("fake_model.py")
@@ -247,3 +249,34 @@ def rt_town_fixture(
     finally:
         town.kill_all()
         client.close()
+
+
+@pytest.fixture(name="managed_town")
+def managed_town_fixture(
+    tmp_path: Path, town_name: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[RtTown]:
+    """A town on its own managed Redis (no REDIS_URL), fake model presets, fast timings."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var in ("TINYTOWN_AGENT_ID", "TINYTOWN_AGENT_NAME", "TINYTOWN_TOWN", "REDIS_URL"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in FAST_ENV.items():
+        monkeypatch.setenv(var, value)
+    root = tmp_path / "town"
+    (root / ".tt" / "logs").mkdir(parents=True)
+    save_town_config(root, new_town_config(town_name))
+    add_presets(root)
+    seen, pids = tmp_path / "seen.txt", tmp_path / "pids"
+    monkeypatch.setenv("FAKE_SEEN", str(seen))
+    monkeypatch.setenv("FAKE_PIDS", str(pids))
+    monkeypatch.chdir(root)
+    sock = root / ".tt" / "redis.sock"
+    client = redis_py.Redis(unix_socket_path=str(sock), decode_responses=True)
+    town = RtTown(root, town_name, f"unix://{sock}", seen, pids, client, Keys(town_name))
+    try:
+        yield town
+    finally:
+        town.kill_all()
+        client.close()
+        trio.run(server.stop_town_server, root)

@@ -8,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -93,8 +94,8 @@ def test_keep_leaves_results_but_no_process(tmp_path: Path) -> None:
     results = sorted((root / ".tt" / "demo").glob("*.md"))
     assert len(results) == 5
     # The query between agents was answered by the backend's model with `tt send --info`.
-    backend_rounds = "".join(
-        log.read_text() for log in (root / ".tt" / "logs").glob("backend_round_*.log")
+    backend_rounds = "".join(  # round logs are named by agent id; any agent's will do
+        log.read_text() for log in (root / ".tt" / "logs").glob("*_round_*.log")
     )
     assert "--info backend answers 'Which JSON field" in backend_rounds
     assert "📤 Sent informational message" in backend_rounds
@@ -159,4 +160,36 @@ def test_bad_options(tmp_path: Path, args: list[str], message: str) -> None:
     done = run_demo(tmp_path, *args)
     assert done.returncode != 0
     assert message in done.stderr
+    assert demo_dirs(tmp_path) == []
+
+
+def test_a_demo_killed_with_sigkill_leaves_nothing_behind(tmp_path: Path) -> None:
+    """Its watchdog ends the runtime, the models and Redis, and removes the town (item 6)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    env = dict(os.environ, HOME=str(home), TINYTOWN_DEMO_DELAY_S="60")
+    with subprocess.Popen(
+        [TT, "-v", "demo", "--dir", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as proc:
+        assert proc.stdout is not None
+        seen = []
+        for line in proc.stdout:  # models are mid-round once an agent works
+            seen.append(line)
+            if " is Working" in line:
+                break
+        started = pids("".join(seen))
+        assert set(started) == {"Redis", "Runtime"}, seen
+        proc.kill()
+        proc.communicate(timeout=30)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and (
+        processes_mentioning(str(tmp_path)) or demo_dirs(tmp_path)
+    ):
+        time.sleep(0.2)
+    assert processes_mentioning(str(tmp_path)) == []
+    assert not [pid for pid in started.values() if pid_alive(pid)]
     assert demo_dirs(tmp_path) == []

@@ -66,7 +66,9 @@ def test_spawn_foreground_runs_in_the_terminal_until_the_agent_stops(rt_town: Rt
     assert proc.returncode == 0, err
     lines = out.splitlines()
     assert lines[0] == "🤖 Spawned agent 'fg' using model 'ok'"
-    assert lines[2] == "🔄 Running agent loop (max 1 rounds)..."
+    assert lines[2].startswith("   Command: ")
+    assert lines[2].endswith("fake_model.py ok")
+    assert lines[3] == "🔄 Running agent loop (max 1 rounds)..."
     assert "   ✅ Round 1 complete" in lines
     assert lines[-1] == "✅ Agent 'fg' completed"
     assert rt_town.task(task_id)["state"] == "completed"

@@ -20,7 +20,7 @@ def test_spawn_assign_demo_agent_completes_the_task(
     out = rt_town.ok("spawn", "worker-1", "--model", "demo")
     assert "🤖 Spawned agent 'worker-1' using model 'demo'" in out
     assert "🔄 Starting agent loop in background (max 10 rounds)..." in out
-    assert "   Logs: .tt/logs/worker-1.log" in out
+    assert f"   Logs: .tt/logs/{rt_town.agent('worker-1')['id']}.log" in out
     assert len(rt_town.runtime_pids()) == 1
     task_id = _task_id(rt_town.ok("assign", "worker-1", "Write the hello module"))
     wait_until(lambda: rt_town.task(task_id).get("state") == "completed", "task completed")
@@ -29,8 +29,8 @@ def test_spawn_assign_demo_agent_completes_the_task(
     assert agent["tasks_completed"] == "1"
     assert agent["rounds_completed"] == "1"
     assert rt_town.queued(agent["id"]) == (0, 0, 0)
-    assert (rt_town.root / ".tt" / "logs" / "worker-1_round_1.log").exists()
-    log = (rt_town.root / ".tt" / "logs" / "worker-1.log").read_text()
+    assert (rt_town.root / ".tt" / "logs" / f"{agent['id']}_round_1.log").exists()
+    log = (rt_town.root / ".tt" / "logs" / f"{agent['id']}.log").read_text()
     assert "✅ Round 1 complete" in log
 
 
@@ -65,7 +65,7 @@ def test_kill_during_a_round_finishes_the_round_then_stops(
     agent = rt_town.agent("worker")
     assert agent["state"] == "stopped"
     assert agent["rounds_completed"] == "1"
-    log = (rt_town.root / ".tt" / "logs" / "worker.log").read_text()
+    log = (rt_town.root / ".tt" / "logs" / f"{agent['id']}.log").read_text()
     assert log.index("✅ Round 1 complete") < log.index("🛑 Stop requested")
     assert "Round 2: 🛑 stopped by request" in rt_town.activity(agent["id"])
     assert not rt_town.r.exists(rt_town.keys.stop(agent["id"]))
@@ -80,7 +80,7 @@ def test_restart_keeps_the_id_and_gives_fresh_rounds(rt_town: RtTown) -> None:
     out = rt_town.ok("restart", "w", "--rounds", "2")
     assert out.splitlines() == [
         "🔄 Restarting agent 'w'...", "   Rounds: 2", "   Cleaned 1 old round log file(s)",
-        "   Log: .tt/logs/w.log", "", "✅ Agent 'w' restarted",
+        f"   Log: .tt/logs/{first}.log", "", "✅ Agent 'w' restarted",
     ]
     t2 = _task_id(rt_town.ok("assign", "w", "two"))
     wait_until(lambda: rt_town.task(t2).get("state") == "completed", "second task done")

@@ -39,7 +39,7 @@ def test_non_zero_exit_requeues_then_marks_error(rt_town: RtTown) -> None:
     assert len(rt_town.seen_lines()) == 3  # delivered again after each failure
     assert rt_town.agent("flaky")["rounds_completed"] == "3"
     assert "fake model failing on purpose" in (
-        rt_town.root / ".tt" / "logs" / "flaky_round_1.log"
+        rt_town.root / ".tt" / "logs" / f"{rt_town.agent('flaky')['id']}_round_1.log"
     ).read_text()
 
 
@@ -63,7 +63,8 @@ def test_flooding_output_goes_to_the_round_log(rt_town: RtTown) -> None:
     task_id = _task_id(rt_town.ok("assign", "loud", "Talk a lot"))
     wait_until(lambda: rt_town.task(task_id).get("state") == "completed", "task completed")
     wait_until(lambda: rt_town.state("loud") == "idle", "agent idle")
-    size = (rt_town.root / ".tt" / "logs" / "loud_round_1.log").stat().st_size
+    round_log = rt_town.root / ".tt" / "logs" / f"{rt_town.agent('loud')['id']}_round_1.log"
+    size = round_log.stat().st_size
     assert size >= 30 * 2**20
 
 

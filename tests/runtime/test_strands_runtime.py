@@ -69,7 +69,7 @@ def test_new_towns_do_not_stop_idle_agents(rt_town: RtTown) -> None:
     assert load_town_config(rt_town.root).agent.idle_timeout_s == 0
     rt_town.ok("spawn", "w", "--model", "ok")
     wait_until(lambda: rt_town.state("w") == "idle", "agent idle")
-    log = rt_town.root / ".tt" / "logs" / "w.log"
+    log = rt_town.root / ".tt" / "logs" / f"{rt_town.agent('w')['id']}.log"
     wait_until(lambda: "Idle timeout" in log.read_text(), "loop started")
     assert "   Idle timeout: none (waits for work)" in log.read_text().splitlines()
 

@@ -20,7 +20,6 @@ from tinytown.errors import (
 )
 from tinytown.models import SUPERVISOR, Agent, AgentState, Message, MessageType
 from tinytown.runtime.delivery import Delivery
-from tinytown.scripts import DELETE_AGENT_IF_STATE
 from tinytown.services import agents as svc
 from tinytown.town import Town, utcnow
 
@@ -335,11 +334,9 @@ async def test_prune_nothing(town: Town) -> None:
 async def test_prune_keeps_an_agent_restarted_after_the_listing(town: Town) -> None:
     """The server-side check re-reads the state: a record that came back to life is kept."""
     a = await add_agent(town, "s", AgentState.STOPPED)
-    keys = town.channel.keys
-    script_keys = (keys.agent(a.id), keys.inbox(a.id))
     await town.channel.set_agent_state(a.id, AgentState.IDLE)
-    kept = await DELETE_AGENT_IF_STATE(town.redis, script_keys, ["stopped", "error"])
-    assert kept == 0
+    prunable = (AgentState.STOPPED, AgentState.ERROR)
+    assert await town.channel.remove_agents([a.id], prunable) == [False]
     assert await town.channel.get_agent_state(a.id) is AgentState.IDLE
 
 

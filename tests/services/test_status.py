@@ -140,9 +140,10 @@ async def test_status_report(town: Town) -> None:
     await messages.send(town, "reviewer", "CI is green", info=True)
     await town.channel.log_activity(backend.id, "Round 1: ✅ completed")
     logs = town.tt_dir / "logs"
-    (logs / "backend.log").write_text("🔄 starting\n   ✅ Round 1 complete\n")
-    (logs / "backend_round_1.log").write_text("did things\n")
-    (logs / "backend_round_12.log").write_text("round twelve\n\n")
+    (logs / f"{backend.id}.log").write_text("🔄 starting\n   ✅ Round 1 complete\n")
+    (logs / f"{backend.id}_round_1.log").write_text("did things\n")
+    (logs / f"{backend.id}_round_12.log").write_text("round twelve\n\n")
+    (logs / "backend.log").write_text("a name is never a file name\n")
     report = await status.status(town, deep=True, tasks=True)
     assert report.town == town.name
     assert report.redis == town.target.redacted

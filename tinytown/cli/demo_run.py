@@ -40,6 +40,7 @@ from tinytown.models import Message, MessageType, TaskId
 from tinytown.procwait import wait_pid_gone
 from tinytown.redis.server import PIDFILE as REDIS_PIDFILE
 from tinytown.runtime.procfiles import read_pid, reap_orphan_model, runtime_pidfile
+from tinytown.runtime.reaper import start_reaper
 from tinytown.runtime.settings import host_id
 from tinytown.runtime.spawning import spawn
 from tinytown.services.tasks import assign
@@ -105,6 +106,8 @@ async def run_demo(options: DemoOptions, report: Report) -> DemoResult:
     """
     env = demo_env(os.environ)
     root = Path(tempfile.mkdtemp(prefix="tt-demo-", dir=options.parent_dir))
+    # Should this process die without cleaning up (SIGKILL), the reaper does it.
+    reaper = start_reaper(os.getpid(), root, remove=not options.keep)
     try:
         async with Town.init(root, DEMO_TOWN_NAME, env=env, register=False) as town:
             redis_pid = read_pid(root / REDIS_PIDFILE)
@@ -127,6 +130,8 @@ async def run_demo(options: DemoOptions, report: Report) -> DemoResult:
             report(f"📁 Demo town kept at {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+        reaper.kill()  # our own clean-up ran: the watchdog has nothing left to do
+        reaper.wait()
 
 
 async def _until_terminated(fn: Callable[[], Awaitable[T]]) -> T:

@@ -68,8 +68,10 @@ def round_token_text() -> str | None:
     return os.environ.get(ROUND_TOKEN_ENV) or None
 
 
-def run_town(fn: Callable[[Town], Awaitable[T]], *, start: bool = True) -> T:
-    """Connect to the town of ``--town`` and run ``fn(town)``.
+def run_town(
+    fn: Callable[[Town], Awaitable[T]], *, start: bool = True, check_epoch: bool = True
+) -> T:
+    """Connect to the town of ``--town`` and run ``fn(town)`` (see ``Town.connect``).
 
     Run from a model round that has been superseded (its token is no longer
     the agent's round in progress), every command is refused before it runs.
@@ -79,7 +81,7 @@ def run_town(fn: Callable[[Town], Awaitable[T]], *, start: bool = True) -> T:
         from tinytown.services.fencing import check_round
         from tinytown.town import Town
 
-        async with Town.connect(OPTIONS.town, start=start) as town:
+        async with Town.connect(OPTIONS.town, start=start, check_epoch=check_epoch) as town:
             await check_round(town, round_token_text())
             return await fn(town)
 

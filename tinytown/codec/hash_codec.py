@@ -27,6 +27,7 @@ from tinytown.models import (
     Task,
     TaskId,
     TaskState,
+    is_valid_agent_name,
 )
 
 AGENT_OPTIONAL_FIELDS = ("current_task", "nickname", "role_id", "parent_agent_id")
@@ -125,6 +126,15 @@ def _record_id(fields: Mapping[str, str], where: str, parse: Callable[[str], T])
         raise CorruptRecordError(where, f"invalid id {raw!r}") from None
 
 
+def _agent_name(fields: Mapping[str, str], where: str) -> str:
+    # A name read from Redis is checked like one typed by a user (issue 10): a
+    # record named "../../x" or with control characters is corrupt. Missing: "".
+    name = fields.get("name", "")
+    if name and not is_valid_agent_name(name):
+        raise CorruptRecordError(where, f"invalid agent name {name[:80]!r}")
+    return name
+
+
 def agent_from_hash(fields: Mapping[str, str], where: str = "agent", *,
                     now: datetime | None = None) -> Agent:
     """Decode an agent hash (``HGETALL`` result, non-empty)."""
@@ -133,7 +143,7 @@ def agent_from_hash(fields: Mapping[str, str], where: str = "agent", *,
     max_rounds = _try(int, fields.get("max_rounds"))
     return Agent(
         id=_record_id(fields, where, AgentId.parse),
-        name=fields.get("name", ""),
+        name=_agent_name(fields, where),
         cli=fields.get("cli", ""),
         created_at=created,
         last_heartbeat=_try(parse_ts, fields.get("last_heartbeat")) or now,

@@ -35,7 +35,11 @@ _PORT_RE = re.compile(r"\+?[0-9]+")
 
 @attrs.define
 class GlobalRedisConfig:
-    """``[redis]`` of the global config: tinytown 0.10's central server."""
+    """``[redis]`` of the global config: tinytown 0.10's central server.
+
+    ``binary`` (ours) is a ``redis-server`` the user trusts for every town: a
+    town file may not choose one outside ``~/.tt/`` (:mod:`tinytown.town_redis`).
+    """
 
     host: str = "127.0.0.1"
     port: int = attrs.field(
@@ -43,6 +47,7 @@ class GlobalRedisConfig:
     )
     password: str | None = None
     use_central: bool = False
+    binary: str | None = None
 
 
 @attrs.define

@@ -72,6 +72,30 @@ def _tcp_url(scheme: str, host: str, port: int, password: str | None, *, hide: b
     return f"{scheme}://{auth}{host}:{port}"
 
 
+def with_password(target: RedisTarget, cfg: TownConfig, password: str) -> RedisTarget:
+    """A TCP target with ``password`` (URL and redacted URL rebuilt)."""
+    rc = cfg.redis
+    scheme = "rediss" if rc.tls_enabled else "redis"
+    return attrs.evolve(
+        target,
+        url=_tcp_url(scheme, rc.host, rc.port, password, hide=False),
+        redacted=_tcp_url(scheme, rc.host, rc.port, password, hide=True),
+        password=password,
+    )
+
+
+def insecure_remote(target: RedisTarget, cfg: TownConfig) -> bool:
+    """A server reached over the network with neither a password nor TLS."""
+    if target.mode == "remote_tcp":
+        return target.password is None and not cfg.redis.tls_enabled
+    if target.mode == "url":
+        url = target.url.strip()
+        host = url.split("://", 1)[-1].rsplit("@", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+        host = host.strip("[]")
+        return url.startswith("redis://") and "@" not in url and not is_loopback(host)
+    return False
+
+
 def redis_target(cfg: TownConfig, root: Path, env: Mapping[str, str]) -> RedisTarget:
     """Derive the Redis target of a town.
 
@@ -82,7 +106,7 @@ def redis_target(cfg: TownConfig, root: Path, env: Mapping[str, str]) -> RedisTa
 
     Note:
         In socket modes this calls
-        :func:`tinytown.redis.server.effective_socket_path`, which may pick a
+        :func:`tinytown.redis.sockpath.effective_socket_path`, which may pick a
         short fallback path (and record it under ``.tt/``) when the socket
         path under the town is too long for the OS.
     """
@@ -90,12 +114,12 @@ def redis_target(cfg: TownConfig, root: Path, env: Mapping[str, str]) -> RedisTa
     if explicit:
         return RedisTarget(mode="url", url=explicit, redacted=redact_url(explicit), managed=False)
 
-    from tinytown.redis.server import effective_socket_path  # lazy: keeps config import light
+    from tinytown.redis.sockpath import effective_socket_path  # lazy: keeps config import light
 
     root = root.absolute()
     rc = cfg.redis
     if rc.use_socket:
-        sock_path = effective_socket_path(root, rc.socket_path)
+        sock_path = effective_socket_path(root, rc.socket_path, env)
         url = f"unix://{sock_path}"
         return RedisTarget(
             mode="town_socket", url=url, redacted=url, managed=True, socket_path=sock_path
@@ -109,7 +133,7 @@ def redis_target(cfg: TownConfig, root: Path, env: Mapping[str, str]) -> RedisTa
             mode="remote_tcp", url=url, redacted=redacted, managed=False, password=password
         )
     managed = not cfg.use_central_redis
-    sock = effective_socket_path(root, rc.socket_path) if managed else None
+    sock = effective_socket_path(root, rc.socket_path, env) if managed else None
     return RedisTarget(
         mode="town_tcp",
         url=url,

@@ -13,6 +13,7 @@ Differences from 0.10, on purpose:
   file.
 """
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,8 @@ from tinytown.config.presets import (
     resolve_cli_name,
 )
 from tinytown.errors import NotInitializedError
+
+log = logging.getLogger("tinytown")
 
 CONFIG_FILE = "tinytown.toml"
 AUTH_MODES = ("none", "api_key", "oidc")
@@ -52,7 +55,8 @@ class RedisConfig:
     """``[redis]``: where the town's Redis is and how a managed one is started.
 
     ``binary`` is our addition: an explicit ``redis-server`` to run.
-    ``persist`` asks for an append-only file next to the snapshot.
+    ``persist`` (default on, unlike 0.10 where it was unused) keeps an
+    append-only file (fsync every second) next to the snapshot.
     """
 
     url: str | None = None
@@ -60,7 +64,7 @@ class RedisConfig:
     socket_path: str = ".tt/redis.sock"
     host: str = "127.0.0.1"
     port: int = attrs.field(default=6379, validator=_port)
-    persist: bool = False
+    persist: bool = True
     aof_path: str = ".tt/redis.aof"
     password: str | None = None
     tls_enabled: bool = False
@@ -235,16 +239,37 @@ def load_town_config(root: Path) -> TownConfig:
         NotInitializedError: there is no ``tinytown.toml`` in ``root``.
         ConfigError: the file is not valid TOML or has a bad value.
     """
+    path = town_config_path(root)
     try:
-        data = read_toml(town_config_path(root), CONFIG_FILE)
+        data = read_toml(path, CONFIG_FILE)
     except FileNotFoundError:
         raise NotInitializedError(str(root)) from None
-    return town_config_from_dict(data)
+    cfg = town_config_from_dict(data)
+    if _has_secret(cfg):
+        _warn_if_readable(path)
+    return cfg
+
+
+def _has_secret(cfg: TownConfig) -> bool:
+    return bool(cfg.redis.password) or "@" in (cfg.redis.url or "")
+
+
+def _warn_if_readable(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o077:
+        log.warning("%s holds a Redis password and is readable by other users "
+                    "(mode %o): run 'chmod 600 %s'", path, mode & 0o777, path)
 
 
 def save_town_config(root: Path, cfg: TownConfig) -> None:
-    """Write ``cfg`` to ``<root>/tinytown.toml`` atomically."""
-    write_toml_atomic(town_config_path(root), town_config_to_dict(cfg))
+    """Write ``cfg`` to ``<root>/tinytown.toml`` atomically (mode 0600 when it holds a secret)."""
+    path = town_config_path(root)
+    write_toml_atomic(path, town_config_to_dict(cfg), mode=0o600 if _has_secret(cfg) else 0o644)
+    if _has_secret(cfg):
+        path.chmod(0o600)
 
 
 def new_town_config(name: str, global_cfg: GlobalConfig | None = None) -> TownConfig:

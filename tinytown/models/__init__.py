@@ -4,6 +4,7 @@ from tinytown.models.agent import (
     BUILTIN_ROLES,
     RESERVED_NAMES,
     Agent,
+    is_valid_agent_name,
     validate_agent_name,
 )
 from tinytown.models.enums import AgentState, AgentType, EventType, Priority, SpawnMode, TaskState
@@ -51,6 +52,7 @@ __all__ = [
     "compact_summary",
     "is_actionable",
     "is_informational_or_confirmation",
+    "is_valid_agent_name",
     "nickname_for",
     "summarize",
     "validate_agent_name",

@@ -16,6 +16,19 @@ BUILTIN_ROLES = ("default", "worker", "reviewer", "researcher", "runner")
 MAX_NAME_LEN = 64
 
 
+def is_valid_agent_name(name: str) -> bool:
+    """Letters, digits, ``-``, ``_`` and ``.`` only, at most ``MAX_NAME_LEN``, not all dots.
+
+    Names are never used as paths (per-agent files are named by id); the rule
+    keeps them safe to show and to pass in an environment variable anyway.
+    """
+    return (
+        0 < len(name) <= MAX_NAME_LEN
+        and all(c.isalnum() or c in "-_." for c in name)
+        and name.strip(".") != ""
+    )
+
+
 def validate_agent_name(name: str) -> str:
     """Return the trimmed name or raise: empty, too long, reserved, or with odd characters."""
     clean = name.strip()
@@ -27,8 +40,7 @@ def validate_agent_name(name: str) -> str:
         )
     if len(clean) > MAX_NAME_LEN:
         raise InvalidInputError(f"Agent name is longer than {MAX_NAME_LEN} characters")
-    bad = [c for c in clean if not (c.isalnum() or c in "-_.")]
-    if bad:
+    if not is_valid_agent_name(clean):
         raise InvalidInputError(
             f"Agent name {clean!r} may only contain letters, digits, '-', '_' and '.'"
         )

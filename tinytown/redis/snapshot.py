@@ -10,6 +10,8 @@ import os
 import shutil
 from pathlib import Path
 
+from tinytown.files import private_dir, write_private
+
 SNAPSHOT_NAME = "redis.rdb"
 AOF_DIR = "redis-aof"
 AOF_FILENAME = "appendonly.aof"  # redis-server's default appendfilename
@@ -38,10 +40,10 @@ def seed_aof_from_rdb(tt_dir: Path) -> Path:
     aof_dir = tt_dir / AOF_DIR
     if aof_dir.exists():
         set_aside(aof_dir)
-    aof_dir.mkdir()
+    private_dir(aof_dir)
     base = f"{AOF_FILENAME}.1.base.rdb"
     shutil.copyfile(tt_dir / SNAPSHOT_NAME, aof_dir / base)
-    (aof_dir / f"{AOF_FILENAME}.manifest").write_text(f"file {base} seq 1 type b\n")
+    write_private(aof_dir / f"{AOF_FILENAME}.manifest", f"file {base} seq 1 type b\n")
     return aof_dir
 
 

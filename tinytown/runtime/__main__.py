@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     run = partial(serve_runtime, root, host=host, only=only, stay=args.stay,
                   pidfile=not only and host == host_id(), companion=server)
     try:
-        trio.run(run)
+        runtime = trio.run(run)
     except BaseException as exc:  # report tinytown errors in one line, re-raise the rest
         leaf = _leaf(exc)
         if isinstance(leaf, InvalidStateError):
@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(leaf, KeyboardInterrupt):
             return 130
         raise
+    if runtime.lost is not None:
+        log.error("runtime exited: %s", runtime.lost)
+        return 1
     log.info("runtime exited")
     return 0
 

@@ -104,7 +104,7 @@ class AgentActor:
             return ExitReason.GONE
         self.name = agent.name
         self.max_rounds = agent.max_rounds if agent.max_rounds is not None else DEFAULT_MAX_ROUNDS
-        self.log = AgentLog(agent_log_path(self.ctx.root, self.name), self.ctx.echo)
+        self.log = AgentLog(agent_log_path(self.ctx.root, self.agent_id), self.ctx.echo)
         try:
             self._log_start(agent)
             await reap_orphan_model(self.ctx.root, self.agent_id, self.ctx.settings.kill_grace_s)

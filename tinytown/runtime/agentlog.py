@@ -1,6 +1,8 @@
-"""The per-agent loop log, ``.tt/logs/<name>.log``: plain lines, as ``tt status --deep`` reads them.
+"""The per-agent loop log ``.tt/logs/<agent id>.log``: plain lines, read by ``tt status --deep``.
 
-A foreground runtime also echoes every line to its terminal.
+Per-agent files are named by the agent's id, never by its name: a name comes
+from a user or from Redis and must never become a path (issue 10). A
+foreground runtime also echoes every line to its terminal.
 """
 
 from __future__ import annotations
@@ -12,27 +14,35 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from tinytown.files import PRIVATE_FILE, private_dir
+from tinytown.models import AgentId
+
 log = logging.getLogger("tinytown.runtime")
 
 
-def agent_log_path(root: Path, name: str) -> Path:
-    return root / ".tt" / "logs" / f"{name}.log"
+def _stem(agent_id: object) -> str:
+    return str(AgentId.parse(str(agent_id)))  # a UUID: never ".." or a separator
 
 
-def round_log_path(root: Path, name: str, round_no: int) -> Path:
-    return root / ".tt" / "logs" / f"{name}_round_{round_no}.log"
+def agent_log_path(root: Path, agent_id: object) -> Path:
+    return root / ".tt" / "logs" / f"{_stem(agent_id)}.log"
 
 
-def prompt_path(root: Path, name: str) -> Path:
-    return root / ".tt" / f"agent_{name}_prompt.md"
+def round_log_path(root: Path, agent_id: object, round_no: int) -> Path:
+    return root / ".tt" / "logs" / f"{_stem(agent_id)}_round_{round_no}.log"
 
 
-def clean_round_logs(root: Path, name: str) -> int:
-    """Delete ``<name>_round_*.log`` files; returns how many were deleted."""
+def prompt_path(root: Path, agent_id: object) -> Path:
+    return root / ".tt" / f"agent_{_stem(agent_id)}_prompt.md"
+
+
+def clean_round_logs(root: Path, agent_id: object) -> int:
+    """Delete ``<agent id>_round_*.log`` files; returns how many were deleted."""
     logs = root / ".tt" / "logs"
+    stem = _stem(agent_id)
     n = 0
-    for path in logs.glob(f"{glob.escape(name)}_round_*.log"):
-        suffix = path.name[len(name) + len("_round_"):-len(".log")]
+    for path in logs.glob(f"{glob.escape(stem)}_round_*.log"):
+        suffix = path.name[len(stem) + len("_round_"):-len(".log")]
         if suffix.isdigit():
             path.unlink(missing_ok=True)
             n += 1
@@ -64,9 +74,9 @@ class AgentLog:
         data = (text + "\n").encode("utf-8", "surrogateescape")
         try:
             if not self._dir_made:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                private_dir(self.path.parent)
                 self._dir_made = True
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, PRIVATE_FILE)
             try:
                 os.write(fd, data)
             finally:

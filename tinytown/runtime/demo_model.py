@@ -37,6 +37,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from tinytown.files import private_dir, write_private
 from tinytown.models.ids import SUPERVISOR_UUID
 from tinytown.runtime.prompt_parse import (
     ParsedBacklogTask,
@@ -115,13 +116,18 @@ class DemoModel:
         self.tt_command = list(tt_command)
         self.completed: list[tuple[str, str]] = []  # (task id, result), completed at the end
 
-    def tt(self, *args: str, check: bool = True) -> bool:
-        """Run one ``tt`` command in the town; raise DemoError when it fails and ``check``."""
-        argv = [*self.tt_command, "--town", str(self.town), *args]
-        print(f"$ tt {' '.join(args)}", flush=True)
+    def tt(self, *args: str, text: str | None = None, check: bool = True) -> bool:
+        """Run one ``tt`` command in the town; raise DemoError when it fails and ``check``.
+
+        ``text`` (a message or result) goes through stdin as ``-``, not argv, so
+        other users cannot read it in ``ps``; the round log shows it in place.
+        """
+        argv = [*self.tt_command, "--town", str(self.town), *args, *([] if text is None else ["-"])]
+        print(f"$ tt {' '.join([*args, *([] if text is None else [text])])}", flush=True)
         try:
             done = subprocess.run(
-                argv, capture_output=True, text=True, timeout=TT_TIMEOUT_S, check=False
+                argv, capture_output=True, text=True, timeout=TT_TIMEOUT_S, check=False,
+                input=text,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise DemoError(f"could not run tt {args[0]}: {exc}") from None
@@ -147,10 +153,11 @@ class DemoModel:
             elif item.is_backlog_nudge and backlog:
                 self.claim(backlog[0])
             elif item.is_query:
-                self.tt("send", recipient(item.sender), "--info", answer_text(self.agent, item))
+                self.tt("send", recipient(item.sender), "--info",
+                        text=answer_text(self.agent, item))
             elif _is_plain_task(item):
                 note = f"{self.agent} did: {_short(item.text)} (demo)"
-                self.tt("send", recipient(item.sender), "--info", note)
+                self.tt("send", recipient(item.sender), "--info", text=note)
             else:
                 print(f"demo model: noted '{_short(item.text)}'", flush=True)
         self.complete_tasks()
@@ -169,13 +176,13 @@ class DemoModel:
         result = result_text(self.agent, item)
         notes = self.town / DEMO_DIR / f"{item.task_id}.md"
         try:
-            notes.parent.mkdir(parents=True, exist_ok=True)
-            notes.write_text(
+            private_dir(notes.parent)
+            write_private(
+                notes,
                 f"# Task {item.task_id}\n\n"
                 f"- Agent: {self.agent}\n"
                 f"- Description: {item.text}\n\n"
                 f"{result}\n",
-                encoding="utf-8",
             )
         except OSError as exc:
             raise DemoError(f"cannot write {notes}: {exc.strerror or exc}") from None

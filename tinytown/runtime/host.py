@@ -46,6 +46,7 @@ from tinytown.runtime.companion import run_companion
 from tinytown.runtime.containment import end_orphans
 from tinytown.runtime.context import RuntimeContext
 from tinytown.runtime.procfiles import remove_pid, runtime_pidfile, write_pid
+from tinytown.runtime.redis_watch import RedisWatch
 from tinytown.runtime.settings import RuntimeSettings, ShutdownMode
 from tinytown.runtime.supervisor import Supervisor, describe
 from tinytown.scripts import AGENT_TRANSITION, CLAIM_LIVENESS, RELEASE_LIVENESS
@@ -72,8 +73,10 @@ class Runtime:
         self.stay = stay
         self.pidfile = pidfile
         self.pid = os.getpid()
+        self.watch = RedisWatch(ctx.town, self._on_town_lost)
+        self.lost: str | None = None
         self.supervisor = Supervisor(self._make_actor, self._give_up, ctx.settings,
-                                     on_idle=self._on_idle)
+                                     on_idle=self._on_idle, wait_redis=self.watch.wait_up)
         self.stopped_mode: ShutdownMode | None = None
         self._nursery: trio.Nursery | None = None
         self._emptied = trio.Event()
@@ -103,6 +106,7 @@ class Runtime:
             async with trio.open_nursery() as nursery:
                 self._nursery = nursery
                 await nursery.start(self.supervisor.run)
+                await nursery.start(self.watch.run)
                 nursery.start_soon(self._keep_alive)
                 nursery.start_soon(self._read_control)
                 nursery.start_soon(self._dispatch_missions)
@@ -124,6 +128,11 @@ class Runtime:
         self.ctx.shutting_down = True
         if self._nursery is not None:
             self._nursery.cancel_scope.cancel()
+
+    def _on_town_lost(self, message: str) -> None:
+        """The town's Redis came back empty: say so and end, serving nothing."""
+        self.lost = message
+        self.shutdown(ShutdownMode.SUSPEND)
 
     @property
     def hosted(self) -> frozenset[AgentId]:
@@ -255,7 +264,7 @@ class Runtime:
         except ResponseError as exc:  # a corrupt activity key must not hide the failure
             log.warning("could not record activity of %s: %s", agent_id, exc)
         await channel.update_agent(agent_id, state=AgentState.ERROR, last_heartbeat=utcnow())
-        log_file = AgentLog(agent_log_path(self.ctx.root, agent.name), self.ctx.echo)
+        log_file = AgentLog(agent_log_path(self.ctx.root, agent.id), self.ctx.echo)
         log_file.line(f"❌ Agent '{agent.name}' failed: {reason}")
         log_file.close()
         await channel.emit(Event(

@@ -20,6 +20,7 @@ from typing import Final
 import trio
 
 from tinytown.errors import OperationTimeoutError
+from tinytown.files import private_dir, private_opener
 from tinytown.procwait import pid_alive, wait_pid_gone
 from tinytown.runtime.containment import MARKER_ENV
 from tinytown.runtime.settings import ShutdownMode
@@ -92,8 +93,8 @@ def launch_detached(root: Path, *, stay: bool = False, env: Mapping[str, str] | 
                     ) -> None:
     """Start ``python -m tinytown.runtime --town <root>`` in the background, detached."""
     log_path = runtime_log_path(root)
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "ab") as log:
+    private_dir(log_path.parent)
+    with open(log_path, "ab", opener=private_opener) as log:
         subprocess.run(
             ["/bin/sh", "-c", '"$@" &', "sh", *runtime_argv(root, stay=stay)],
             stdin=subprocess.DEVNULL,

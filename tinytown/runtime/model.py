@@ -33,6 +33,7 @@ import trio
 
 from tinytown.config import DEMO_PRESET_NAME, TownConfig
 from tinytown.errors import ModelError
+from tinytown.files import private_dir, private_opener
 from tinytown.models import AgentId
 from tinytown.runtime.launch_env import LaunchEnv, capture, first_word, resolve_program
 
@@ -249,8 +250,8 @@ class ModelOutcome:
 
 def _open_round_files(cmd: ModelCommand, prompt_path: Path, log_path: Path
                       ) -> tuple[IO[bytes], IO[bytes] | int]:
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "wb")
+    private_dir(log_path.parent)
+    log = open(log_path, "wb", opener=private_opener)
     stdin: IO[bytes] | int = subprocess.DEVNULL
     if cmd.stdin_prompt:
         try:

@@ -15,6 +15,7 @@ import os
 import signal
 from pathlib import Path
 
+from tinytown.files import private_dir, write_private
 from tinytown.models import AgentId
 from tinytown.procwait import pid_alive, wait_pid_gone
 
@@ -38,9 +39,9 @@ def read_pid(path: Path) -> int | None:
 
 
 def write_pid(path: Path, pid: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(f"{pid}\n")
+    write_private(tmp, f"{pid}\n")
     os.replace(tmp, path)
 
 

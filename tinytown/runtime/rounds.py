@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import attrs
 import trio
 
+from tinytown.files import private_opener
 from tinytown.models import Agent, AgentState, Task, TaskId, classify
 from tinytown.models.fencing import ROUND_TOKEN_ENV, RoundToken
 from tinytown.runtime.agentlog import prompt_path, round_log_path
@@ -161,7 +162,7 @@ async def _run_model(
 ) -> ModelOutcome:
     ctx = actor.ctx
     cfg = ctx.config()
-    prompt = prompt_path(ctx.root, agent.name)
+    prompt = prompt_path(ctx.root, agent.id)
     marker = model_marker(ctx.root, actor.agent_id)
     cmd = build_model_command(
         cfg, agent.cli or cfg.default_cli, ctx.root, prompt, ctx.env,
@@ -173,7 +174,7 @@ async def _run_model(
     try:
         _write_text(prompt, text)
         outcome = await run_model(
-            cmd, prompt, round_log_path(ctx.root, agent.name, r),
+            cmd, prompt, round_log_path(ctx.root, agent.id, r),
             kill_grace_s=ctx.settings.kill_grace_s,
             on_started=lambda pid: write_pid(marker, pid),
         )
@@ -193,7 +194,7 @@ async def _run_model(
 
 
 def _write_text(path: os.PathLike[str], text: str) -> None:
-    with open(path, "w", encoding="utf-8") as fh:
+    with open(path, "w", encoding="utf-8", opener=private_opener) as fh:
         fh.write(text)
 
 

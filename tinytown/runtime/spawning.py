@@ -18,7 +18,6 @@ from pathlib import Path
 
 import attrs
 
-from tinytown.codec import hash_ts
 from tinytown.errors import (
     AgentExistsError,
     AgentNotFoundError,
@@ -27,20 +26,22 @@ from tinytown.errors import (
     InvalidInputError,
     InvalidStateError,
 )
+from tinytown.files import private_dir, write_private
 from tinytown.models import Agent, AgentId, AgentState, validate_agent_name
 from tinytown.runtime.agentlog import agent_log_path, clean_round_logs
 from tinytown.runtime.capacity import local_capacity
 from tinytown.runtime.launch import ensure_runtime
-from tinytown.runtime.launch_env import save_launch_env, unattended_warning
+from tinytown.runtime.launch_env import launch_env_path, save_launch_env, unattended_warning
 from tinytown.runtime.model import capture_model_launch, resolve_command
 from tinytown.runtime.settings import DEFAULT_MAX_ROUNDS
-from tinytown.scripts import REVIVE_AGENT
 from tinytown.services.registration import register_agent
 from tinytown.town import Town, utcnow
 
 log = logging.getLogger("tinytown.runtime")
 
 RESTART_ACTIVITY = "🔄 Restarted with {rounds} rounds"
+
+
 
 @attrs.frozen
 class Launch:
@@ -72,11 +73,11 @@ def _check_rounds(rounds: int) -> None:
         raise InvalidInputError(f"The round budget must not be negative, got {rounds}")
 
 
-def _fresh_logs(root: Path, name: str) -> tuple[int, Path]:
-    cleaned = clean_round_logs(root, name)
-    path = agent_log_path(root, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("")
+def _fresh_logs(root: Path, agent_id: AgentId) -> tuple[int, Path]:
+    cleaned = clean_round_logs(root, agent_id)
+    path = agent_log_path(root, agent_id)
+    private_dir(path.parent)
+    write_private(path, "")
     return cleaned, path
 
 
@@ -102,13 +103,8 @@ async def spawn(
     """
     clean = validate_agent_name(name)
     _check_rounds(max_rounds)
+    await town.channel.require_name_free(clean)
     agents = await town.list_agents()
-    for other in agents:
-        if other.name == clean and not other.state.is_terminal:
-            raise AgentExistsError(
-                f"Agent '{clean}' already exists ({other.state.label}, id {other.short_id}); "
-                f"kill it first or choose another name"
-            )
     if background:
         await check_capacity(town, agents, host, clean)
     check_max_agents(town, agents)
@@ -116,10 +112,14 @@ async def spawn(
     cli_name, launch_env = capture_model_launch(town.config, cli_ref, town.root)
     aid = AgentId.new()
     save_launch_env(town.root, aid, launch_env)  # before the record: the runtime reads it
-    agent = await register_agent(
-        town, clean, cli_ref, role=role, max_rounds=max_rounds, host=host, agent_id=aid
-    )
-    cleaned, log_path = _fresh_logs(town.root, clean)
+    try:
+        agent = await register_agent(
+            town, clean, cli_ref, role=role, max_rounds=max_rounds, host=host, agent_id=aid
+        )
+    except AgentExistsError:  # a concurrent spawn took the name: nothing of ours is left
+        launch_env_path(town.root, aid).unlink(missing_ok=True)
+        raise
+    cleaned, log_path = _fresh_logs(town.root, agent.id)
     warning = unattended_warning(resolve_command(town.config, cli_ref))
     if not background:
         return Launch(agent, cli_name, max_rounds, cleaned, log_path, warning=warning)
@@ -181,6 +181,7 @@ async def restart(
     Raises:
         AgentNotFoundError: no such agent.
         InvalidStateError: the agent is still active (kill it first).
+        AgentExistsError: another live agent has taken its name meanwhile.
         ModelError: its model CLI is not installed.
     """
     _check_rounds(rounds)
@@ -192,19 +193,16 @@ async def restart(
         await check_capacity(town, await town.list_agents(), host, agent.name)
     cli_name, launch_env = capture_model_launch(
         town.config, agent.cli or town.config.default_cli, town.root)
-    keys = town.channel.keys
-    now = utcnow()
-    state = await REVIVE_AGENT(
-        town.redis,
-        [keys.agent(agent.id), keys.stop(agent.id), keys.activity(agent.id)],
-        [hash_ts(now), rounds, host, RESTART_ACTIVITY.format(rounds=rounds)],
+    state = await town.channel.revive_agent(
+        agent, now=utcnow(), rounds=rounds, host=host,
+        activity=RESTART_ACTIVITY.format(rounds=rounds),
     )
     if state == "-":
         raise AgentNotFoundError(ref)
     if state:
         raise _still_active(ref, AgentState(state))
     save_launch_env(town.root, agent.id, launch_env)
-    cleaned, log_path = _fresh_logs(town.root, agent.name)
+    cleaned, log_path = _fresh_logs(town.root, agent.id)
     agent = await town.channel.require_agent(agent.id)
     if not background:
         return Launch(agent, cli_name, rounds, cleaned, log_path)

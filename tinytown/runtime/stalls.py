@@ -28,7 +28,7 @@ MAX_STALLED_ROUNDS: Final = 3
 NO_PROGRESS_REASON: Final = (
     "no progress in {n} rounds: the model CLI ended each round without completing the task "
     "('tt task complete'); check that it can act unattended (e.g. claude needs "
-    "--dangerously-skip-permissions) and see .tt/logs/{name}_round_*.log"
+    "--dangerously-skip-permissions) and see .tt/logs/{agent_id}_round_*.log"
 )
 
 
@@ -76,7 +76,7 @@ async def check_progress(
             (urgent if is_urgent else normal).append(raw)
             continue
         actor.stalled.pop(tid, None)
-        reason = NO_PROGRESS_REASON.format(n=n, name=actor.name)
+        reason = NO_PROGRESS_REASON.format(n=n, agent_id=actor.agent_id)
         actor.log.line(f"   ❌ Task {short} marked Failed: {reason}")
         await actor.activity(f"Round {r}: ❌ task {short} failed: no progress in {n} rounds")
         await task_service.fail(actor.ctx.town, str(tid), reason)

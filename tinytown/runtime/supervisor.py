@@ -24,6 +24,7 @@ from typing import Protocol
 
 import trio
 
+from tinytown.errors import ConnectionLostError, RedisUnavailableError
 from tinytown.models import AgentId
 from tinytown.runtime.capacity import out_of_files
 from tinytown.runtime.policy import RestartPolicy
@@ -45,6 +46,13 @@ ActorFactory = Callable[[AgentId], Actor]
 GiveUp = Callable[[AgentId, BaseException], Awaitable[None]]
 
 
+def is_connection_loss(exc: BaseException) -> bool:
+    """Whether ``exc`` (or the first leaf of an exception group) is a lost Redis connection."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return isinstance(exc, ConnectionLostError | RedisUnavailableError)
+
+
 def describe(exc: BaseException) -> str:
     """A one-line reason for a crash (the first leaf of an exception group)."""
     while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
@@ -61,6 +69,8 @@ class Supervisor:
         on_give_up: called when an agent's restart budget is spent.
         settings: the restart policy's parameters.
         on_idle: called whenever the number of running actors drops to zero.
+        wait_redis: returns once the town's Redis answers; an actor that crashed
+            because the connection was lost waits for it instead of counting a crash.
     """
 
     def __init__(
@@ -69,7 +79,9 @@ class Supervisor:
         on_give_up: GiveUp,
         settings: RuntimeSettings,
         on_idle: Callable[[], None] | None = None,
+        wait_redis: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        self._wait_redis = wait_redis
         self._make_actor = make_actor
         self._on_give_up = on_give_up
         self._settings = settings
@@ -132,6 +144,12 @@ class Supervisor:
                 try:
                     await actor.run()
                 except Exception as exc:  # a crash is contained to its actor
+                    if self._wait_redis is not None and is_connection_loss(exc):
+                        # Redis went away: not the actor's fault, no restart budget spent.
+                        self._actors[agent_id] = None
+                        await trio.sleep(s.restart_backoff_s)
+                        await self._wait_redis()
+                        continue
                     reason = describe(exc)
                     self._actors[agent_id] = None
                     if out_of_files(exc):  # temporary: back off, never spend the budget

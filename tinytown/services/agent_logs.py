@@ -149,35 +149,38 @@ def tail_lines(path: Path, n: int) -> list[str]:
     return lines[-n:]
 
 
-def latest_round_file(logs_dir: Path, name: str) -> tuple[int, Path] | None:
+def latest_round_file(logs_dir: Path, stem: str) -> tuple[int, Path] | None:
+    """The highest-numbered ``<stem>_round_<n>.log`` (stem: the agent id)."""
     best: tuple[int, Path] | None = None
-    for path in logs_dir.glob(f"{glob.escape(name)}_round_*.log"):
+    for path in logs_dir.glob(f"{glob.escape(stem)}_round_*.log"):
         m = _ROUND_FILE.match(path.name)
-        if m and m.group("name") == name:
+        if m and m.group("name") == stem:
             n = int(m.group("n"))
             if best is None or n > best[0]:
                 best = (n, path)
     return best
 
 
-def read_agent_log(logs_dir: Path, name: str) -> AgentLogExcerpt | None:
-    """The cleaned log of one agent, or None if it has no ``<name>.log``."""
-    log_path = logs_dir / f"{name}.log"
+def read_agent_log(logs_dir: Path, agent_id: str, name: str) -> AgentLogExcerpt | None:
+    """The cleaned log of one agent, or None if it has no ``<agent id>.log``."""
+    log_path = logs_dir / f"{agent_id}.log"
     if not log_path.is_file():
         return None
     lines = summarize_log(tail_lines(log_path, TAIL_LINES))
-    latest = latest_round_file(logs_dir, name)
+    latest = latest_round_file(logs_dir, agent_id)
     round_lines = round_tail(tail_lines(latest[1], 200)) if latest else []
     return AgentLogExcerpt(name, lines, latest[0] if latest else None, round_lines)
 
 
-def read_agent_logs(logs_dir: Path, names: Sequence[str]) -> list[AgentLogExcerpt]:
-    """Logs of each distinct name, in order; names without a log are skipped."""
+def read_agent_logs(
+    logs_dir: Path, agents: Sequence[tuple[str, str]]
+) -> list[AgentLogExcerpt]:
+    """Logs of each ``(agent id, name)``, in order; agents without a log are skipped."""
     if not logs_dir.is_dir():
         return []
     out = []
-    for name in dict.fromkeys(names):
-        log = read_agent_log(logs_dir, name)
+    for agent_id, name in dict.fromkeys(agents):
+        log = read_agent_log(logs_dir, agent_id, name)
         if log is not None:
             out.append(log)
     return out

@@ -14,7 +14,12 @@ from typing import Final
 import attrs
 
 from tinytown.codec import pairs_to_dict, task_from_hash
-from tinytown.errors import InvalidInputError, NotFoundError, TaskNotFoundError
+from tinytown.errors import (
+    InvalidInputError,
+    InvalidStateError,
+    NotFoundError,
+    TaskNotFoundError,
+)
 from tinytown.models import Task, TaskId
 from tinytown.redis.client import Transaction
 from tinytown.scripts import REMOVE_BACKLOG_TASK
@@ -199,6 +204,7 @@ async def claim(town: Town, task_id: str, agent_ref: str) -> Assignment:
         AgentNotFoundError: No agent matches ``agent_ref``.
         NotFoundError: The task is not in the backlog.
         TaskNotFoundError: It is, but its record is missing.
+        InvalidStateError: The task has ended (its entry is removed, the task untouched).
     """
     tid = await resolve_task_id(town, task_id)
     agent_id, agent = await town.resolve(agent_ref)
@@ -212,14 +218,21 @@ async def claim(town: Town, task_id: str, agent_ref: str) -> Assignment:
         fields = pairs_to_dict(await tx.execute("HGETALL", task_key))
         if not fields:
             raise TaskNotFoundError(str(tid))
-        task = task_from_hash(fields, task_key).assigned(agent_id, now)
+        task = task_from_hash(fields, task_key)
         pipe = tx.pipeline(transaction=True)
         pipe.cmd("LREM", keys.backlog, 1, str(tid))
-        queue_assignment(pipe, keys, task)
+        if not task.is_terminal:  # an ended task is never reopened: its entry is just stale
+            task = task.assigned(agent_id, now)
+            queue_assignment(pipe, keys, task)
         await pipe.execute()
         return task
 
     task = await run_watched(town.redis, [keys.backlog, task_key], body)
+    if task.is_terminal:
+        raise InvalidStateError(
+            f"Task {tid} has already ended ({task.state.label}); "
+            "its stale backlog entry was removed"
+        )
     await town.channel.emit(assigned_event(task, agent_id, now))
     return Assignment(task=task, agent_id=agent_id, agent=agent)
 
@@ -256,7 +269,9 @@ async def assign_all(town: Town, agent_ref: str) -> list[Task]:
             for key, reply in zip(task_keys, await reads.execute(), strict=True):
                 fields = pairs_to_dict(reply)
                 if fields:
-                    found.append(task_from_hash(fields, key).assigned(agent_id, now))
+                    task = task_from_hash(fields, key)
+                    if not task.is_terminal:  # ended: the stale entry is dropped, not reopened
+                        found.append(task.assigned(agent_id, now))
         pipe = tx.pipeline(transaction=True)
         pipe.cmd("LTRIM", keys.backlog, len(raw), -1)
         for task in found:

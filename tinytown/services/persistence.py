@@ -28,7 +28,9 @@ import attrs
 import trio
 
 from tinytown.config import RedisTarget, TownConfig, is_loopback, redis_target
+from tinytown.epoch import start_new_epoch
 from tinytown.errors import InvalidInputError, InvalidStateError, NotFoundError
+from tinytown.files import PRIVATE_FILE, private_dir
 from tinytown.keys import Keys
 from tinytown.redis import server
 from tinytown.redis.snapshot import (
@@ -39,6 +41,7 @@ from tinytown.redis.snapshot import (
 from tinytown.redis.url import parse_url
 from tinytown.services.town_ops import scan_keys, town_pattern
 from tinytown.town import TT_DIR, Town
+from tinytown.town_redis import secure_target
 
 DEFAULT_SNAPSHOT = f"{TT_DIR}/{SNAPSHOT_NAME}"
 BACKUP_SUFFIX = ".bak"
@@ -204,7 +207,7 @@ async def save_snapshot(town: Town, output: Path | None = None) -> SaveResult:
 
 async def _lock_town_server(root: Path) -> int:
     """Take the town server's start lock (the one :mod:`tinytown.redis.server` uses)."""
-    (root / TT_DIR).mkdir(parents=True, exist_ok=True)
+    private_dir(root / TT_DIR)
     fd = os.open(root / server.LOCKFILE, os.O_RDWR | os.O_CREAT, 0o600)
     with trio.move_on_after(LOCK_TIMEOUT_S):
         while True:
@@ -250,8 +253,9 @@ async def restore_snapshot(
     finally:
         os.close(lock_fd)
         staged.unlink(missing_ok=True)
-    async with Town.connect(root, env=env) as town:
+    async with Town.connect(root, env=env, check_epoch=False) as town:
         keys = Keys(town.name)
+        await start_new_epoch(town.redis, keys, town.root)  # the restored state is the town's
         n_keys = len(await scan_keys(town.redis, town_pattern(keys, keys.all_pattern)))
         n_agents = len(await scan_keys(town.redis, town_pattern(keys, keys.pattern("agent"))))
         n_tasks = len(await scan_keys(town.redis, town_pattern(keys, keys.pattern("task"))))
@@ -272,7 +276,8 @@ def check_restore(
         InvalidStateError: tt does not manage this town's Redis.
     """
     root = root.absolute()
-    target = redis_target(config, root, os.environ if env is None else env)
+    environ = os.environ if env is None else env
+    target = secure_target(redis_target(config, root, environ), config, root, environ)
     size = check_snapshot(source)
     if not target.managed:
         raise InvalidStateError(
@@ -284,9 +289,10 @@ def check_restore(
 
 def _stage(root: Path, source: Path) -> Path:
     tt_dir = root / TT_DIR
-    tt_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(tt_dir)
     staged = tt_dir / f".{SNAPSHOT_NAME}.restoring"
     shutil.copyfile(source, staged)
+    staged.chmod(PRIVATE_FILE)  # it becomes .tt/redis.rdb: a full dump of the town
     return staged
 
 

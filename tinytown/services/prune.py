@@ -8,10 +8,11 @@ Here the tasks go to the backlog first:
 2. every task message (``task_assign`` and free-text ``task``) moves to the
    backlog as ``tt reclaim --to-backlog`` moves it (one script per message;
    assigned task records become Pending and unassigned);
-3. the agent's keys are deleted by a script that re-checks, on the server,
-   its state and that its queues hold exactly what was left (messages that
-   are not tasks: queries, updates, confirmations). A message that arrived
-   meanwhile makes that agent go round again.
+3. the agent's keys (and its entry in the name index) are deleted by a
+   script that re-checks, on the server, its state and that its queues hold
+   exactly what was left (messages that are not tasks: queries, updates,
+   confirmations). A message that arrived meanwhile makes that agent go
+   round again.
 
 The report says which tasks went to the backlog and how many other messages
 were dropped with their agent.
@@ -19,16 +20,20 @@ were dropped with their agent.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Final
 
 import attrs
 
+from tinytown.errors import ResponseError
 from tinytown.models import Agent, AgentId, AgentState, TaskId
 from tinytown.scripts import DELETE_AGENT_IF_DRAINED
 from tinytown.services._agent_state import wake
 from tinytown.services.reclaim import read_inboxes, reclaim_to_backlog
 from tinytown.town import Town
+
+log = logging.getLogger("tinytown")
 
 MAX_PASSES: Final = 5
 
@@ -73,17 +78,21 @@ async def _one_pass(
 ) -> list[Agent]:
     """Drain and delete ``agents`` once; the agents whose queues changed meanwhile."""
     for agent in agents:
-        await town.channel.requeue_processing(agent.id)
+        try:
+            await town.channel.requeue_processing(agent.id)
+        except ResponseError as exc:  # a wrong-typed processing key: reported, then deleted
+            log.warning("skipping %s: %s", town.channel.keys.processing(agent.id), exc)
     boxes = await read_inboxes(town, agents)
     results = await reclaim_to_backlog(town, boxes)
     keys = town.channel.keys
     pipe = town.redis.pipeline()
     left: list[int] = []
     for box, moves in zip(boxes, results, strict=True):
-        moved[box.agent.id] += [m.task_id for m in moves if m.done and m.task_id is not None]
+        moved[box.agent.id] += [m.task_id for m in moves if m.moved and m.task_id is not None]
         remaining = box.message_count - sum(1 for m in moves if m.done)
         left.append(remaining)
-        DELETE_AGENT_IF_DRAINED.queue(pipe, keys.agent_keys(box.agent.id), [remaining, *allowed])
+        script_keys = [*keys.agent_keys(box.agent.id), keys.names]
+        DELETE_AGENT_IF_DRAINED.queue(pipe, script_keys, [remaining, *allowed])
     again = []
     for box, remaining, reply in zip(boxes, left, await pipe.execute(), strict=True):
         if reply == 1:

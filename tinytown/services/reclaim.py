@@ -22,12 +22,12 @@ from collections.abc import Sequence
 
 import attrs
 
-from tinytown.channel import decode_messages
-from tinytown.codec import message_to_json
+from tinytown.channel import decode_messages, reply_or
+from tinytown.codec import field_text, message_to_json
 from tinytown.errors import AgentNotFoundError, InvalidInputError, InvalidStateError
 from tinytown.models import Agent, AgentId, Message, MessageType, Task, TaskId
 from tinytown.models.message import assigned_task_id
-from tinytown.scripts import MOVE_ENTRY
+from tinytown.scripts import ASSIGN_IF_OPEN, MOVE_ENTRY, RECLAIM_TO_BACKLOG
 from tinytown.town import Town, utcnow
 
 
@@ -92,11 +92,19 @@ class Moved:
             the assigned task moved to another agent; None for free text moved
             to an agent.
         done: False when the message had left the queue before the move.
+        ended: its task had already ended (completed, failed, cancelled): the
+            stale message was removed from the queue and nothing was requeued.
     """
 
     item: QueuedItem
     task_id: TaskId | None
     done: bool
+    ended: bool = False
+
+    @property
+    def moved(self) -> bool:
+        """The message was moved (not dropped as stale, not already gone)."""
+        return self.done and not self.ended
 
 
 def classify_item(raw: str, message: Message, *, urgent: bool) -> QueuedItem:
@@ -145,18 +153,23 @@ async def scan_dead_inboxes(town: Town, from_name: str | None = None) -> list[De
 
 
 async def read_inboxes(town: Town, dead: Sequence[Agent]) -> list[DeadInbox]:
-    """Read-only: ``dead`` with their queued messages, classified (one round trip)."""
+    """Read-only: ``dead`` with their queued messages, classified (one round trip).
+
+    A queue key of the wrong type is reported (a warning) and read as empty.
+    """
     keys = town.channel.keys
     pipe = town.redis.pipeline()
     for agent in dead:
         pipe.cmd("LRANGE", keys.urgent(agent.id), 0, -1)
         pipe.cmd("LRANGE", keys.inbox(agent.id), 0, -1)
-    replies = await pipe.execute() if dead else []
+    replies = await pipe.execute(raise_on_error=False) if dead else []
     out = []
     for i, agent in enumerate(dead):
         items: list[QueuedItem] = []
         bad = 0
-        for urgent, raws in ((True, replies[2 * i]), (False, replies[2 * i + 1])):
+        urgent_raws = reply_or(replies[2 * i], keys.urgent(agent.id), [])
+        inbox_raws = reply_or(replies[2 * i + 1], keys.inbox(agent.id), [])
+        for urgent, raws in ((True, urgent_raws), (False, inbox_raws)):
             for raw in raws:
                 decoded = decode_messages([raw], keys.inbox(agent.id))
                 if decoded:
@@ -189,22 +202,19 @@ async def reclaim_to_backlog(town: Town, dead: Sequence[DeadInbox]) -> list[list
                 plan.append((box, item, task.id))
     await town.channel.set_tasks(new_tasks)
     pipe = town.redis.pipeline()
+    stamp = field_text(now)
     for box, item, tid in plan:
         src = keys.urgent(box.agent.id) if item.urgent else keys.inbox(box.agent.id)
-        MOVE_ENTRY.queue(pipe, [src, keys.backlog], [item.raw, str(tid), "R", "1"])
-    results = [bool(r) for r in await pipe.execute()] if plan else []
+        RECLAIM_TO_BACKLOG.queue(pipe, [src, keys.backlog, keys.task(tid)],
+                                 [item.raw, str(tid), stamp])
+    replies = [int(r) for r in await pipe.execute()] if plan else []
     # Free-text tasks whose message vanished meanwhile must not linger as records.
-    for (_, item, tid), done in zip(plan, results, strict=True):
-        if not done and item.kind is ItemKind.TASK_TEXT:
+    for (_, item, tid), reply in zip(plan, replies, strict=True):
+        if reply == 0 and item.kind is ItemKind.TASK_TEXT:
             await town.channel.delete_task(tid)
-    moved_ids = [
-        tid
-        for (_, item, tid), done in zip(plan, results, strict=True)
-        if done and item.kind is ItemKind.TASK_ID
-    ]
-    existing = await town.channel.get_tasks(moved_ids)
-    await town.channel.set_tasks(t.requeued(now) for t in existing.values() if not t.is_terminal)
-    return _group(dead, plan, results, keep_ids=True)
+    results = [r != 0 for r in replies]
+    ended = [r == 2 for r in replies]
+    return _group(dead, plan, results, keep_ids=True, ended=ended)
 
 
 async def reclaim_to_agent(
@@ -243,10 +253,11 @@ async def reclaim_to_agent(
     moved_ids = [
         tid for (_, _, tid), done in zip(plan, results, strict=True) if done and tid is not None
     ]
-    existing = await town.channel.get_tasks(moved_ids)
-    await town.channel.set_tasks(
-        t.assigned(target, now) for t in existing.values() if not t.is_terminal
-    )
+    if moved_ids:  # an ended task is never reopened: the check is in the script
+        assign = town.redis.pipeline()
+        for tid in moved_ids:
+            ASSIGN_IF_OPEN.queue(assign, [keys.task(tid)], [str(target), field_text(now)])
+        await assign.execute()
     return _group(dead, plan, results, keep_ids=False)
 
 
@@ -256,12 +267,14 @@ def _group(
     results: Sequence[bool],
     *,
     keep_ids: bool,
+    ended: Sequence[bool] | None = None,
 ) -> list[list[Moved]]:
     per_agent: dict[AgentId, list[Moved]] = {box.agent.id: [] for box in dead}
-    for (box, item, tid), done in zip(plan, results, strict=True):
+    ends = ended if ended is not None else [False] * len(plan)
+    for (box, item, tid), done, end in zip(plan, results, ends, strict=True):
         if item.kind.is_task:
             shown = tid if keep_ids or item.kind is ItemKind.TASK_ID else None
-            per_agent[box.agent.id].append(Moved(item, shown, done))
+            per_agent[box.agent.id].append(Moved(item, shown, done, end))
     return [per_agent[box.agent.id] for box in dead]
 
 

@@ -42,6 +42,7 @@ async def register_agent(
     Raises:
         ConfigError: the name is reserved.
         InvalidInputError: the name is empty, too long or has odd characters.
+        AgentExistsError: a live agent already has this name (nothing is written).
     """
     clean = validate_agent_name(name)
     cli_name = town.config.resolve_cli_name(cli or town.config.default_cli)
@@ -49,7 +50,7 @@ async def register_agent(
     agent = Agent.new(clean, cli_name, now, role_id=role, parent=parent, agent_id=agent_id)
     agent.max_rounds = max_rounds
     agent.host = host
-    await town.channel.set_agent(agent)
+    await town.channel.create_agent(agent)  # reserves the name atomically
     event = Event(
         event_type=EventType.AGENT_SPAWNED,
         message=f"Agent '{clean}' spawned with CLI {cli_name}",

@@ -378,8 +378,8 @@ async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> Stat
         )
     logs: list[AgentLogExcerpt] = []
     if deep:
-        names = [a.name for a in agents]
-        logs = await trio.to_thread.run_sync(read_agent_logs, town.tt_dir / "logs", names)
+        ids = [(str(a.id), a.name) for a in agents]
+        logs = await trio.to_thread.run_sync(read_agent_logs, town.tt_dir / "logs", ids)
     return StatusReport(
         town=town.name,
         root=town.root,

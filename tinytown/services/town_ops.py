@@ -16,6 +16,7 @@ from pathlib import Path
 
 import attrs
 
+from tinytown.epoch import start_new_epoch
 from tinytown.errors import AgentNotFoundError
 from tinytown.keys import Keys, glob_escape
 from tinytown.models import Agent
@@ -124,7 +125,11 @@ async def reset_town(town: Town, *, agents_only: bool) -> int:
     found: set[str] = set()
     for pattern in reset_patterns(keys, agents_only=agents_only):
         found.update(await scan_keys(town.redis, pattern))
-    return await delete_keys(town.redis, sorted(found))
+    found.discard(keys.epoch)  # the town goes on (emptied): it keeps, or starts, its epoch
+    deleted = await delete_keys(town.redis, sorted(found))
+    if not agents_only:
+        await start_new_epoch(town.redis, keys, town.root)
+    return deleted
 
 
 # --- init helpers ---------------------------------------------------------------------

@@ -23,23 +23,33 @@ DESCRIPTION_SHOWN = 60
 
 
 @app.command
-def add(description: str, *, tags: str | None = None) -> None:
+def add(
+    description: Annotated[str | None, Parameter(allow_leading_hyphen=True)] = None,
+    *,
+    tags: str | None = None,
+    file: str | None = None,
+) -> None:
     """Add a task to the backlog without assigning it.
 
     Parameters
     ----------
     description : str
-        Task description.
+        Task description; '-' reads it from stdin, so it does not show in 'ps'.
     tags : str
         Comma-separated tags, e.g. backend,security (used for role-based claiming).
+    file : str
+        Read the task description from this file instead.
     """
     from tinytown.cli.runner import run_town
+    from tinytown.cli.textarg import read_text
     from tinytown.services import backlog
 
+    text = read_text(description, file, what="task description")
+
     async def body(town: Town) -> None:
-        task = await backlog.add(town, description, backlog.parse_tags(tags))
+        task = await backlog.add(town, text, backlog.parse_tags(tags))
         say(f"📋 Added task to backlog: {task.id}")
-        say(f"   Description: {description}")
+        say(f"   Description: {text}")
 
     run_town(body)
 

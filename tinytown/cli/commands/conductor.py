@@ -50,10 +50,12 @@ def conductor(*, print_context: Annotated[bool, Parameter(negative=())] = False)
     if launch is None:
         sys.stdout.write(text)
         return
+    from tinytown.files import private_dir, write_private
+
     context_path = root / ".tt" / CONTEXT_FILE
     try:
-        context_path.parent.mkdir(parents=True, exist_ok=True)
-        context_path.write_text(text, encoding="utf-8")
+        private_dir(context_path.parent)
+        write_private(context_path, text)
     except OSError as exc:
         fail(OSError(f"Cannot write {context_path}: {exc.strerror or exc}"))
     shown = os.path.join(OPTIONS.town, ".tt", CONTEXT_FILE)

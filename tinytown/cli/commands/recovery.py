@@ -222,7 +222,9 @@ async def _inboxes(
         for m in moves[i]:
             dest = "backlog" if to_backlog else to
             shown = str(m.task_id) if m.task_id is not None else _shown(m.item)
-            if m.done:
+            if m.ended:
+                say(f"      ✔️  already ended, stale message dropped: {shown}")
+            elif m.done:
                 say(f"      → {dest}: {shown}")
                 count += 1
             else:
@@ -264,11 +266,12 @@ def _inbox_doc(
         else:
             for m in moves[i]:
                 doc = _item_doc(m.item)
-                doc["moved"] = m.done
+                doc["moved"] = m.moved
+                doc["ended"] = m.ended
                 if action == "backlog":
                     doc["backlog_task_id"] = str(m.task_id)
                 tasks.append(doc)
-                moved += m.done
+                moved += m.moved
         total += len(tasks)
         agents.append(
             {

@@ -26,9 +26,9 @@ ModelRef = Annotated[str | None, Parameter(name=["--model", "-m", "--cli", "-c"]
 INTERRUPTED = 130
 
 
-def _typed_log_path(name: str) -> Path:
-    """The agent's log path built from the town path as typed (``.tt/logs/<name>.log``)."""
-    return Path(OPTIONS.town) / ".tt" / "logs" / f"{name}.log"
+def _typed_log_path(agent_id: object) -> Path:
+    """The agent's log path built from the town path as typed (``.tt/logs/<agent id>.log``)."""
+    return Path(OPTIONS.town) / ".tt" / "logs" / f"{agent_id}.log"
 
 
 def spawn(
@@ -45,7 +45,7 @@ def spawn(
     The agent is registered in Redis (state Starting) and run by the town's
     runtime for this host, which is started in the background if it is not
     running (its log: '.tt/logs/runtime.log'). Each round feeds the agent's
-    inbox to the model CLI; output goes to '.tt/logs/<name>_round_<n>.log'.
+    inbox to the model CLI; output goes to '.tt/logs/<agent id>_round_<n>.log'.
     A name already used by a live agent is refused.
 
     Parameters
@@ -76,6 +76,8 @@ def spawn(
             warn(f"⚠️  {launch.warning}")
         say(f"🤖 Spawned agent '{agent.name}' using model '{launch.cli_name}'")
         say(f"   ID: {agent.id}")
+        # tinytown.toml may come from a cloned repository: show what will run.
+        say(f"   Command: {town.config.resolve_cli_command(launch.cli_name)}")
         if launch.cleaned_logs:
             say(f"   Cleaned {launch.cleaned_logs} old round log file(s)")
         if foreground:
@@ -83,7 +85,7 @@ def spawn(
             await _run_foreground(town, agent, host)
             return
         say(f"🔄 Starting agent loop in background (max {launch.max_rounds} rounds)...")
-        say(f"   Logs: {_typed_log_path(agent.name)}")
+        say(f"   Logs: {_typed_log_path(agent.id)}")
         say("   Agent running in background. Check status with 'tt status'")
 
     run_town(body)
@@ -121,7 +123,7 @@ def restart(agent: str, /, *, rounds: int = 10, foreground: Flag = False) -> Non
         if foreground:
             await _run_foreground(town, launch.agent, host)
             return
-        say(f"   Log: {_typed_log_path(launch.agent.name)}")
+        say(f"   Log: {_typed_log_path(launch.agent.id)}")
         say("")
         say(f"✅ Agent '{launch.agent.name}' restarted")
 

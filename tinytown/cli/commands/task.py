@@ -27,7 +27,10 @@ app = App(
 def complete(
     task_id: str,
     *more_ids: str,
-    result: Annotated[list[str] | None, Parameter(negative=())] = None,
+    result: Annotated[
+        list[str] | None, Parameter(negative=(), allow_leading_hyphen=True)
+    ] = None,
+    result_file: str | None = None,
 ) -> None:
     """Mark tasks as completed.
 
@@ -45,17 +48,27 @@ def complete(
     more_ids : str
         More task UUIDs to complete.
     result : list[str]
-        What was done (a short summary); repeat it to give each task its own.
+        What was done (a short summary); repeat it to give each task its own. '-' reads
+        it from stdin, so it does not show in 'ps'.
+    result_file : str
+        Read the result (one for all the tasks) from this file instead.
     """
     from tinytown.cli.exitcodes import exit_code_for
     from tinytown.cli.output import error_line
     from tinytown.cli.runner import round_token_text, run_town
+    from tinytown.cli.textarg import read_text
     from tinytown.errors import TinytownError
     from tinytown.models.fencing import RoundToken
     from tinytown.services import tasks
 
     ids = [task_id, *more_ids]
-    results = result or [tasks.DEFAULT_RESULT]
+    if result_file is not None:
+        if result:
+            usage_error("give the result with --result or --result-file, not both")
+        results = [read_text(None, result_file, what="result", option="--result-file")]
+    else:
+        given = result or [tasks.DEFAULT_RESULT]
+        results = [read_text(r, None, what="result") if r == "-" else r for r in given]
     if len(results) == 1:
         results = results * len(ids)
     elif len(results) != len(ids):

@@ -175,4 +175,4 @@ def reset(
         say(f"✅ Reset complete: deleted {deleted} Redis keys{suffix}")
         say("   Run 'tt spawn <name>' to create new agents")
 
-    run_town(body)
+    run_town(body, check_epoch=False)  # reset is how a user accepts a town that lost its data

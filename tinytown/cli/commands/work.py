@@ -16,7 +16,11 @@ AGENT_ID_ENV = "TINYTOWN_AGENT_ID"
 AGENT_NAME_ENV = "TINYTOWN_AGENT_NAME"
 
 
-def assign(agent: str, task: str) -> None:
+# "-" (read stdin) must not be taken for an option.
+TextArg = Annotated[str | None, Parameter(allow_leading_hyphen=True)]
+
+
+def assign(agent: str, task: TextArg = None, *, file: str | None = None) -> None:
     """Create a task and assign it to an agent.
 
     Stores the task (state Assigned) and puts a task assignment message in the
@@ -30,14 +34,20 @@ def assign(agent: str, task: str) -> None:
     agent : str
         Agent to assign to: name, nickname, short id or UUID ('conductor' for the supervisor).
     task : str
-        Task description (quote it; it may span several lines).
+        Task description (quote it; it may span several lines); '-' reads it from stdin,
+        so it does not show in 'ps'.
+    file : str
+        Read the task description from this file instead.
     """
     from tinytown.cli.notices import after_queueing
     from tinytown.cli.runner import run_town
+    from tinytown.cli.textarg import read_text
     from tinytown.services import tasks
 
+    description = read_text(task, file, what="task description")
+
     async def body(town: Town) -> None:
-        done = await tasks.assign(town, agent, task)
+        done = await tasks.assign(town, agent, description)
         say(f"📋 Assigned task {done.task.id} to agent '{agent}'")
         await after_queueing(town, done.agent)
 
@@ -46,8 +56,9 @@ def assign(agent: str, task: str) -> None:
 
 def send(
     to: str,
-    message: str,
+    message: TextArg = None,
     *,
+    file: str | None = None,
     query: Annotated[bool, Parameter(negative=())] = False,
     info: Annotated[bool, Parameter(negative=())] = False,
     ack: Annotated[bool, Parameter(negative=())] = False,
@@ -66,7 +77,9 @@ def send(
     to : str
         Recipient: name, nickname, short id or UUID ('conductor' for the supervisor).
     message : str
-        Message text.
+        Message text; '-' reads it from stdin, so it does not show in 'ps'.
+    file : str
+        Read the message text from this file instead.
     query : bool
         Send a question that expects an answer or decision.
     info : bool
@@ -80,16 +93,18 @@ def send(
     """
     from tinytown.cli.notices import after_queueing
     from tinytown.cli.runner import run_town
+    from tinytown.cli.textarg import read_text
     from tinytown.services import messages
 
     if sum((query, info, ack)) > 1:
         usage_error("--query, --info and --ack are mutually exclusive")
+    text = read_text(message, file, what="message")
 
     async def body(town: Town) -> None:
         sent = await messages.send(
             town,
             to,
-            message,
+            text,
             query=query,
             info=info,
             ack=ack,

@@ -126,7 +126,7 @@ async def reclaim_work(body: ReclaimRequest) -> dict[str, Any]:
     else:
         count = sum(len(box.tasks) for box in dead)
         return {"reclaimed": count, "destination": "Listed"}
-    return {"reclaimed": sum(1 for per in moves for m in per if m.done),
+    return {"reclaimed": sum(1 for per in moves for m in per if m.moved),
             "destination": destination}
 
 
