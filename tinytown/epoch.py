@@ -131,12 +131,15 @@ async def start_new_epoch(redis: Redis, keys: Keys, root: Path) -> str:
     return epoch
 
 
-def record_counts(root: Path, epoch: str, agents: int, tasks: int) -> None:
-    """Remember the last known counts (the runtime and ``tt status`` call this)."""
+def note_counts(root: Path, agents: int, tasks: int) -> None:
+    """Remember the last known counts in the marker (``tt status`` calls this); best effort."""
     marker = read_marker(root)
-    if marker is not None and (marker.epoch, marker.agents, marker.tasks) == (epoch, agents, tasks):
+    if marker is None or (marker.agents, marker.tasks) == (agents, tasks):
         return
-    write_marker(root, Marker(epoch, agents, tasks, _now()))
+    try:
+        write_marker(root, Marker(marker.epoch, agents, tasks, _now()))
+    except OSError:
+        pass  # a read-only checkout: the counts only make the loss message more precise
 
 
 def _now() -> str:

@@ -72,7 +72,8 @@ def test_a_town_whose_redis_comes_back_empty_is_flagged_until_reset(
     for command in (["status"], ["backlog", "list"], ["list"]):
         res = managed(*command)
         assert res.code != 0, (command, res)
-        assert res.err.startswith("Error: Town data lost: its Redis came back empty"), res.err
+        assert res.err.startswith("Error: Town data lost: its Redis came back empty "
+                                  "(last known: 0 agent(s), 1 task(s)"), res.err
         assert res.err.count("\n") == 1
     # Nothing "repaired" the town into a new one meanwhile.
     assert trio.run(_redis, root, "EXISTS", Keys(TOWN).epoch) == 0

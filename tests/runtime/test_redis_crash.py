@@ -63,6 +63,25 @@ def test_the_runtime_restarts_its_redis_by_itself_and_says_so_once(
     wait_until(lambda: town.task(task_id).get("state") == "completed", "task completed")
 
 
+def test_the_runtime_reports_a_redis_that_came_back_empty_and_exits(
+    managed_town: RtTown,
+) -> None:
+    town = managed_town
+    town.ok("spawn", "idle", "-m", "ok")
+    wait_until(lambda: town.state("idle") == "idle", "agent idle")
+    (runtime_pid,) = town.runtime_pids()
+    # The persistence files are lost with it: whoever restarts Redis gets an empty one.
+    shutil.rmtree(town.root / ".tt" / "redis-aof", ignore_errors=True)
+    (town.root / ".tt" / "redis.rdb").unlink(missing_ok=True)
+    _kill_redis(town.root)
+    wait_until(lambda: not pid_alive(runtime_pid), "runtime exits", timeout=30)
+    log = _runtime_log(town.root)
+    assert "Town data lost: its Redis came back empty" in log, log
+    status = town.tt("status")
+    assert status.code != 0
+    assert status.err.startswith("Error: Town data lost"), status.err
+
+
 async def _assign_batch(root: Path, agent: str) -> list[str]:
     async with Town.connect(root) as town:
         return [str((await tasks.assign(town, agent, f"task {i}")).task.id)

@@ -22,6 +22,7 @@ import trio
 
 from tinytown.channel import decode_messages, reply_or
 from tinytown.codec import pairs_to_dict, parse_ts, task_from_hash
+from tinytown.epoch import note_counts
 from tinytown.errors import CorruptRecordError, InvalidInputError
 from tinytown.models import Agent, AgentId, Task, TaskId, TaskState
 from tinytown.models.ids import CANONICAL_ID
@@ -380,12 +381,14 @@ async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> Stat
     if deep:
         ids = [(str(a.id), a.name) for a in agents]
         logs = await trio.to_thread.run_sync(read_agent_logs, town.tt_dir / "logs", ids)
+    counts = count_tasks(heads)
+    note_counts(town.root, len(rows), counts.total)  # the epoch marker's "last known"
     return StatusReport(
         town=town.name,
         root=town.root,
         redis=town.target.redacted,
         agents=rows,
-        tasks=count_tasks(heads),
+        tasks=counts,
         backlog=reply_or(replies[-1], keys.backlog, 0),
         groups=groups,
         logs=logs,
