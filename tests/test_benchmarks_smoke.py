@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ("latency", "throughput", "scale", "runtime", "startup", "e2e", "townhall")
 TIMEOUT_S = 600
 Run = tuple[Path, subprocess.CompletedProcess[str]]
+pytestmark = pytest.mark.slow  # one quick run of every benchmark, shared by the module
 
 
 @pytest.fixture(scope="module")

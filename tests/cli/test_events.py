@@ -59,6 +59,7 @@ def test_history_lines(tt, town_dir: Path) -> None:  # type: ignore[no-untyped-d
     assert doc["events"][0]["agent_id"] == str(ids["backend"])
 
 
+@pytest.mark.slow
 def test_history_filters_by_agent_before_counting(tt_proc, town_dir: Path) -> None:  # type: ignore[no-untyped-def]
     """Issue 9 item 14, through the installed tt: -n counts the agent's events."""
     spawn(town_dir, "alpha", "beta")

@@ -11,6 +11,7 @@ import json
 import tomllib
 from pathlib import Path
 
+import pytest
 from _work_helpers import in_town
 from conftest import TT
 
@@ -47,6 +48,7 @@ def _register(town_dir: Path, name: str) -> str:
     return in_town(town_dir, body)
 
 
+@pytest.mark.slow
 def test_sync_push_delivers_or_backlogs_and_pull_keeps_the_users_file(
     tt_proc: TT, town_dir: Path
 ) -> None:
@@ -91,6 +93,7 @@ def test_sync_push_delivers_or_backlogs_and_pull_keeps_the_users_file(
     assert json.loads(tt_proc("inbox", "backend", "--json").out)["length"] == 3
 
 
+@pytest.mark.slow
 def test_prune_moves_pending_tasks_to_the_backlog(tt_proc: TT, town_dir: Path) -> None:
     """Issue 9 item 5: tasks queued for a pruned agent, even in flight, go to the backlog."""
     aid = _register(town_dir, "gone")

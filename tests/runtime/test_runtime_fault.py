@@ -53,6 +53,7 @@ class Sender(threading.Thread):
         self.r.close()
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_points_loses_no_message(
     rt_town: RtTown, monkeypatch: pytest.MonkeyPatch, record_property: object
 ) -> None:

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 
+import pytest
 from _rt_support import TT, RtTown, rt_town_fixture, set_idle_timeout, wait_until  # noqa: F401
 
 from tinytown.config import load_town_config
@@ -74,6 +75,7 @@ def test_new_towns_do_not_stop_idle_agents(rt_town: RtTown) -> None:
     assert "   Idle timeout: none (waits for work)" in log.read_text().splitlines()
 
 
+@pytest.mark.slow
 def test_work_for_an_agent_stopped_by_its_idle_timeout_is_flagged(rt_town: RtTown) -> None:
     set_idle_timeout(rt_town.root, 1)  # a value the user sets keeps 0.10's meaning
     rt_town.ok("spawn", "w", "--model", "ok")

@@ -236,6 +236,7 @@ async def _costs(town: Town) -> tuple[int, int, int]:
     return mid - before, after - mid, end - after
 
 
+@pytest.mark.slow
 async def test_round_trips_do_not_grow_with_1000_agents_and_100k_tasks(town: Town) -> None:
     await _seed(town, 3, 10)
     small = await _costs(town)
