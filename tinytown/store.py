@@ -198,6 +198,17 @@ class RecordStore:
     def _agent_prefix(self) -> str:
         return self.keys.agent("")
 
+    async def indexed_agent(self, name: str) -> Agent | None:
+        """The live agent named exactly ``name`` by the name index alone (no scan); None on a
+        miss or a stale entry. Two round trips whatever the number of agents."""
+        indexed = await self._indexed_id(name)
+        if indexed is None:
+            return None
+        agent = await self._get_agent_or_none(indexed)
+        if agent is None or agent.name != name or agent.state.is_terminal:
+            return None
+        return agent
+
     async def _indexed_id(self, name: str) -> str | None:
         """The id the index holds for ``name`` (maybe stale), None on a miss."""
         try:

@@ -267,6 +267,11 @@ class Town:
             if agent is None:
                 raise AgentNotFoundError(ref)
             return aid, agent
+        # O(1) by the name index: a live agent with exactly this name is what pick_match
+        # would prefer among any other matches, so the scan is needed only on a miss.
+        named = await self.channel.indexed_agent(clean)
+        if named is not None:
+            return named.id, named
         matches = [a for a in await self.channel.list_agents() if a.matches(clean)]
         return pick_match(ref, matches)
 

@@ -172,3 +172,22 @@ async def test_per_agent_files_are_named_by_id(town: Town) -> None:
     assert launch.log_path == town.root / ".tt" / "logs" / f"{launch.agent.id}.log"
     assert launch.log_path.exists()
     assert not (town.root / ".tt" / "logs" / "files.log").exists()
+
+
+async def test_resolving_by_name_reads_the_index_not_every_agent(town: Town) -> None:
+    names = [f"w{i:03d}" for i in range(60)]
+    for name in names:
+        await register_agent(town, name, "claude")
+
+    async def trips(ref: str) -> tuple[str, int]:
+        before = town.redis.round_trips
+        _, agent = await town.resolve(ref)
+        assert agent is not None
+        return agent.name, town.redis.round_trips - before
+
+    assert await trips("w007") == ("w007", 2)  # HGET on the index, then the record
+    assert await trips("w059") == ("w059", 2)
+    # a reference that is not an exact live name still resolves, by the scan
+    record = await town.channel.require_agent((await town.resolve("w010"))[0])
+    name, _ = await trips(record.short_id)
+    assert name == "w010"
