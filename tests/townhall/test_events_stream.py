@@ -17,6 +17,7 @@ from tinytown.models import Event, EventType
 from tinytown.town import Town
 
 STREAM = "/v1/events/stream"
+COLLECT_TIMEOUT_S = 60  # generous: 100 clients on a shared, loaded machine
 # httpcore leaves its body generator to the garbage collector when a client stops
 # reading a stream early (an httpcore matter, not the server's).
 pytestmark = pytest.mark.filterwarnings(
@@ -49,7 +50,7 @@ async def collect(client: httpx.AsyncClient, n: int, *, params: dict[str, str] |
                   headers: dict[str, str] | None = None,
                   ready: trio.Event | None = None) -> list[dict[str, str]]:
     got: list[dict[str, str]] = []
-    with trio.fail_after(20):
+    with trio.fail_after(COLLECT_TIMEOUT_S):
         async with client.stream("GET", STREAM, params=params, headers=headers) as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
