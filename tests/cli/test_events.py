@@ -59,14 +59,13 @@ def test_history_lines(tt, town_dir: Path) -> None:  # type: ignore[no-untyped-d
     assert doc["events"][0]["agent_id"] == str(ids["backend"])
 
 
-@pytest.mark.slow
-def test_history_filters_by_agent_before_counting(tt_proc, town_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_history_filters_by_agent_before_counting(tt, tt_proc, town_dir: Path) -> None:  # type: ignore[no-untyped-def]
     """Issue 9 item 14, through the installed tt: -n counts the agent's events."""
     spawn(town_dir, "alpha", "beta")
     for n in range(3):
-        assert tt_proc("assign", "alpha", f"Alpha task {n}").code == 0
+        assert tt("assign", "alpha", f"Alpha task {n}").code == 0
     for n in range(5):
-        assert tt_proc("assign", "beta", f"Beta task {n}").code == 0
+        assert tt("assign", "beta", f"Beta task {n}").code == 0
     lines = tt_proc("history", "-n", "2", "-a", "alpha").lines
     assert lines[0] == "📜 Recent History (2 events):"
     assert [line.split("*alpha* ")[1] for line in lines[2:]] == [

@@ -11,7 +11,6 @@ import json
 import tomllib
 from pathlib import Path
 
-import pytest
 from _work_helpers import in_town
 from conftest import TT
 
@@ -48,9 +47,8 @@ def _register(town_dir: Path, name: str) -> str:
     return in_town(town_dir, body)
 
 
-@pytest.mark.slow
 def test_sync_push_delivers_or_backlogs_and_pull_keeps_the_users_file(
-    tt_proc: TT, town_dir: Path
+    tt: TT, tt_proc: TT, town_dir: Path
 ) -> None:
     _register(town_dir, "backend")
     (town_dir / "tasks.toml").write_text(PLAN)
@@ -64,19 +62,19 @@ def test_sync_push_delivers_or_backlogs_and_pull_keeps_the_users_file(
     ]
     assert "unknown field 'estimate'" in pushed.err
     assert "kept, not used" in pushed.err
-    inbox = json.loads(tt_proc("inbox", "backend", "--json").out)
+    inbox = json.loads(tt("inbox", "backend", "--json").out)
     assert (inbox["length"], inbox["counts"]["tasks"]) == (1, 1)
-    backlog = json.loads(tt_proc("backlog", "list", "--json").out)
+    backlog = json.loads(tt("backlog", "list", "--json").out)
     (entry,) = backlog["entries"]
     assert entry["task"]["description"] == "Test the API"
-    assert tt_proc("backlog", "claim", entry["task_id"], "backend").code == 0
+    assert tt("backlog", "claim", entry["task_id"], "backend").code == 0
 
     again = tt_proc("sync", "push")  # idempotent: nothing new, nothing re-queued
     assert again.out.splitlines()[0] == "⬆️  Pushed 0 tasks from tasks.toml to Redis"
-    assert json.loads(tt_proc("inbox", "backend", "--json").out)["length"] == 2
-    assert json.loads(tt_proc("backlog", "list", "--json").out)["entries"] == []
+    assert json.loads(tt("inbox", "backend", "--json").out)["length"] == 2
+    assert json.loads(tt("backlog", "list", "--json").out)["entries"] == []
 
-    assert tt_proc("assign", "backend", "Hotfix the login").code == 0  # ad-hoc work
+    assert tt("assign", "backend", "Hotfix the login").code == 0  # ad-hoc work
     pulled = tt_proc("sync", "pull")
     assert pulled.code == 0, pulled.err
     text = (town_dir / "tasks.toml").read_text()
@@ -90,18 +88,17 @@ def test_sync_push_delivers_or_backlogs_and_pull_keeps_the_users_file(
 
     final = tt_proc("sync", "push")  # the pulled ad-hoc task is not created twice
     assert final.out.splitlines()[0] == "⬆️  Pushed 0 tasks from tasks.toml to Redis"
-    assert json.loads(tt_proc("inbox", "backend", "--json").out)["length"] == 3
+    assert json.loads(tt("inbox", "backend", "--json").out)["length"] == 3
 
 
-@pytest.mark.slow
-def test_prune_moves_pending_tasks_to_the_backlog(tt_proc: TT, town_dir: Path) -> None:
+def test_prune_moves_pending_tasks_to_the_backlog(tt: TT, tt_proc: TT, town_dir: Path) -> None:
     """Issue 9 item 5: tasks queued for a pruned agent, even in flight, go to the backlog."""
     aid = _register(town_dir, "gone")
     _register(town_dir, "heir")
-    first = tt_proc("assign", "gone", "Queued work")
-    second = tt_proc("assign", "gone", "Work a killed runtime left in flight")
+    first = tt("assign", "gone", "Queued work")
+    second = tt("assign", "gone", "Work a killed runtime left in flight")
     task_ids = [next(w for w in r.out.split() if w.count("-") == 4) for r in (first, second)]
-    assert tt_proc("send", "gone", "--query", "Status?").code == 0
+    assert tt("send", "gone", "--query", "Status?").code == 0
 
     async def in_flight(town: Town) -> None:  # as a runtime killed mid-round leaves it
         keys = town.channel.keys
@@ -109,7 +106,7 @@ def test_prune_moves_pending_tasks_to_the_backlog(tt_proc: TT, town_dir: Path) -
         await town.redis.execute("LMOVE", keys.inbox(aid), keys.processing(aid), "LEFT", "LEFT")
 
     in_town(town_dir, in_flight)
-    assert tt_proc("kill", "gone").code == 0
+    assert tt("kill", "gone").code == 0
     res = tt_proc("prune")
     assert res.code == 0, res.err
     lines = res.out.splitlines()
@@ -117,7 +114,7 @@ def test_prune_moves_pending_tasks_to_the_backlog(tt_proc: TT, town_dir: Path) -
     assert lines[1].startswith("   📥 Moved 2 pending task(s) to the backlog: ")
     assert {t[:8] for t in task_ids} == set(lines[1].rsplit(": ", 1)[1].split(", "))
     assert lines[2] == "   🗑️  Dropped 1 other message(s) (queries, updates)"
-    backlog = json.loads(tt_proc("backlog", "list", "--json").out)["entries"]
+    backlog = json.loads(tt("backlog", "list", "--json").out)["entries"]
     assert sorted(e["task_id"] for e in backlog) == sorted(task_ids)
     assert {e["task"]["state"] for e in backlog} == {"pending"}
-    assert tt_proc("backlog", "claim", task_ids[0], "heir").code == 0
+    assert tt("backlog", "claim", task_ids[0], "heir").code == 0
