@@ -109,9 +109,13 @@ class Gates:
             await self._log(mid, f"Work item '{item.title}' completed")
             return Outcome.COMPLETED
         item = item.with_status(WorkStatus.BLOCKED, self.now)
-        await self.store.save_work_items([item])
         if prs:
+            # The watches before the blocked item: a dispatcher tick in between would find a
+            # blocked item with artifacts and no watches, and call it done without its PR checks.
             await self.ensure_pr_watches(mission, item, prs)
+            if not is_gated:  # logged before a tick can complete the item and promote others
+                await self._log(mid, f"Work item '{item.title}' is waiting on PR watches")
+        await self.store.save_work_items([item])
         if is_gated:
             await self.ensure_review_task(mission, item)
             suffix = " and PR watches" if prs else ""
@@ -119,7 +123,6 @@ class Gates:
                 mid, f"Work item '{item.title}' is waiting on reviewer approval{suffix}"
             )
             return Outcome.WAITING_FOR_REVIEW
-        await self._log(mid, f"Work item '{item.title}' is waiting on PR watches")
         return Outcome.WAITING_FOR_EXTERNAL
 
     async def ensure_pr_watches(self, mission: MissionRun, item: WorkItem,
