@@ -89,5 +89,5 @@ def test_claude_code_completes_its_task_through_its_bash_tool(
         assert any(isinstance(m.get("content"), list) and any(
             b.get("type") == "tool_result" for b in m["content"] if isinstance(b, dict))
             for r in api.requests for m in r.get("messages") or [])
-        round_log = rt_town.root / ".tt" / "logs" / "coder_round_1.log"
+        round_log = rt_town.root / ".tt" / "logs" / f"{agent['id']}_round_1.log"  # by agent id
         assert "The task is complete." in round_log.read_text()
