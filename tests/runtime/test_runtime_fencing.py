@@ -44,7 +44,7 @@ def test_a_setsid_tool_is_ended_with_its_round_and_completes_nothing(rt_town: Rt
     wait_until(lambda: _pids(rt_town, "setsid tool"), "the tool started")
     (tool,) = _pids(rt_town, "setsid tool")
     assert os.getsid(tool) == tool  # it really left the round's session
-    log = rt_town.root / ".tt" / "logs" / "w.log"
+    log = rt_town.root / ".tt" / "logs" / f"{rt_town.agent('w')['id']}.log"
     wait_until(lambda: "timed out" in log.read_text(), "the round timed out (2 s)", timeout=20)
     # The runtime ends what is left of the round before it settles it.
     wait_until(lambda: not pid_alive(tool), "the setsid tool ended", timeout=KILL_GRACE_S + 5)
@@ -70,7 +70,7 @@ def test_a_superseded_actor_kills_its_model_within_a_heartbeat(
     # One heartbeat to notice, then SIGTERM (the fake model dies at once); the slack is for
     # a loaded machine: the model would otherwise run for another minute.
     assert waited < HEARTBEAT_S + KILL_GRACE_S + 4.0, waited
-    log = rt_town.root / ".tt" / "logs" / "w.log"
+    log = rt_town.root / ".tt" / "logs" / f"{rt_town.agent('w')['id']}.log"
     wait_until(lambda: "Round 1 cancelled: this incarnation was superseded" in log.read_text(),
                "the round logged as superseded")
     # The round's token no longer opens anything.

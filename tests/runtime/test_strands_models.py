@@ -126,7 +126,7 @@ def test_a_cli_that_cannot_act_unattended_is_warned_about_and_its_task_is_marked
     task = rt_town.task(task_id)
     assert "no progress in 3 rounds" in task["result"]
     assert "--dangerously-skip-permissions" in task["result"]
-    log = (rt_town.root / ".tt" / "logs" / "asker.log").read_text()
+    log = (rt_town.root / ".tt" / "logs" / f"{rt_town.agent('asker')['id']}.log").read_text()
     assert "(no progress 1/3)" in log
     assert "(no progress 2/3)" in log
     assert f"❌ Task {task_id[:8]} marked Failed: no progress in 3 rounds" in log
