@@ -29,14 +29,13 @@ from typing import Final
 import trio
 
 from tinytown.models.fencing import ROUND_TOKEN_ENV
-from tinytown.procwait import pid_alive
+from tinytown.procwait import pid_alive, wait_pid_gone
 
 RUNTIME_PID_ENV: Final = "TINYTOWN_RUNTIME_PID"
 TOWN_ENV: Final = "TINYTOWN_TOWN"
 MARKER_ENV: Final = (ROUND_TOKEN_ENV, RUNTIME_PID_ENV)
 """Variables a runtime must not inherit from a model that started it (``tt spawn`` in a round)."""
 
-_POLL_S: Final = 0.02
 _PROC = Path("/proc")
 
 
@@ -96,8 +95,8 @@ async def end_processes(pids: Iterable[int], grace_s: float) -> list[int]:
     """SIGTERM ``pids``, allow ``grace_s`` to exit, SIGKILL the rest; returns the pids signalled."""
     doomed = [pid for pid in pids if _signal(pid, signal.SIGTERM)]
     with trio.move_on_after(grace_s):
-        while any(pid_alive(p) for p in doomed):  # noqa: ASYNC110 - not our children
-            await trio.sleep(_POLL_S)
+        for pid in doomed:  # one deadline for all; each wait blocks on a pidfd
+            await wait_pid_gone(pid)
     for pid in doomed:
         if pid_alive(pid):
             _signal(pid, signal.SIGKILL)
