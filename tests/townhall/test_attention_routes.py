@@ -71,7 +71,9 @@ async def test_gate_decisions(th: Running) -> None:
     assert listed["entries"][0]["actions"] == ["approve", "reject"]
     base = f"/v1/missions/{mission.id}/work/{item.id}"
     no_reason = await th.client.post(f"{base}/reject", json={})
-    assert no_reason.status_code == 400
+    assert no_reason.status_code == 422  # the schema requires a reason
+    blank = await th.client.post(f"{base}/reject", json={"reason": "  "})
+    assert blank.status_code == 422
     approved = await th.client.post(f"{base}/approve")
     assert approved.status_code == 200, approved.text
     assert approved.json()["reviewer_approved"] is True

@@ -310,7 +310,7 @@ class Answered(msgspec.Struct):
 
 
 class GateDecisionRequest(msgspec.Struct):
-    reason: str | None = None
+    reason: NonBlank
 
 
 class GateDecision(msgspec.Struct):

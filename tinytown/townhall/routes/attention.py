@@ -69,11 +69,11 @@ async def approve(mission_id: str, work_item_id: str) -> dict[str, Any]:
 
 @bp.post("/v1/missions/<mission_id>/work/<work_item_id>/reject")
 @protected(MANAGE)
-@json_body(GateDecisionRequest, optional=True)
+@json_body(GateDecisionRequest)
 @document_response(GateDecision)
 async def reject(mission_id: str, work_item_id: str, body: GateDecisionRequest
                  ) -> dict[str, Any]:
     """Request changes on a work item at the reviewer gate (a reason is required)."""
     item, _outcome = await mission_service.reject(ctx().town, mission_id, work_item_id,
-                                                  body.reason or "")
+                                                  body.reason)
     return _decision(mission_id, item)
