@@ -23,6 +23,7 @@ leaves a running town alone.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 import attrs
 
@@ -37,6 +38,8 @@ from tinytown.models import (
     Task,
     TaskId,
 )
+from tinytown.procwait import pid_alive
+from tinytown.runtime.containment import end_processes
 from tinytown.runtime.launch import shut_down_runtimes
 from tinytown.runtime.settings import DEFAULT_MAX_ROUNDS, host_id
 from tinytown.runtime.spawning import spawn
@@ -45,6 +48,9 @@ from tinytown.services import tasks as task_service
 from tinytown.services.messages import deliver
 from tinytown.town import Town as _TownCore
 
+KILL_GRACE_S: Final = 5.0
+"""How long a runtime that ignored the shutdown request gets after SIGTERM."""
+
 
 class Town(_TownCore):
     """A connected town with the book's verbs. Open with :meth:`init` or :meth:`connect`."""
@@ -52,7 +58,9 @@ class Town(_TownCore):
     INIT_KEEPS_REDIS = False  # the book: leaving Town.init stops what it started
 
     async def _before_redis_stops(self) -> None:
-        await shut_down_runtimes(self)  # a runtime left without its Redis would retry forever
+        # A runtime left without its Redis would retry forever: ask, then end the stragglers.
+        asked = await shut_down_runtimes(self)
+        await end_processes([pid for pid in asked if pid_alive(pid)], KILL_GRACE_S)
 
     async def spawn_agent(
         self,

@@ -192,12 +192,12 @@ def _redis_pid(root: Path) -> int:
 
 async def test_leaving_init_stops_its_runtime_and_redis(managed_root: Path) -> None:
     from tinytown.procwait import pid_alive
-    from tinytown.runtime.procfiles import read_pid, runtime_pidfile
-
+    from tinytown.runtime.launch import runtime_pid
+    from tinytown.runtime.settings import host_id
     try:
         async with Town.init(managed_root, "dropped") as town:
             worker = await town.spawn_agent("w", f"{sys.executable} {FAKE} ok")
-            runtime = read_pid(runtime_pidfile(managed_root))
+            runtime = await runtime_pid(town, host_id())  # the pidfile may come a bit later
             redis_pid = _redis_pid(managed_root)
             assert runtime is not None
             assert pid_alive(runtime)
