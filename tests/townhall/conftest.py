@@ -3,6 +3,8 @@ test's nursery, over a town on the session Redis, with an httpx client on Trio."
 
 from __future__ import annotations
 
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -44,7 +46,26 @@ async def town(
     tmp_path: Path, town_name: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[Town]:
     async with open_test_town(tmp_path, town_name, redis_url, monkeypatch) as t:
-        yield t
+        try:
+            yield t
+        finally:
+            await _stop_runtime(t)
+
+
+async def _stop_runtime(town: Town) -> None:
+    """Stop (then kill, by pid) a runtime a spawn or restart route started for the town."""
+    from tinytown.procwait import pid_alive
+    from tinytown.runtime.launch import shut_down_runtimes
+    from tinytown.runtime.procfiles import read_pid, runtime_pidfile
+
+    pid = read_pid(runtime_pidfile(town.root))
+    if pid is None:
+        return
+    with trio.move_on_after(15) as scope:
+        scope.shield = True
+        await shut_down_runtimes(town)
+    if pid_alive(pid):
+        os.kill(pid, signal.SIGKILL)
 
 
 @pytest.fixture

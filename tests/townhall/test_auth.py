@@ -41,7 +41,8 @@ async def test_api_key_modes(start_townhall: Start, town: Town) -> None:
     # Bearer wins over X-API-Key.
     both = {"Authorization": "Bearer wrong", "X-API-Key": KEY}
     assert (await th.client.get("/v1/town", headers=both)).status_code == 401
-    assert (await th.client.post("/v1/agents", json={"name": "w"}, headers=ok)).status_code == 201
+    spawned = await th.client.post("/v1/agents", json={"name": "w", "cli": "demo"}, headers=ok)
+    assert spawned.status_code == 201
     denied = [x for x in audit_lines(town) if x["result"] == "denied"]
     assert len(denied) == 3
     assert {x["principal"] for x in denied} == {"anonymous"}

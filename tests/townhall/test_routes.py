@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from tests.townhall.conftest import Running
 from tinytown.models import AgentState, TaskId
+from tinytown.runtime.launch import runtime_pid
+from tinytown.runtime.settings import host_id
 from tinytown.services import backlog, missions, tasks
 from tinytown.services.registration import register_agent
 
@@ -83,13 +85,20 @@ async def test_backlog_routes(th: Running) -> None:
 
 async def test_manage_routes(th: Running) -> None:
     town = th.town
-    r = await th.client.post("/v1/agents", json={"name": "w1", "nickname": "Bob"})
+    r = await th.client.post("/v1/agents", json={"name": "w0"})  # the default CLI: claude
+    assert r.status_code == 422  # not installed here: refused, nothing registered
+    assert "claude" in r.json()["detail"]
+    assert await town.channel.list_agents() == []
+    r = await th.client.post("/v1/agents", json={"name": "w1", "nickname": "Bob", "cli": "demo"})
     assert r.status_code == 201
     doc = r.json()
+    # As tt spawn: the host's runtime is started and runs the agent.
+    assert await runtime_pid(town, host_id()) is not None
     assert (doc["name"], doc["nickname"], doc["role_id"]) == ("w1", "Bob", None)
     agent = await town.channel.require_agent((await town.resolve("w1"))[0])
     assert agent.nickname == "Bob"
-    r = await th.client.post("/v1/agents", json={"name": "x", "parent_agent_id": "nope"})
+    r = await th.client.post("/v1/agents", json={"name": "x", "parent_agent_id": "nope",
+                                                  "cli": "demo"})
     assert r.status_code == 422
     assert "parent_agent_id" in r.json()["detail"]
     r = await th.client.post("/v1/agents/w1/kill")

@@ -1,26 +1,25 @@
 """``agent.manage`` routes: spawn, kill, restart, prune, recover, reclaim, orphan tasks (§5.5).
 
-As in 0.10, ``POST /v1/agents`` registers the agent record (a running
-``tt start`` runtime picks it up) and ``restart`` revives the record only.
-Unlike 0.10, ``reclaim`` with neither ``to_backlog`` nor ``to`` only
-counts what it would move (0.10 drained and discarded it).
+Unlike 0.10, whose ``POST /v1/agents`` and ``restart`` only wrote a record that
+no runtime might ever run, both do what ``tt spawn``/``tt restart`` do: the
+host's runtime is started if needed and runs the agent (the model CLI must be
+installed: 422 otherwise). ``reclaim`` with neither ``to_backlog`` nor ``to``
+only counts what it would move (0.10 drained and discarded it).
 """
 
 from __future__ import annotations
 
-import socket
 from typing import Any, Final
 
-import attrs
 from quart import Blueprint
 from quart_schema import document_response
 
-from tinytown.errors import InvalidInputError
+from tinytown.errors import AgentNotFoundError, InvalidInputError
 from tinytown.models import AgentId
 from tinytown.runtime import spawning
+from tinytown.runtime.settings import host_id
 from tinytown.services import agents as agent_service
 from tinytown.services import orphan_tasks, reclaim, recovery
-from tinytown.services.registration import register_agent
 from tinytown.townhall.context import ctx
 from tinytown.townhall.models import (
     AgentControl,
@@ -56,16 +55,24 @@ ORPHAN_REASONS: Final = {
 @json_body(SpawnRequest)
 @document_response(Spawned, 201)
 async def spawn(body: SpawnRequest) -> tuple[dict[str, Any], int]:
-    """Register a new agent (state Starting)."""
+    """Create an agent and have this host's runtime run it (as ``tt spawn``)."""
     town = ctx().town
     parent = None if body.parent_agent_id is None else AgentId.parse(str(body.parent_agent_id))
-    agent = await register_agent(town, body.name, body.cli, role=body.role_id, parent=parent)
+    if parent is not None and await town.channel.get_agent(parent) is None:
+        raise AgentNotFoundError(f"Parent agent '{parent}' not found")
+    launch = await spawning.spawn(town, body.name, cli=body.cli, role=body.role_id,
+                                  host=host_id())
+    agent = launch.agent
+    changes: dict[str, Any] = {}
     if body.nickname is not None:
-        agent = attrs.evolve(agent, nickname=body.nickname)
-        await town.channel.set_agent(agent)
+        changes["nickname"] = body.nickname
+    if parent is not None:
+        changes["parent_agent_id"] = parent
+    if changes:
+        await town.channel.update_agent(agent.id, **changes)
     return {
         "agent_id": str(agent.id), "name": agent.name, "cli": agent.cli,
-        "role_id": body.role_id, "nickname": body.nickname,
+        "role_id": body.role_id, "nickname": body.nickname or agent.nickname,
         "parent_agent_id": str(parent) if parent else None,
     }, 201
 
@@ -83,8 +90,8 @@ async def kill(agent: str) -> dict[str, Any]:
 @protected(MANAGE)
 @document_response(AgentControl)
 async def restart(agent: str) -> dict[str, Any]:
-    """Revive a stopped agent's record (Idle, fresh rounds, stop flag cleared)."""
-    await spawning.restart(ctx().town, agent, host=socket.gethostname(), background=False)
+    """Restart a stopped agent (fresh rounds) and have this host's runtime run it."""
+    await spawning.restart(ctx().town, agent, host=host_id())
     return {"status": "restarted", "agent": agent}
 
 
