@@ -149,6 +149,14 @@ async def _assign_in_process(root: Path, url: str, name: str) -> None:
         await handle.assign("Benchmark: write a short note")
 
 
+async def _agent_id(root: Path, url: str, name: str) -> str:
+    from tinytown.town import Town
+
+    async with Town.connect(root, env={"REDIS_URL": url}) as town:
+        aid, _ = await town.resolve(name)
+    return str(aid)
+
+
 def measure_assign(root: Path, url: str, env: dict[str, str], runs: int) -> dict[str, list[float]]:
     """Seconds from assigning to the round log of the demo agent appearing."""
     from tinytown.runtime.agentlog import round_log_path
@@ -156,12 +164,13 @@ def measure_assign(root: Path, url: str, env: dict[str, str], runs: int) -> dict
     name = "demo-bench"
     _spawn(root, url, [name])
     trio.run(_wait_states, root, url, [name], {"idle"})
+    agent_id = trio.run(_agent_id, root, url, name)  # per-agent files are named by id
     sub, after_exit, local = "tt assign (subprocess)", "… after tt assign exited", "Town.assign"
     out: dict[str, list[float]] = {sub: [], after_exit: [], local: []}
     round_no = 0
     for index in range(2 * runs):
         round_no += 1
-        log = round_log_path(root, name, round_no)
+        log = round_log_path(root, agent_id, round_no)
         started = time.perf_counter()
         if index % 2 == 0:
             elapsed, done = _town.run_tt(["assign", name, "Benchmark: short note"], root, env)
