@@ -141,3 +141,38 @@ def _not_zombie(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1][0] != "Z"
     except (OSError, IndexError):
         return False
+
+
+def test_a_server_that_resets_the_connection_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+    import struct
+    import threading
+
+    town = tmp_path / "t"
+    (town / ".tt").mkdir(parents=True)
+    path = str(town / ".tt" / "cmd.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+
+    def reset_after_the_request() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        # Linger 0: close with a reset, as a server killed mid-command does.
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+    server = threading.Thread(target=reset_after_the_request)
+    server.start()
+    try:
+        status = try_command_server(["-t", str(town), "status"])
+    finally:
+        server.join(5)
+        listener.close()
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err.splitlines() == [err.strip()]
+    assert "went away before the command finished" in err
+    assert "Traceback" not in err

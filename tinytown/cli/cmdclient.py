@@ -34,6 +34,10 @@ INT_SIZE = 4
 FORWARDED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP, _signal.SIGQUIT)
 
 
+LOST = ("Error: the town's command server went away before the command finished; "
+        "its outcome is unknown (check with 'tt status')\n")
+
+
 def pack_int(value: int) -> bytes:
     """A 4-byte big-endian signed integer (request length, child pid, exit status)."""
     return value.to_bytes(INT_SIZE, "big", signed=True)
@@ -90,6 +94,8 @@ def _recv_exact(sock: _socket.socket, n: int) -> bytes | None:
             chunk = sock.recv(n - len(data))
         except InterruptedError:  # pragma: no cover - PEP 475 retries for us
             continue
+        except OSError:  # reset by a server that went away: the caller says so, no traceback
+            return None
         if not chunk:
             return None
         data += chunk
@@ -121,7 +127,8 @@ def try_command_server(argv: list[str]) -> int | None:
         _signal.signal(sig, _signal.SIG_IGN)
     pid_bytes = _recv_exact(sock, INT_SIZE)
     if pid_bytes is None:
-        sys.stderr.write("Error: the town's command server closed the connection\n")
+        sock.close()
+        sys.stderr.write(LOST)
         return 1
     pid = unpack_int(pid_bytes)
 
@@ -136,7 +143,7 @@ def try_command_server(argv: list[str]) -> int | None:
     status_bytes = _recv_exact(sock, INT_SIZE)
     sock.close()
     if status_bytes is None:
-        sys.stderr.write("Error: the town's command server closed the connection\n")
+        sys.stderr.write(LOST)
         return 1
     status = unpack_int(status_bytes)
     if status < 0:  # the child died of signal -status: die the same way
