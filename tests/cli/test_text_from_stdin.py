@@ -70,3 +70,36 @@ def test_bad_text_sources_are_one_line_errors(  # type: ignore[no-untyped-def]
     res = tt(*args)
     assert res.code == 2
     assert res.err == error + "\n"
+
+
+def test_a_round_completes_several_tasks_with_results_from_stdin(tt, town_dir: Path) -> None:  # type: ignore[no-untyped-def]
+    spawn(town_dir, "backend")
+    ids = [uuids(tt("assign", "backend", f"job {i}").out)[0] for i in range(2)]
+    done = tt("task", "complete", *ids, "--results-json", "-",
+              stdin='["first secret", "second\\nsecret"]')
+    assert done.code == 0, done.err
+    assert [_task(town_dir, t)["result"] for t in ids] == ["first secret", "second\nsecret"]
+
+
+@pytest.mark.parametrize(
+    ("stdin", "extra", "error"),
+    [
+        ("not json", [], "Error: --results-json is not JSON: Expecting value: line 1 column 1 "
+         "(char 0)"),
+        ('{"a": 1}', [], "Error: --results-json must be a non-empty JSON array of strings"),
+        ('["one", 2]', [], "Error: --results-json must be a non-empty JSON array of strings"),
+        ('["a", "b", "c"]', [], "Error: 2 tasks but 3 --result values: give one for all, or "
+         "one per task"),
+        ('["a"]', ["--result", "x"], "Error: give the results with one of --result, "
+         "--result-file, --results-json"),
+    ],
+)
+def test_bad_json_results_change_nothing(  # type: ignore[no-untyped-def]
+    tt, town_dir: Path, stdin: str, extra: list[str], error: str
+) -> None:
+    spawn(town_dir, "backend")
+    ids = [uuids(tt("assign", "backend", f"job {i}").out)[0] for i in range(2)]
+    res = tt("task", "complete", *ids, "--results-json", "-", *extra, stdin=stdin)
+    assert res.code == 2
+    assert res.err == error + "\n"
+    assert [_task(town_dir, t)["state"] for t in ids] == ["assigned", "assigned"]

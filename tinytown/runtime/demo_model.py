@@ -7,7 +7,7 @@ the same ``tt`` commands a real model would run:
 
 * a task assignment: writes ``<town>/.tt/demo/<task-id>.md``; once every
   item is worked, all the round's tasks are completed with one command,
-  ``tt task complete <id>... --result "..." --result "..."`` (one result each);
+  ``tt task complete <id>... --results-json -`` (the results, one per task, on stdin);
 * a query: answers the sender with ``tt send <sender> --info "..."``; the
   supervisor's backlog nudge is answered by claiming the first role-matching
   backlog task listed in the prompt (``tt backlog claim``);
@@ -167,9 +167,10 @@ class DemoModel:
         if not self.completed:
             return
         ids = [task_id for task_id, _ in self.completed]
-        results = [x for _, result in self.completed for x in ("--result", result)]
+        results = json.dumps([result for _, result in self.completed])
         self.completed = []
-        self.tt("task", "complete", *ids, *results)
+        # The results go through stdin, never argv: other users can read argv in 'ps'.
+        self.tt("task", "complete", *ids, "--results-json", text=results)
 
     def complete_task(self, item: ParsedItem) -> None:
         assert item.task_id is not None

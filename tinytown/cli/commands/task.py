@@ -30,7 +30,8 @@ def complete(
     result: Annotated[
         list[str] | None, Parameter(negative=(), allow_leading_hyphen=True)
     ] = None,
-    result_file: str | None = None,
+    result_file: Annotated[str | None, Parameter(allow_leading_hyphen=True)] = None,
+    results_json: Annotated[str | None, Parameter(allow_leading_hyphen=True)] = None,
 ) -> None:
     """Mark tasks as completed.
 
@@ -52,6 +53,9 @@ def complete(
         it from stdin, so it does not show in 'ps'.
     result_file : str
         Read the result (one for all the tasks) from this file instead.
+    results_json : str
+        Read one result per task, in order, as a JSON array of strings from this file
+        ('-': stdin): an agent finishing its round keeps every result out of 'ps'.
     """
     from tinytown.cli.exitcodes import exit_code_for
     from tinytown.cli.output import error_line
@@ -62,7 +66,12 @@ def complete(
     from tinytown.services import tasks
 
     ids = [task_id, *more_ids]
-    if result_file is not None:
+    if results_json is not None:
+        if result or result_file is not None:
+            usage_error("give the results with one of --result, --result-file, --results-json")
+        results = _json_results(read_text(None, results_json, what="results",
+                                          option="--results-json"))
+    elif result_file is not None:
         if result:
             usage_error("give the result with --result or --result-file, not both")
         results = [read_text(None, result_file, what="result", option="--result-file")]
@@ -96,6 +105,18 @@ def complete(
     run_town(body)
     if failed:
         raise SystemExit(failed[0])
+
+
+def _json_results(raw: str) -> list[str]:
+    import json
+
+    try:
+        parsed = json.loads(raw)
+    except ValueError as exc:
+        usage_error(f"--results-json is not JSON: {exc}")
+    if not isinstance(parsed, list) or not parsed or not all(isinstance(x, str) for x in parsed):
+        usage_error("--results-json must be a non-empty JSON array of strings")
+    return parsed
 
 
 def render_completion(done: Completion) -> list[str]:
