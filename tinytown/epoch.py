@@ -102,8 +102,11 @@ async def check_epoch(redis: Redis, keys: Keys, root: Path) -> None:
     Raises:
         TownDataLostError: the marker names an epoch and Redis has none.
     """
-    current = await _redis_epoch(redis, keys)
+    # The marker first: every writer sets the Redis epoch before it writes the marker, so a
+    # marker read here whose epoch is not in Redis below is a real loss, not a concurrent
+    # first contact that set both between a read of Redis and a read of the file.
     marker = read_marker(root)
+    current = await _redis_epoch(redis, keys)
     if current is None and marker is not None:
         raise TownDataLostError(
             f"Town data lost: its Redis came back empty (last known: {marker.agents} agent(s), "
