@@ -309,7 +309,9 @@ _WORKFLOW = [
     "6. When blocked, send a query that states exactly what you need.",
     "7. Run `tt task current` to confirm the real task id before completing; never use "
     "mission/work-item UUIDs from descriptions.",
-    '8. When a task is finished, run `tt task complete <task_id> --result "what was done"`.',
+    '8. When a task is finished, run `tt task complete <task_id> --result "what was done"` '
+    "(confidential text goes on stdin, where other local users cannot read it: "
+    "`--result -`, and `-` for `tt send`/`tt assign` text).",
     "9. Send informational updates and confirmations as appropriate, including FYI "
     "summaries to supervisor/conductor.",
     "",
