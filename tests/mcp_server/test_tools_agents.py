@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import trio
@@ -15,7 +16,7 @@ from mcp import Client
 from tinytown.api import Town
 from tinytown.config import CliPreset, load_town_config, save_town_config
 from tinytown.models import AgentId, AgentState, Message, MessageType
-from tinytown.procwait import pid_alive
+from tinytown.procwait import wait_pid_gone
 from tinytown.runtime.launch import runtime_pid, shut_down_runtimes
 from tinytown.runtime.settings import host_id
 from tinytown.town import utcnow
@@ -118,15 +119,40 @@ async def test_recover_and_reclaim(client: Client, town: Town) -> None:
     assert "Agent not found" in await fails(client, "recovery.reclaim_tasks", to_agent="ghost")
 
 
+def _town_runtimes(root: Path) -> set[int]:
+    """Pids of every runtime process of the town at ``root`` (registered in Redis or not yet)."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"tinytown.runtime" in argv and str(root).encode() in argv:
+            found.add(int(entry.name))
+    return found
+
+
 @pytest.fixture
 async def runtime_cleanup(town: Town) -> AsyncIterator[None]:
-    """Stops (then kills, by pid) the runtime an ``agent.spawn`` started."""
+    """Stops, then kills by pid, every runtime the test started: those registered in Redis,
+    and those found by their command line (one still starting is not registered yet)."""
     yield
-    pid = await runtime_pid(town, host_id())
-    with trio.move_on_after(10):
+    with trio.move_on_after(30):
         await shut_down_runtimes(town)
-    if pid is not None and pid_alive(pid):
-        os.kill(pid, signal.SIGKILL)
+    doomed = _town_runtimes(town.root)
+    pid = await runtime_pid(town, host_id())
+    if pid is not None:
+        doomed.add(pid)
+    for pid in doomed:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    with trio.move_on_after(30):
+        for pid in doomed:
+            await wait_pid_gone(pid)
 
 
 @pytest.mark.usefixtures("runtime_cleanup")
