@@ -97,6 +97,7 @@ async def seed(town: Any, agents: int, tasks: int, messages_per_agent: int = 3) 
         for agent in records[start : start + CHUNK]:
             fields, _ = agent_to_hash(agent)
             pipe.cmd("HSET", keys.agent(agent.id), *[x for kv in fields.items() for x in kv])
+            pipe.cmd("HSET", keys.names, agent.name, str(agent.id))  # as tt spawn reserves it
         await pipe.execute()
     batch: list[Task] = []
     first_task: dict[int, Task] = {}

@@ -209,11 +209,6 @@ class RecordStore:
             return None
         return agent
 
-    async def index_name(self, name: str, agent_id: AgentId) -> None:
-        """Point the name index at ``agent_id`` for ``name`` (the live agent a scan found)."""
-        head = _reservation_args(name, agent_id, self._agent_prefix, [])
-        await REPAIR_NAME(self.redis, [self.keys.names], head)
-
     async def _indexed_id(self, name: str) -> str | None:
         """The id the index holds for ``name`` (maybe stale), None on a miss."""
         try:

@@ -273,11 +273,7 @@ class Town:
         if named is not None:
             return named.id, named
         matches = [a for a in await self.channel.list_agents() if a.matches(clean)]
-        found = pick_match(ref, matches)
-        agent = found[1]
-        if agent.name == clean and not agent.state.is_terminal:
-            await self.channel.index_name(clean, agent.id)  # e.g. a 0.10-written agent: O(1) next
-        return found
+        return pick_match(ref, matches)
 
     async def list_agents(self) -> list[Agent]:
         return await self.channel.list_agents()
