@@ -9,6 +9,7 @@ be exactly those of the same command run in-process.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -18,7 +19,12 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import TT
-from tinytown.cli.cmdclient import command_of, town_of, try_command_server
+from tinytown.cli.cmdclient import (
+    FORWARDED_SIGNALS,
+    command_of,
+    town_of,
+    try_command_server,
+)
 
 
 @pytest.fixture
@@ -166,11 +172,14 @@ def test_a_server_that_resets_the_connection_is_one_error_line(
 
     server = threading.Thread(target=reset_after_the_request)
     server.start()
+    before = {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS}
     try:
         status = try_command_server(["-t", str(town), "status"])
     finally:
         server.join(5)
         listener.close()
+    # Put back: an ignored SIGINT left here is inherited by every later subprocess.
+    assert {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS} == before
     err = capsys.readouterr().err
     assert status == 1
     assert err.splitlines() == [err.strip()]

@@ -123,6 +123,19 @@ def try_command_server(argv: list[str]) -> int | None:
         sock.close()
         return None
     # From here the command is the server's: never run it a second time in this process.
+    # The dispositions are put back on return: an ignored SIGINT left behind would be
+    # inherited by every program this process starts later (a caller that goes on living).
+    saved = {sig: _signal.getsignal(sig) for sig in FORWARDED_SIGNALS}
+    try:
+        return _await_server(sock)
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:  # None: not set from Python, nothing to put back
+                _signal.signal(sig, handler)
+
+
+def _await_server(sock: _socket.socket) -> int:
+    """Relay signals to the server's child until it ends; its exit status."""
     for sig in FORWARDED_SIGNALS:
         _signal.signal(sig, _signal.SIG_IGN)
     pid_bytes = _recv_exact(sock, INT_SIZE)
