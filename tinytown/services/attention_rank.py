@@ -25,6 +25,8 @@ from typing import Any, Final
 
 import attrs
 
+from tinytown.models.text import ELLIPSIS, cut
+
 LONG_TASK_FACTOR: Final = 3.0
 """A running task needs a look once it has run this many times the usual duration…"""
 LONG_TASK_MIN_S: Final = 15 * 60.0
@@ -215,8 +217,8 @@ def long_task_threshold_s(completed_durations_s: Sequence[float]) -> float:
 
 
 def _short(text: str, limit: int = 80) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= limit else line[: limit - 1] + "…"
+    """One line (whitespace folded), cut to ``limit`` characters."""
+    return cut(" ".join(text.split()), limit - len(ELLIPSIS), over=limit)
 
 
 def _queries(facts: Iterable[QueryFact]) -> Iterable[Entry]:

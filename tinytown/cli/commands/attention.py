@@ -9,8 +9,6 @@ from cyclopts import Parameter
 from tinytown.cli.output import emit_json, say
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from tinytown.services.attention_rank import Entry
     from tinytown.town import Town
 
@@ -25,16 +23,6 @@ ICONS = {
     "failing_watch": "👀",
 }
 NOTHING = "✅ Nothing needs you right now."
-
-
-def _age(since: datetime, now: datetime) -> str:
-    minutes = int((now - since).total_seconds() // 60)
-    if minutes < 1:
-        return "just now"
-    if minutes < 60:
-        return f"{minutes} min ago"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min ago" if hours < 48 else f"{hours // 24} days ago"
 
 
 def _hint(entry: Entry) -> str:
@@ -70,6 +58,7 @@ def attention(*, json: Annotated[bool, Parameter(negative=())] = False) -> None:
     json : bool
         Print one JSON document instead of text.
     """
+    from tinytown.cli.display import format_ago
     from tinytown.cli.runner import run_town
     from tinytown.runtime.attention import attention as gather
     from tinytown.services.attention_rank import entry_to_dict
@@ -86,7 +75,7 @@ def attention(*, json: Annotated[bool, Parameter(negative=())] = False) -> None:
             return
         say(f"🔔 {len(entries)} item(s) need you:")
         for e in entries:
-            say(f"  {ICONS.get(e.kind.value, '•')} {e.reason}  ({_age(e.since, now)})")
+            say(f"  {ICONS.get(e.kind.value, '•')} {e.reason}  ({format_ago(now - e.since)})")
             hint = _hint(e)
             if hint:
                 say(f"     → {hint}")

@@ -85,7 +85,7 @@ async def index() -> Any:
 @bp.get("/dashboard/fragment/<name>")
 @hide
 async def fragment(name: str) -> Any:
-    """One view of the page, re-rendered (the live updates fetch these)."""
+    """One view of the page, rendered alone (for scripts that want a single view)."""
     if name not in FRAGMENTS:
         return Response("unknown view", status=404, content_type="text/plain")
     principal = await _principal()

@@ -26,17 +26,21 @@
     document.querySelectorAll("form.act[hidden]").forEach((f) => { f.hidden = false; });
   };
 
+  // One request re-renders every view: the page is read once, its sections swapped in.
   let timer = null;
   const refresh = async () => {
     timer = null;
+    let fresh;
+    try {
+      const r = await fetch("/", { headers: headers(), credentials: "same-origin" });
+      if (!r.ok) return;
+      fresh = new DOMParser().parseFromString(await r.text(), "text/html");
+    } catch (err) { return; /* the next event retries */ }
     for (const section of document.querySelectorAll("[data-fragment]")) {
       // Keep a half-typed answer: skip a view whose form has focus.
       if (section.contains(document.activeElement) && document.activeElement.tagName === "INPUT") continue;
-      try {
-        const r = await fetch(`/dashboard/fragment/${section.dataset.fragment}`,
-          { headers: headers(), credentials: "same-origin" });
-        if (r.ok) section.innerHTML = await r.text();
-      } catch (err) { /* the next event retries */ }
+      const next = fresh.querySelector(`[data-fragment="${section.dataset.fragment}"]`);
+      if (next) section.innerHTML = next.innerHTML;
     }
     reveal();
   };
