@@ -310,7 +310,7 @@ async def test_delete_agent_removes_every_key_of_the_agent(
                              timestamp=now(), agent_id=agent.id))
     keys = channel.keys.agent_keys(agent.id)
     assert await redis.execute("EXISTS", *keys) == len(keys)
-    await channel.delete_agent(agent.id)
+    await channel.remove_agent(agent.id)
     assert await redis.execute("EXISTS", *keys) == 0
 
 

@@ -161,22 +161,15 @@ class RecordStore:
     async def heartbeat(self, agent_id: AgentId, now: datetime) -> bool:
         return await self.update_agent(agent_id, last_heartbeat=now)
 
-    async def increment_agent(self, agent_id: AgentId, field: str, by: int = 1) -> int:
-        result: int = await self.redis.execute("HINCRBY", self.keys.agent(agent_id), field, by)
-        return result
-
     async def list_agents(self) -> list[Agent]:
         """Every readable agent record, sorted by creation time (2 round trips)."""
         agents = await self._list(self.keys.scan_pattern("agent"), agent_from_hash)
         agents.sort(key=lambda a: (a.created_at, a.name))
         return agents
 
-    async def delete_agent(self, agent_id: AgentId) -> None:
-        """Remove the agent, its queues, flags, activity, event stream and name-index entry."""
-        await self.remove_agent(agent_id)
-
     async def remove_agent(self, agent_id: AgentId, states: Sequence[AgentState] = ()) -> bool:
-        """Remove the agent if its state is one of ``states`` (any when empty), atomically.
+        """Remove the agent (its queues, flags, activity, event stream and name-index entry)
+        if its state is one of ``states`` (any when empty), atomically.
 
         Returns whether it was removed.
         """

@@ -118,7 +118,7 @@ async def test_beat_reports_state_incarnation_and_stop_flag(setup: Setup) -> Non
     beat = await delivery.beat(utcnow())
     assert beat is not None
     assert beat.stop
-    await channel.delete_agent(aid)
+    await channel.remove_agent(aid)
     assert await delivery.beat(utcnow()) is None
     assert await delivery.claim("host-a", utcnow()) == 0
 

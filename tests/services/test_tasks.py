@@ -175,7 +175,7 @@ async def test_complete_leaves_pointer_to_other_task_and_skips_missing_agent(tow
     assert not result.cleared_current
     assert result.task.result == "Completed"
     assert (await town.channel.require_agent(handle.id)).current_task == two.task.id
-    await town.channel.delete_agent(handle.id)
+    await town.channel.remove_agent(handle.id)
     gone = await tasks.complete(town, str(two.task.id))
     assert gone.agent is None
     assert gone.tasks_completed is None

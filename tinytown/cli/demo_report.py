@@ -9,7 +9,7 @@ per change, :func:`summary_lines` reports the end.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import attrs
 
@@ -157,8 +157,3 @@ def summary_lines(final: Observation, elapsed_s: float) -> list[str]:
         )
     lines += [f"   Rounds: {rounds}", f"   Elapsed: {elapsed_s:.1f}s"]
     return lines
-
-
-def task_numbers(task_ids: Sequence[str]) -> dict[str, int]:
-    """Display numbers (1-based, in assignment order) of the scenario's tasks."""
-    return {tid: n for n, tid in enumerate(task_ids, start=1)}

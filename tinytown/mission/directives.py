@@ -11,7 +11,6 @@ import attrs
 from tinytown.models import Agent, AgentState, Task
 from tinytown.models.mission import (
     MissionRun,
-    MissionState,
     WatchItem,
     WatchStatus,
     WorkItem,
@@ -146,7 +145,3 @@ def help_text(mission: MissionRun, reason: str) -> str:
         f"{HELP_MARKER} {mid}\n\n{reason}\n\nReply with `tt mission note {mid} \"resume ...\"`, "
         f"`tt mission note {mid} \"pause ...\"`, or another operator note."
     )
-
-
-def state_word(state: MissionState) -> str:
-    return state.label

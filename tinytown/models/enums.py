@@ -43,10 +43,6 @@ class AgentState(enum.StrEnum):
         return not self.is_terminal
 
     @property
-    def accepts_work(self) -> bool:
-        return self is AgentState.IDLE
-
-    @property
     def is_prunable(self) -> bool:
         return self in (AgentState.STOPPED, AgentState.ERROR)
 

@@ -84,10 +84,6 @@ class _Id:
         """Parse any form Python's UUID parser accepts; raise InvalidInputError otherwise."""
         return cls(_canonical_text(text, cls._what))
 
-    @classmethod
-    def from_uuid(cls, value: uuid.UUID) -> Self:
-        return cls(str(value))
-
     @property
     def uuid(self) -> uuid.UUID:
         return uuid.UUID(self.text)

@@ -128,10 +128,6 @@ class Supervisor:
         actor.wake()
         return True
 
-    def cancel_all(self) -> None:
-        if self._nursery is not None:
-            self._nursery.cancel_scope.cancel()
-
     async def _supervise(self, agent_id: AgentId) -> None:
         s = self._settings
         policy = RestartPolicy(s.restart_backoff_s, s.restart_backoff_max_s, s.restart_budget,

@@ -98,12 +98,6 @@ async def resolve_task_id(town: Town, text: str) -> TaskId:
     return parse_task_id(ids[0])
 
 
-def require_found(task: Task | None, task_id: TaskId) -> Task:
-    if task is None:
-        raise TaskNotFoundError(str(task_id))
-    return task
-
-
 def queue_task_write(pipe: Pipeline, keys: Keys, task: Task) -> None:
     """Queue the commands that store ``task`` as a hash (as RecordStore.set_task does)."""
     queue_hash_write(pipe, keys.task(task.id), *task_to_hash(task))

@@ -8,7 +8,6 @@ queue length and sample, one pipeline for the tasks the shown messages name.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
 
 import attrs
 
@@ -27,8 +26,6 @@ from tinytown.services.messages import (
     preview,
 )
 from tinytown.town import Town
-
-SUPERVISOR_NOTE: Final = "(well-known supervisor/conductor mailbox)"
 
 
 @attrs.frozen

@@ -44,7 +44,6 @@ from tinytown.town import TT_DIR, Town
 from tinytown.town_redis import secure_target
 
 DEFAULT_SNAPSHOT = f"{TT_DIR}/{SNAPSHOT_NAME}"
-BACKUP_SUFFIX = ".bak"
 RDB_MAGIC = b"REDIS"
 LOCK_POLL_S = 0.02
 LOCK_TIMEOUT_S = 10.0
