@@ -379,7 +379,6 @@ def test_parse_round_trip() -> None:
     ]
     assert parsed[0].is_query
     assert parsed[0].question == "Ready: yes?"
-    assert parsed[1].is_task_assignment
     assert parsed[1].text == "Write docs: the [quick] start"
     assert not parsed[2].is_query
     assert parse_agent_name(prompt) == "reviewer"

@@ -15,7 +15,12 @@ from tinytown.config import CliPreset, new_town_config
 from tinytown.errors import ModelError
 from tinytown.models import AgentId
 from tinytown.procwait import pid_alive
-from tinytown.runtime.model import ModelCommand, build_model_command, check_model_cli, run_model
+from tinytown.runtime.model import (
+    ModelCommand,
+    build_model_command,
+    capture_model_launch,
+    run_model,
+)
 
 AID = AgentId.parse("5e0b9c9e-5a3b-4d52-8f51-3a1e0e5f8f11")
 ROOT = Path("/towns/t")
@@ -73,16 +78,16 @@ def test_workdir_env_and_timeout_of_a_preset() -> None:
     assert absolute.cwd == Path("/elsewhere")
 
 
-def test_check_model_cli() -> None:
+def test_capture_model_launch_checks_the_cli(tmp_path: Path) -> None:
     cfg = new_town_config("t")
-    assert check_model_cli(cfg, "demo")[0] == "demo"
+    assert capture_model_launch(cfg, "demo", tmp_path)[0] == "demo"
     unknown = r"^Unknown model 'nope-xyz --x': not a preset \(.*'nope-xyz' is not an installed"
     with pytest.raises(ModelError, match=unknown):
-        check_model_cli(cfg, "nope-xyz --x", {"PATH": "/nonexistent"})
+        capture_model_launch(cfg, "nope-xyz --x", tmp_path, {"PATH": "/nonexistent"})
     missing = (r"^Model CLI 'claude' is not installed: 'claude' not found on PATH\. "
                r"To try tinytown without it, spawn with '--model demo' .* or run 'tt demo'$")
     with pytest.raises(ModelError, match=missing):
-        check_model_cli(cfg, "claude", {"PATH": "/nonexistent"})
+        capture_model_launch(cfg, "claude", tmp_path, {"PATH": "/nonexistent"})
 
 
 def _script(tmp_path: Path, body: str) -> ModelCommand:

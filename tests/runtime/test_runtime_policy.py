@@ -17,7 +17,6 @@ from tinytown.runtime.policy import (
     idle_deadline,
     idle_timed_out,
     plan_batch,
-    state_after_round,
 )
 from tinytown.runtime.settings import RuntimeSettings
 
@@ -47,12 +46,6 @@ def test_final_states() -> None:
     assert ExitReason.SUPERSEDED.final_state is None
     assert ExitReason.GONE.final_state is None
     assert ExitReason.ALREADY_TERMINAL.final_state is None
-
-
-def test_a_control_state_set_during_a_round_is_kept() -> None:
-    assert state_after_round(AgentState.WORKING) is AgentState.IDLE
-    for kept in (AgentState.PAUSED, AgentState.DRAINING, AgentState.STOPPED, AgentState.ERROR):
-        assert state_after_round(kept) is None
 
 
 def test_plan_batch() -> None:

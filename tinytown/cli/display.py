@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tinytown.codec import agent_to_json, event_to_json, message_to_dict, task_to_json
-from tinytown.models import Agent, AgentId, Event, Message, Task, TaskId
+from tinytown.models import Agent, Event, Message, Task, TaskId
 from tinytown.models.text import ELLIPSIS
 
 TASK_ID_PREFIX_LEN = 8
@@ -36,17 +36,6 @@ def format_ago(delta: timedelta) -> str:
     return "just now"
 
 
-def human_ts(dt: datetime) -> str:
-    """cli.md's human form: ``2026-04-20 18:22:15.123456 UTC`` (fraction only when non-zero)."""
-    utc = dt.astimezone(UTC)
-    text = utc.strftime("%Y-%m-%d %H:%M:%S")
-    if utc.microsecond:
-        micro = f"{utc.microsecond:06d}"
-        digits = 3 if micro.endswith("000") else 6
-        text += "." + micro[:digits]
-    return f"{text} UTC"
-
-
 def book_ts(dt: datetime) -> str:
     """The book's ``tt task show`` form: ``2025-03-09T12:00:00Z`` (UTC, whole seconds)."""
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -65,18 +54,6 @@ def task_ref(task_id: TaskId) -> str:
 def task_short(task_id: TaskId) -> str:
     """The first group of a task id (``550e8400``), used in dense listings."""
     return str(task_id)[:TASK_ID_PREFIX_LEN]
-
-
-def agent_name_or_short(agent_id: AgentId | None, agents: dict[AgentId, Agent]) -> str | None:
-    """The agent's canonical name, its short id if the record is gone, None if unassigned."""
-    if agent_id is None:
-        return None
-    agent = agents.get(agent_id)
-    if agent is not None:
-        return agent.name
-    if agent_id.is_supervisor:
-        return "supervisor"
-    return agent_id.short
 
 
 # --- JSON documents for --json ---------------------------------------------------------

@@ -169,20 +169,6 @@ def _model_cwd(config: TownConfig, cli_ref: str, root: Path) -> Path:
     return root
 
 
-def check_model_cli(
-    config: TownConfig, cli_ref: str, env: Mapping[str, str] | None = None,
-    root: Path | None = None,
-) -> tuple[str, str]:
-    """The ``(name, command)`` of a CLI reference whose program is installed.
-
-    Raises:
-        ModelError: the command is empty, or its program is not found on PATH.
-    """
-    name, command, _ = _checked(config, cli_ref, os.environ if env is None else env,
-                                Path.cwd() if root is None else root)
-    return name, command
-
-
 def capture_model_launch(
     config: TownConfig, cli_ref: str, root: Path, env: Mapping[str, str] | None = None
 ) -> tuple[str, LaunchEnv]:

@@ -30,7 +30,6 @@ class ExitReason(enum.Enum):
     TOO_MANY_FAILURES = "model CLI failed repeatedly"
     SUPERSEDED = "another incarnation took over"
     GONE = "agent record deleted"
-    SHUTDOWN = "runtime shut down"
 
     @property
     def final_state(self) -> AgentState | None:
@@ -57,17 +56,6 @@ def exit_reason(
         return ExitReason.ALREADY_TERMINAL
     if rounds_completed >= max_rounds:
         return ExitReason.ROUNDS_EXHAUSTED
-    return None
-
-
-def state_after_round(state: AgentState) -> AgentState | None:
-    """The state to write after a round: ``idle`` only if still ``working``/``starting``.
-
-    Unlike 0.10 (which wrote ``idle`` over a kill's ``stopped``), a state set
-    by a control command during the round (paused, draining, stopped) is kept.
-    """
-    if state in (AgentState.WORKING, AgentState.STARTING, AgentState.IDLE):
-        return AgentState.IDLE
     return None
 
 

@@ -47,10 +47,6 @@ class ParsedItem:
     text: str
 
     @property
-    def is_task_assignment(self) -> bool:
-        return self.task_id is not None
-
-    @property
     def is_query(self) -> bool:
         return self.task_id is None and self.text.startswith(QUERY_PREFIX)
 
