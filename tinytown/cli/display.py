@@ -9,8 +9,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tinytown.codec import agent_to_json, event_to_json, message_to_dict, task_to_json
-from tinytown.models import Agent, Event, Message, Task, TaskId
+from tinytown.codec import agent_to_json, event_to_json, task_to_json
+from tinytown.models import Agent, Event, Task, TaskId
 from tinytown.models.text import ELLIPSIS
 
 TASK_ID_PREFIX_LEN = 8
@@ -71,11 +71,6 @@ def agent_doc(agent: Agent) -> dict[str, Any]:
     doc["label"] = agent.label
     doc["short_id"] = agent.short_id
     return doc
-
-
-def message_doc(message: Message) -> dict[str, Any]:
-    """A message as its JSON wire object."""
-    return message_to_dict(message)
 
 
 def event_doc(entry_id: str, event: Event) -> dict[str, Any]:

@@ -137,11 +137,7 @@ async def read_resource(town: Town, uri: str) -> str:
         for prefix, templated in _TEMPLATED.items():
             rest = uri[len(prefix) :] if uri.startswith(prefix) else ""
             if rest and "/" not in rest:
-                return await templated(town, _unquote(rest))
+                return await templated(town, unquote(rest))
     except TinytownError as exc:
         return f"Error: {exc}"
     raise UnknownResourceError(f"Unknown resource: {uri}")
-
-
-def _unquote(text: str) -> str:
-    return unquote(text)

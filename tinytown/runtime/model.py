@@ -73,12 +73,8 @@ class ModelCommand:
     def program(self) -> str:
         """The executable the command needs (the first word for shell commands)."""
         if self.argv[:2] == ("/bin/sh", "-c"):
-            return _first_word(self.command)
+            return first_word(self.command)
         return self.argv[0]
-
-
-def _first_word(command: str) -> str:
-    return first_word(command)
 
 
 def resolve_command(config: TownConfig, cli_ref: str, python: str = sys.executable) -> str:
@@ -138,7 +134,7 @@ def build_model_command(
     env = dict(base_env)
     if launch is not None:
         env.update(launch.env)
-        if argv[0] == launch.word == _first_word(command) and launch.program:
+        if argv[0] == launch.word == first_word(command) and launch.program:
             argv = (launch.program, *argv[1:])
     if preset is not None:
         env.update(preset.env)
@@ -182,14 +178,14 @@ def capture_model_launch(
     """
     source = os.environ if env is None else env
     name, command, program = _checked(config, cli_ref, source, root)
-    return name, capture(_first_word(command), program, command, name, source)
+    return name, capture(first_word(command), program, command, name, source)
 
 
 def _checked(config: TownConfig, cli_ref: str, env: Mapping[str, str], root: Path
              ) -> tuple[str, str, str]:
     name = config.resolve_cli_name(cli_ref)
     command = resolve_command(config, cli_ref)
-    program = _first_word(command)
+    program = first_word(command)
     if not program:
         raise ModelError(f"Model CLI '{cli_ref}' has an empty command")
     preset = config.preset(cli_ref)

@@ -219,10 +219,6 @@ async def _lock_town_server(root: Path) -> int:
     raise InvalidStateError(f"{root / server.LOCKFILE} stayed locked: is a Redis start running?")
 
 
-def _aside(path: Path) -> Path:
-    return set_aside(path)
-
-
 async def restore_snapshot(
     root: Path, config: TownConfig, source: Path, env: Mapping[str, str] | None = None
 ) -> RestoreResult:
@@ -301,7 +297,7 @@ def _swap_in(root: Path, staged: Path, *, aof: bool) -> Path | None:
     """Replace ``.tt/redis.rdb`` by ``staged`` (the old file goes aside); seed the AOF."""
     tt_dir = root / TT_DIR
     canonical = tt_dir / SNAPSHOT_NAME
-    backup = _aside(canonical) if canonical.exists() else None
+    backup = set_aside(canonical) if canonical.exists() else None
     os.replace(staged, canonical)
     if aof:
         seed_aof_from_rdb(tt_dir)

@@ -126,7 +126,8 @@ def render_inbox(ref: str, view: InboxView) -> list[str]:
 
 
 def _view_doc(view: InboxView) -> dict[str, Any]:
-    from tinytown.cli.display import agent_doc, message_doc
+    from tinytown.cli.display import agent_doc
+    from tinytown.codec import message_to_dict
 
     return {
         "agent_id": str(view.agent_id),
@@ -137,7 +138,8 @@ def _view_doc(view: InboxView) -> dict[str, Any]:
         "sampled": view.sampled,
         "counts": view.counts.as_dict(),
         "previews": [
-            {"category": p.category.prefix, "summary": p.summary, "message": message_doc(p.message)}
+            {"category": p.category.prefix, "summary": p.summary,
+             "message": message_to_dict(p.message)}
             for p in view.previews
         ],
         "dead_letters": view.dead.count,
