@@ -32,7 +32,7 @@ from tinytown.errors import (
     ResponseError,
     TaskNotFoundError,
 )
-from tinytown.keys import STOP_TTL_S, Keys
+from tinytown.keys import Keys
 from tinytown.models import Agent, AgentId, AgentState, Task, TaskId
 from tinytown.redis.client import Redis
 from tinytown.scripts import (
@@ -306,15 +306,6 @@ class RecordStore:
                 log.warning("skipping non-UUID backlog entry %r", item)
         return out
 
-    async def backlog_pop(self) -> TaskId | None:
-        """Pop the head; non-UUID entries are dropped with a warning."""
-        while (raw := await self.redis.execute("LPOP", self.keys.backlog)) is not None:
-            try:
-                return TaskId.parse(raw)
-            except InvalidInputError:
-                log.warning("dropping non-UUID backlog entry %r", raw)
-        return None
-
     async def backlog_remove(self, task_id: TaskId) -> bool:
         return bool(await self.redis.execute("LREM", self.keys.backlog, 1, str(task_id)))
 
@@ -328,24 +319,6 @@ class RecordStore:
 
     # --- stop flags and activity ------------------------------------------------------
 
-    async def request_stop(self, agent_id: AgentId) -> None:
-        """Set the stop flag and wake the agent's runtime so it sees it now."""
-        await self.redis.execute("SET", self.keys.stop(agent_id), "1", "EX", STOP_TTL_S)
-        await self.wake(agent_id)
-
-    async def wake(self, agent_id: AgentId) -> bool:
-        """Tell the runtime hosting the agent to re-check it (state, stop flag) now.
-
-        Control commands call this after changing an agent so a runtime blocked
-        on the agent's inbox reacts at once instead of at its next heartbeat.
-        Returns False if the agent has no known host.
-        """
-        host = await self.redis.execute("HGET", self.keys.agent(agent_id), "host")
-        if not host:
-            return False
-        await self.runtime_command(host, {"op": "wake", "agent_id": str(agent_id)})
-        return True
-
     async def runtime_command(self, host: str, command: Mapping[str, object]) -> None:
         """Queue a command (JSON object with an ``op``) for the runtime of ``host``."""
         payload = json.dumps(dict(command), separators=(",", ":"))
@@ -353,9 +326,6 @@ class RecordStore:
 
     async def should_stop(self, agent_id: AgentId) -> bool:
         return bool(await self.redis.execute("EXISTS", self.keys.stop(agent_id)))
-
-    async def clear_stop(self, agent_id: AgentId) -> None:
-        await self.redis.execute("DEL", self.keys.stop(agent_id))
 
     async def log_activity(self, agent_id: AgentId, line: str) -> None:
         """Log one activity line (newest first, a bounded and expiring list).

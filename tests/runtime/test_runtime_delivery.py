@@ -114,7 +114,7 @@ async def test_beat_reports_state_incarnation_and_stop_flag(setup: Setup) -> Non
     beat = await delivery.beat(utcnow())
     assert beat is not None
     assert (beat.state, beat.incarnation, beat.stop) == ("starting", 1, False)
-    await channel.request_stop(aid)
+    await channel.redis.execute("SET", channel.keys.stop(aid), "1")
     beat = await delivery.beat(utcnow())
     assert beat is not None
     assert beat.stop

@@ -105,9 +105,10 @@ async def test_control_commands_and_exit_when_empty(rt_town: RtTown, host: str) 
             await rt_town_push(rt_town, host, json.dumps({"op": "frobnicate"}))
             await channel.runtime_command(host, {"op": "start", "agent_id": str(late)})
             await until(lambda: rt_town.state("late") == "idle", "started by command")
-            assert await channel.wake(late)
+            wake = {"op": "wake", "agent_id": str(late)}
+            await channel.runtime_command(host, wake)
             await agent_service.kill(town, str(late))
-            await channel.wake(late)
+            await channel.runtime_command(host, wake)
             await until(lambda: done, "runtime exits once its only agent stopped")
         assert rt_town.state("late") == "stopped"
         assert rt_town.r.get(rt_town.keys.runtime(host)) is None

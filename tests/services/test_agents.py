@@ -163,7 +163,7 @@ async def test_kill_ambiguous_name_changes_nothing(town: Town) -> None:
 
 async def test_interrupt_then_resume(town: Town) -> None:
     a = await add_agent(town, "backend", AgentState.WORKING)
-    await town.channel.request_stop(a.id)
+    await town.redis.execute("SET", town.channel.keys.stop(a.id), "1")
     paused = await svc.interrupt(town, "backend")
     assert (paused.previous, paused.state) == (AgentState.WORKING, AgentState.PAUSED)
     assert await town.channel.get_agent_state(a.id) is AgentState.PAUSED
@@ -306,7 +306,7 @@ async def test_prune_removes_stopped_and_error_with_their_keys(town: Town) -> No
     idle = await add_agent(town, "i", AgentState.IDLE, order=4)
     await town.channel.send(Message(from_=SUPERVISOR, to=stopped.id, kind=MessageType.Ping()))
     await town.channel.log_activity(stopped.id, "x")
-    await town.channel.request_stop(stopped.id)
+    await town.redis.execute("SET", town.channel.keys.stop(stopped.id), "1")
     removed = await svc.prune(town)
     assert [a.name for a in removed] == ["s", "e"]
     names = sorted(a.name for a in await town.channel.list_agents())

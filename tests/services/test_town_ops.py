@@ -120,7 +120,7 @@ async def _populate(town: Town) -> None:
     a = await register_agent(town, "worker", "claude")
     await tasks.assign(town, str(a.id), "first task")
     await town.channel.log_activity(a.id, "did things")
-    await town.channel.request_stop(a.id)
+    await town.redis.execute("SET", town.channel.keys.stop(a.id), "1")
     task = Task.new("parked", NOW)
     await town.channel.set_task(task)
     await town.channel.backlog_push(task.id)
