@@ -12,17 +12,13 @@ from tinytown.models.event import Event
 from tinytown.models.ids import SUPERVISOR, AgentId, MessageId, TaskId
 from tinytown.models.message import (
     AckKind,
-    Category,
     ConfirmationType,
     Message,
     MessageKind,
     MessageType,
-    classify,
-    compact_summary,
     is_actionable,
-    is_informational_or_confirmation,
-    summarize,
 )
+from tinytown.models.message_text import Category, classify, compact_summary, summarize
 from tinytown.models.nicknames import nickname_for
 from tinytown.models.task import Task
 
@@ -51,7 +47,6 @@ __all__ = [
     "classify",
     "compact_summary",
     "is_actionable",
-    "is_informational_or_confirmation",
     "is_valid_agent_name",
     "nickname_for",
     "summarize",
