@@ -40,14 +40,6 @@ def _global_config() -> GlobalConfig | None:
         return None
 
 
-def _within(path: Path, base: Path) -> bool:
-    try:
-        path.relative_to(base)
-    except ValueError:
-        return False
-    return True
-
-
 def town_file_binary(config: TownConfig, root: Path, home: Path | None = None) -> str | None:
     """The town file's ``[redis] binary`` if it is allowed to run, None when unset.
 
@@ -59,7 +51,7 @@ def town_file_binary(config: TownConfig, root: Path, home: Path | None = None) -
         return None
     home = home or Path.home()
     real = Path(os.path.normpath(root.absolute() / Path(configured).expanduser()))
-    if _within(real, Path(os.path.normpath(home.absolute() / ".tt"))):
+    if real.is_relative_to(os.path.normpath(home.absolute() / ".tt")):
         return str(real)
     raise ConfigError(
         f"Refusing to run [redis] binary = {configured!r} from tinytown.toml: a town file "

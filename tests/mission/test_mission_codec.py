@@ -14,6 +14,7 @@ from tinytown.codec.mission_codec import (
     control_to_json,
     mission_from_json,
     mission_to_json,
+    status_to_dict,
     watch_from_json,
     watch_to_json,
     work_item_from_json,
@@ -24,6 +25,7 @@ from tinytown.errors import CorruptRecordError
 from tinytown.keys import Keys
 from tinytown.models import AgentId
 from tinytown.models.mission import (
+    ControlMessage,
     DocRef,
     IssueRef,
     MissionPolicy,
@@ -197,3 +199,17 @@ def test_mission_keys() -> None:
     assert k.mission_active == "tt:t:mission:active"
     assert k.mission_log("m") == "tt:t:mission:m:events"
     assert k.mission_events_stream("m") == "tt:t:events:mission:m"
+
+
+def test_status_document_is_one_shape_for_the_cli_and_rest() -> None:
+    """``tt mission status --json`` is the REST document plus the control messages."""
+    m = MissionRun.new([DocRef("a")], T0)
+    item = WorkItem.new(m.id, "T", WorkKind.IMPLEMENT, T0)
+    note = ControlMessage("c1", m.id, "CLI", "hold on", T0)
+    rest = status_to_dict(m, [item], [], ["one"])
+    cli = status_to_dict(m, [item], [], ["one"], [note])
+    assert list(rest) == ["mission", "work_item_count", "watch_item_count", "work_items",
+                          "watch_items", "events"]
+    assert list(cli) == [*list(rest)[:5], "control_messages", "events"]
+    assert (rest["work_item_count"], cli["control_messages"][0]["body"]) == (1, "hold on")
+    assert {k: v for k, v in cli.items() if k != "control_messages"} == rest

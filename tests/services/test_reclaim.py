@@ -32,6 +32,7 @@ from tinytown.services.orphan_tasks import (
 from tinytown.services.reclaim import (
     ItemKind,
     classify_item,
+    reclaim,
     reclaim_to_agent,
     reclaim_to_backlog,
     scan_dead_inboxes,
@@ -261,6 +262,35 @@ async def test_a_message_gone_before_the_move_is_skipped_without_residue(town: T
     created = {t.id for t in await town.channel.list_tasks()} - tasks_before
     assert len(created) == 1  # only the free-text task that was really moved
     assert set(await town.channel.backlog_list()) >= created
+
+
+async def test_reclaim_counts_only_what_it_moved(town: Town) -> None:
+    """REST and MCP share one count: a stale message of an ended task is dropped, not counted.
+
+    (The MCP tool counted it: two surfaces answered the same request differently.)
+    """
+    _, assigned, _ = await seeded(town)
+    await town.channel.set_task(assigned.completed("done meanwhile", utcnow()))
+    assert await reclaim(town, to_backlog=False, to=None, from_name=None) == (3, "Listed")
+    assert await reclaim(town, to_backlog=True, to=None, from_name=None) == (2, "Backlog")
+    assert assigned.id not in await town.channel.backlog_list()
+
+
+async def test_reclaim_to_a_dead_agent_is_refused_and_changes_nothing(town: Town) -> None:
+    """REST and MCP once moved work to a stopped agent, stranding it; the CLI refused."""
+    await seeded(town)
+    await add(town, "gone", AgentState.STOPPED, 2)
+    before = await snapshot(town)
+    with pytest.raises(InvalidStateError, match="needs a live agent"):
+        await reclaim(town, to_backlog=False, to="gone", from_name="worker-1")
+    with pytest.raises(AgentNotFoundError):  # ``to`` is resolved first, even with to_backlog
+        await reclaim(town, to_backlog=True, to="ghost", from_name=None)
+    assert await snapshot(town) == before
+    live = await add(town, "heir", AgentState.IDLE, 3)
+    assert await reclaim(town, to_backlog=False, to="heir", from_name="worker-1") == (
+        3, 'Agent("heir")')
+    assert len(await town.channel.peek(live.id)) + len(
+        await town.channel.peek(live.id, urgent=True)) == 4
 
 
 async def test_from_filters_dead_agents(town: Town) -> None:

@@ -8,7 +8,7 @@ On read, missing optional fields default; ``merge_gate`` is accepted for
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -272,3 +272,27 @@ def control_to_json(c: ControlMessage) -> str:
 
 def control_from_json(text: str | bytes, where: str = "control message") -> ControlMessage:
     return _decode(text, where, control_from_dict)
+
+
+# --- a mission with its parts ---------------------------------------------------------------
+
+
+def status_to_dict(
+    mission: MissionRun,
+    items: Sequence[WorkItem],
+    watches: Sequence[WatchItem],
+    events: Sequence[str],
+    controls: Sequence[ControlMessage] | None = None,
+) -> dict[str, Any]:
+    """``tt mission status --json`` (with ``controls``) and ``GET /v1/missions/{id}``."""
+    doc: dict[str, Any] = {
+        "mission": mission_to_dict(mission),
+        "work_item_count": len(items),
+        "watch_item_count": len(watches),
+        "work_items": [work_item_to_dict(i) for i in items],
+        "watch_items": [watch_to_dict(w) for w in watches],
+    }
+    if controls is not None:
+        doc["control_messages"] = [control_to_dict(c) for c in controls]
+    doc["events"] = list(events)
+    return doc

@@ -205,19 +205,9 @@ async def recover_agents(town: Town, _args: Args) -> Any:
 )
 async def reclaim_tasks(town: Town, args: Args) -> Any:
     """Without a destination the tasks are only counted; nothing is moved or lost."""
-    target_ref = args.opt_text("to_agent")
-    target = (await town.resolve(target_ref))[0] if target_ref is not None else None
-    dead = await reclaim_svc.scan_dead_inboxes(town, args.opt_text("from_agent"))
-    if args.flag("to_backlog"):
-        moves = await reclaim_svc.reclaim_to_backlog(town, dead)
-        destination = "Backlog"
-    elif target is not None:
-        moves = await reclaim_svc.reclaim_to_agent(town, dead, target)
-        destination = f'Agent("{target_ref}")'
-    else:
-        count = sum(len(box.tasks) for box in dead)
-        return {"tasks_reclaimed": count, "destination": "Listed"}
-    count = sum(1 for per_agent in moves for move in per_agent if move.done)
+    count, destination = await reclaim_svc.reclaim(
+        town, to_backlog=args.flag("to_backlog"), to=args.opt_text("to_agent"),
+        from_name=args.opt_text("from_agent"))
     return {"tasks_reclaimed": count, "destination": destination}
 
 

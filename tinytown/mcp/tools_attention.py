@@ -32,8 +32,7 @@ async def list_attention(town: Town, _args: Args) -> Any:
 )
 async def answer(town: Town, args: Args) -> Any:
     reply = await queries.answer(town, args.text("message_id"), args.text("answer"))
-    return {"message_id": str(reply.id), "to_agent": str(reply.to),
-            "correlation_id": str(reply.correlation_id)}
+    return queries.answered(reply)
 
 
 ATTENTION_TOOLS: tuple[ToolSpec, ...] = (list_attention, answer)

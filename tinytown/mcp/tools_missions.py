@@ -47,14 +47,8 @@ _EVENT_ARGS = (_ID, opt("count", "integer", "How many events (newest first)", de
 
 
 async def list_missions(town: Town, args: Args) -> Any:
-    raw = args.opt_text("status")
-    state = None
-    if raw is not None:
-        try:
-            state = MissionState(raw.strip().lower())
-        except ValueError:
-            raise InvalidInputError(f"Invalid mission status: {raw}") from None
-    found = await svc.list_missions(town, include_all=args.flag("all"), state=state)
+    found = await svc.list_missions(town, include_all=args.flag("all"),
+                                    state=args.opt_text("status"))
     return {"missions": [mission_to_dict(m) for m in found], "count": len(found)}
 
 

@@ -43,14 +43,6 @@ def fallback_dir() -> Path:
     return path
 
 
-def _within(path: Path, base: Path) -> bool:
-    try:
-        path.relative_to(base)
-    except ValueError:
-        return False
-    return True
-
-
 def allowed_dirs(root: Path, home: Path | None = None) -> tuple[Path, ...]:
     """Where a town file may put the socket: the town's ``.tt/``, ``~/.tt/``, the fallback dir."""
     home = home or Path.home()
@@ -66,7 +58,7 @@ def check_socket_location(root: Path, path: Path, *, home: Path | None = None) -
         ConfigError: naming the path and how to allow it.
     """
     real = Path(os.path.normpath(path))
-    if any(_within(real, d) for d in allowed_dirs(root, home)):
+    if any(real.is_relative_to(d) for d in allowed_dirs(root, home)):
         return
     raise ConfigError(
         f"Refusing [redis] socket_path {path} from tinytown.toml: it is outside the town's "

@@ -8,6 +8,7 @@ queue length and sample, one pipeline for the tasks the shown messages name.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
@@ -42,9 +43,9 @@ class QueueSample:
         return len(self.messages)
 
 
-@attrs.frozen
-class InboxView:
-    """One agent's inbox: size, category counts over the sample, the first previews."""
+@attrs.frozen(kw_only=True)
+class InboxHead:
+    """What every inbox view says of one queue: its sizes and the categories of its sample."""
 
     agent_id: AgentId
     agent: Agent | None
@@ -52,16 +53,29 @@ class InboxView:
     urgent: int
     sampled: int
     counts: CategoryCounts
-    previews: list[Preview]
-    dead: DeadLetters = attrs.field(factory=DeadLetters)
+
+    @classmethod
+    def fields_of(cls, agent: Agent | None, sample: QueueSample) -> dict[str, Any]:
+        """The head's fields for ``sample`` (``agent`` None: the supervisor mailbox)."""
+        return {"agent_id": sample.agent_id, "agent": agent, "length": sample.length,
+                "urgent": sample.urgent, "sampled": sample.sampled,
+                "counts": count_categories(sample.messages)}
 
     @property
     def is_supervisor(self) -> bool:
         return self.agent_id.is_supervisor
 
 
-@attrs.frozen
-class InboxSection:
+@attrs.frozen(kw_only=True)
+class InboxView(InboxHead):
+    """One agent's inbox: its head and the first previews."""
+
+    previews: list[Preview]
+    dead: DeadLetters = attrs.field(factory=DeadLetters)
+
+
+@attrs.frozen(kw_only=True)
+class InboxSection(InboxHead):
     """One non-empty inbox in ``inbox --all``; ``agent`` is None for the supervisor mailbox.
 
     Attributes:
@@ -69,12 +83,6 @@ class InboxSection:
         more: Messages needing action that were not listed.
     """
 
-    agent_id: AgentId
-    agent: Agent | None
-    length: int
-    urgent: int
-    sampled: int
-    counts: CategoryCounts
     bullets: list[str]
     more: int
 
@@ -136,16 +144,8 @@ async def inbox(town: Town, agent_ref: str) -> InboxView:
     dead = await dead_letters(town, aid)
     shown = sample.messages[:INBOX_PREVIEWS]
     descriptions = await task_descriptions(town, assignment_ids(shown))
-    return InboxView(
-        agent_id=aid,
-        agent=agent,
-        length=sample.length,
-        urgent=sample.urgent,
-        sampled=sample.sampled,
-        counts=count_categories(sample.messages),
-        previews=[preview(m, descriptions) for m in shown],
-        dead=dead,
-    )
+    return InboxView(**InboxView.fields_of(agent, sample), dead=dead,
+                     previews=[preview(m, descriptions) for m in shown])
 
 
 def build_sections(
@@ -158,18 +158,8 @@ def build_sections(
             continue
         previews = [preview(m, descriptions) for m in sample.messages]
         bullets, more = pick_bullets(previews)
-        sections.append(
-            InboxSection(
-                agent_id=sample.agent_id,
-                agent=agent,
-                length=sample.length,
-                urgent=sample.urgent,
-                sampled=sample.sampled,
-                counts=count_categories(sample.messages),
-                bullets=[bullet_text(p, descriptions) for p in bullets],
-                more=more,
-            )
-        )
+        sections.append(InboxSection(**InboxSection.fields_of(agent, sample), more=more,
+                                     bullets=[bullet_text(p, descriptions) for p in bullets]))
     return sections
 
 

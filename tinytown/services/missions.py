@@ -7,10 +7,12 @@ only these. ``via`` names the surface in the mission log (``CLI``, ``API``,
 
 from __future__ import annotations
 
+import enum
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 import attrs
 
@@ -38,6 +40,8 @@ from tinytown.models.mission import (
     WorkStatus,
 )
 from tinytown.town import Town, utcnow
+
+S = TypeVar("S", bound=enum.Enum)
 
 
 @attrs.frozen
@@ -160,13 +164,32 @@ def _read_manifest(town: Town, manifest: str | Path | None) -> Manifest | None:
 # --- reading ------------------------------------------------------------------------------
 
 
+def parse_status(kind: type[S], raw: str | None, what: str) -> S | None:
+    """A ``status`` filter as the user typed it (any case, spaces around); None when absent.
+
+    Raises:
+        InvalidInputError: ``raw`` names no value of ``kind``.
+    """
+    if raw is None:
+        return None
+    try:
+        return kind(raw.strip().lower())
+    except ValueError:
+        raise InvalidInputError(f"Invalid {what} status: {raw}") from None
+
+
 async def list_missions(town: Town, *, include_all: bool = False,
-                        state: MissionState | None = None) -> list[MissionRun]:
-    """Active missions (oldest first), or every mission with ``include_all``/``state``."""
+                        state: str | None = None) -> list[MissionRun]:
+    """Active missions (oldest first), or every mission with ``include_all``/``state``.
+
+    Raises:
+        InvalidInputError: ``state`` is not a mission state.
+    """
+    wanted = parse_status(MissionState, state, "mission")
     store = MissionStore(town.channel)
-    if include_all or state is not None:
+    if include_all or wanted is not None:
         found = await store.list_missions()
-        return [m for m in found if state is None or m.state is state]
+        return [m for m in found if wanted is None or m.state is wanted]
     out = []
     for mid in await store.active_ids():
         mission = await store.get_mission(mid)
@@ -190,27 +213,17 @@ async def status(town: Town, mission_id: str | MissionId, *, events: int = 5) ->
 async def work_items(town: Town, mission_id: str, status_filter: str | None = None
                      ) -> list[WorkItem]:
     mission = await require(town, mission_id)
+    wanted = parse_status(WorkStatus, status_filter, "work item")
     items = await MissionStore(town.channel).list_work_items(mission.id)
-    if status_filter is None:
-        return items
-    try:
-        wanted = WorkStatus(status_filter.strip().lower())
-    except ValueError:
-        raise InvalidInputError(f"Invalid work item status: {status_filter}") from None
-    return [i for i in items if i.status is wanted]
+    return [i for i in items if wanted is None or i.status is wanted]
 
 
 async def watches(town: Town, mission_id: str, status_filter: str | None = None
                   ) -> list[WatchItem]:
     mission = await require(town, mission_id)
+    wanted = parse_status(WatchStatus, status_filter, "watch")
     found = await MissionStore(town.channel).list_watches(mission.id)
-    if status_filter is None:
-        return found
-    try:
-        wanted = WatchStatus(status_filter.strip().lower())
-    except ValueError:
-        raise InvalidInputError(f"Invalid watch status: {status_filter}") from None
-    return [w for w in found if w.status is wanted]
+    return [w for w in found if wanted is None or w.status is wanted]
 
 
 async def events(town: Town, mission_id: str, count: int = 20) -> list[str]:

@@ -102,3 +102,9 @@ async def answer(town: Town, message_id: str, text: str) -> Message:
     if not done:
         raise NotFoundError(f"No open query with id '{message_id}' (answered already?)")
     return reply
+
+
+def answered(reply: Message) -> dict[str, str]:
+    """The answer's document, as REST and MCP return it (``Answered`` of townhall.md)."""
+    return {"message_id": str(reply.id), "to_agent": str(reply.to),
+            "correlation_id": str(reply.correlation_id)}

@@ -152,6 +152,44 @@ async def scan_dead_inboxes(town: Town, from_name: str | None = None) -> list[De
     return await read_inboxes(town, select_dead(await town.channel.list_agents(), from_name))
 
 
+async def live_target(town: Town, ref: str) -> AgentId:
+    """The agent ``--to``/``to`` names, refused when dead: work moved there would be stranded.
+
+    Raises:
+        AgentNotFoundError: ``ref`` names no agent.
+        InvalidStateError: it names a dead (terminal) agent.
+    """
+    target, rec = await town.resolve(ref)
+    if rec is not None and rec.state.is_terminal:
+        raise InvalidStateError(
+            f"Agent '{ref}' is {rec.state.label}; reclaim --to needs a live agent"
+        )
+    return target
+
+
+async def reclaim(
+    town: Town, *, to_backlog: bool, to: str | None, from_name: str | None
+) -> tuple[int, str]:
+    """``POST /v1/reclaim`` and the MCP tool ``recovery.reclaim_tasks`` (one semantics).
+
+    ``to`` is resolved first, even with ``to_backlog`` (townhall.md §5). Returns the
+    task messages reclaimed (a stale message of an ended task is dropped, not counted)
+    and the destination as 0.10 renders it: ``Backlog``, ``Agent("<to>")``, or
+    ``Listed`` when nothing was asked for (the tasks are only counted).
+    """
+    target = await live_target(town, to) if to is not None else None
+    dead = await scan_dead_inboxes(town, from_name)
+    if to_backlog:
+        moves = await reclaim_to_backlog(town, dead)
+        destination = "Backlog"
+    elif target is not None:
+        moves = await reclaim_to_agent(town, dead, target)
+        destination = f'Agent("{to}")'
+    else:
+        return sum(len(box.tasks) for box in dead), "Listed"
+    return sum(1 for per_agent in moves for m in per_agent if m.moved), destination
+
+
 async def read_inboxes(town: Town, dead: Sequence[Agent]) -> list[DeadInbox]:
     """Read-only: ``dead`` with their queued messages, classified (one round trip).
 

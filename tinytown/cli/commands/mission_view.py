@@ -152,22 +152,9 @@ def _dispatcher_lines(st: MissionStatus) -> list[str]:
 
 
 def status_doc(st: MissionStatus) -> dict[str, Any]:
-    from tinytown.codec.mission_codec import (
-        control_to_dict,
-        mission_to_dict,
-        watch_to_dict,
-        work_item_to_dict,
-    )
+    from tinytown.codec.mission_codec import status_to_dict
 
-    return {
-        "mission": mission_to_dict(st.mission),
-        "work_item_count": len(st.items),
-        "watch_item_count": len(st.watches),
-        "work_items": [work_item_to_dict(i) for i in st.items],
-        "watch_items": [watch_to_dict(w) for w in st.watches],
-        "control_messages": [control_to_dict(c) for c in st.controls],
-        "events": st.events,
-    }
+    return status_to_dict(st.mission, st.items, st.watches, st.events, st.controls)
 
 
 def dispatch_doc(result: DispatchResult) -> dict[str, Any]:

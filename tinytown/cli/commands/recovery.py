@@ -186,17 +186,15 @@ def reclaim(
 async def _inboxes(
     town: Town, *, to_backlog: bool, to: str | None, from_name: str | None, json: bool
 ) -> None:
-    from tinytown.errors import InvalidStateError
-    from tinytown.services.reclaim import reclaim_to_agent, reclaim_to_backlog, scan_dead_inboxes
+    from tinytown.services.reclaim import (
+        live_target,
+        reclaim_to_agent,
+        reclaim_to_backlog,
+        scan_dead_inboxes,
+    )
 
     dead = await scan_dead_inboxes(town, from_name)
-    target = None
-    if to is not None:
-        target, rec = await town.resolve(to)
-        if rec is not None and rec.state.is_terminal:
-            raise InvalidStateError(
-                f"Agent '{to}' is {rec.state.label}; reclaim --to needs a live agent"
-            )
+    target = await live_target(town, to) if to is not None else None
     boxes = [b for b in dead if b.message_count]
     moves: list[list[Moved]] | None = None
     if to_backlog:

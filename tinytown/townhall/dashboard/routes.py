@@ -9,6 +9,7 @@ from typing import Any, Final
 from quart import Blueprint, Response, redirect, render_template, request, send_from_directory
 from quart_schema import hide
 
+from tinytown.cli.display import clock
 from tinytown.townhall.auth import AuthError, Principal
 from tinytown.townhall.context import ctx
 from tinytown.townhall.dashboard.data import gather
@@ -148,6 +149,4 @@ def ago(when: datetime | None, now: datetime | None = None) -> str:
     return f"{hours} h {minutes:02d} min" if hours < 48 else f"{hours // 24} days"
 
 
-@bp.app_template_filter("clock")
-def clock(when: datetime) -> str:
-    return when.strftime("%H:%M:%S")
+bp.add_app_template_filter(clock, "clock")

@@ -48,9 +48,7 @@ async def attention() -> dict[str, Any]:
 @document_response(Answered, 201)
 async def answer(message_id: str, body: AnswerRequest) -> tuple[dict[str, Any], int]:
     """Answer an agent's question to the supervisor: the reply goes to the asker's inbox."""
-    reply = await queries.answer(ctx().town, message_id, body.answer)
-    return {"message_id": str(reply.id), "to_agent": str(reply.to),
-            "correlation_id": str(reply.correlation_id)}, 201
+    return queries.answered(await queries.answer(ctx().town, message_id, body.answer)), 201
 
 
 def _decision(mission_id: str, item: Any) -> dict[str, Any]:

@@ -121,20 +121,9 @@ async def recover() -> dict[str, Any]:
 @document_response(Reclaimed)
 async def reclaim_work(body: ReclaimRequest) -> dict[str, Any]:
     """Move the task messages of dead agents to the backlog or to another agent."""
-    town = ctx().town
-    target = (await town.resolve(body.to))[0] if body.to and not body.to_backlog else None
-    dead = await reclaim.scan_dead_inboxes(town, body.from_)
-    if body.to_backlog:
-        moves = await reclaim.reclaim_to_backlog(town, dead)
-        destination = "Backlog"
-    elif target is not None:
-        moves = await reclaim.reclaim_to_agent(town, dead, target)
-        destination = f'Agent("{body.to}")'
-    else:
-        count = sum(len(box.tasks) for box in dead)
-        return {"reclaimed": count, "destination": "Listed"}
-    return {"reclaimed": sum(1 for per in moves for m in per if m.moved),
-            "destination": destination}
+    count, destination = await reclaim.reclaim(
+        ctx().town, to_backlog=body.to_backlog, to=body.to, from_name=body.from_)
+    return {"reclaimed": count, "destination": destination}
 
 
 @bp.post("/v1/reclaim/orphan-tasks")

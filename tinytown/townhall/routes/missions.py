@@ -15,7 +15,12 @@ from typing import Any, Final
 from quart import Blueprint, request
 from quart_schema import document_response
 
-from tinytown.codec.mission_codec import mission_to_dict, watch_to_dict, work_item_to_dict
+from tinytown.codec.mission_codec import (
+    mission_to_dict,
+    status_to_dict,
+    watch_to_dict,
+    work_item_to_dict,
+)
 from tinytown.errors import InvalidInputError, InvalidStateError
 from tinytown.models.mission import MissionState
 from tinytown.services import missions as mission_service
@@ -119,15 +124,8 @@ def _flag(name: str) -> bool:
 @protected(READ)
 async def list_missions() -> dict[str, Any]:
     """Active missions; every mission with ``all=true``, or those in ``state``."""
-    state_arg = request.args.get("state")
-    state = None
-    if state_arg is not None:
-        try:
-            state = MissionState(state_arg.strip().lower())
-        except ValueError:
-            raise InvalidInputError(f"Invalid mission status: {state_arg}") from None
     found = await mission_service.list_missions(ctx().town, include_all=_flag("all"),
-                                                state=state)
+                                                state=request.args.get("state"))
     return {"missions": [mission_to_dict(m) for m in found], "count": len(found)}
 
 
@@ -136,14 +134,7 @@ async def list_missions() -> dict[str, Any]:
 async def get_mission(mission_id: str) -> dict[str, Any]:
     """One mission with its work items, watches and 20 newest log lines."""
     st = await mission_service.status(ctx().town, _check_id(mission_id), events=20)
-    return {
-        "mission": mission_to_dict(st.mission),
-        "work_item_count": len(st.items),
-        "watch_item_count": len(st.watches),
-        "work_items": [work_item_to_dict(i) for i in st.items],
-        "watch_items": [watch_to_dict(w) for w in st.watches],
-        "events": st.events,
-    }
+    return status_to_dict(st.mission, st.items, st.watches, st.events)
 
 
 @bp.get("/v1/missions/<mission_id>/work")
