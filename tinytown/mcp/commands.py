@@ -6,6 +6,7 @@ on stdio, stdout is the wire (the SDK also points fd 1 at stderr while it serves
 from __future__ import annotations
 
 import logging
+from functools import partial
 
 import trio
 
@@ -56,13 +57,9 @@ async def serve_http(
     for warning in check_startup(settings, where, town.root):
         log.warning("⚠️  %s", warning)
     log.info("🔌 Starting MCP server over HTTP/SSE")
-    server = build_server(town)
-
-    async def announce(*, task_status: trio.TaskStatus[list[str]]) -> None:
-        await serve_mcp_http(server, settings.auth, where.hypercorn, task_status=task_status)
-
+    serve = partial(serve_mcp_http, build_server(town), settings.auth, where.hypercorn)
     async with trio.open_nursery() as nursery:
-        urls: list[str] = await nursery.start(announce)
+        urls: list[str] = await nursery.start(serve)
         for url in urls:
             log.info("🚀 MCP HTTP/SSE listening on %s", url)
         task_status.started(urls)

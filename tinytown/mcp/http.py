@@ -211,18 +211,16 @@ async def serve_mcp_http(
     *,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve MCP over HTTP with Hypercorn on Trio until cancelled.
+    """Serve MCP over HTTP until cancelled, on townhall's server (:mod:`tinytown.townhall.server`).
 
     ``bind`` is a Hypercorn bind (``127.0.0.1:8081``, ``[::1]:0``, ``unix:PATH``);
     ``task_status.started`` receives the bound URLs (``http://127.0.0.1:8081``).
+    The server runs the app's lifespan (the SDK's session manager) around serving.
+
+    Raises:
+        StartupError: the address cannot be bound.
     """
-    from hypercorn.config import Config
-    from hypercorn.trio import serve
+    from tinytown.townhall.server import serve_asgi
 
     http = build_http_app(server, auth)
-    config = Config()
-    config.bind = [bind]
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")
-    # Hypercorn runs the app's lifespan (the SDK's session manager) around serving.
-    await serve(http.app, config, mode="asgi", task_status=task_status)  # type: ignore[arg-type]
+    await serve_asgi(http.app, [bind], shutdown_trigger=trio.sleep_forever, task_status=task_status)
