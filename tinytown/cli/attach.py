@@ -21,6 +21,9 @@ if TYPE_CHECKING:
     from tinytown.town import Town
 
 POLL_S: Final = 0.2
+"""How often the log is re-read. A growing file has no event to wait on without inotify
+(not in the standard library; no such dependency), so the log is polled; the runtime's
+exit is not: it is awaited on a pidfd in between, and ends the follow at once."""
 
 
 async def attach(town: Town, host: str, pid: int, shown_log: Path) -> None:
@@ -55,16 +58,17 @@ def _read_new(path: Path, offset: int | None) -> tuple[list[str], int | None]:
 
 
 async def _follow(path: Path, pid: int, scope: trio.CancelScope) -> None:
-    from tinytown.procwait import pid_alive
+    from tinytown.procwait import wait_pid_gone
 
     offset: int | None = None
+    exited = False
     while True:
         lines, offset = await trio.to_thread.run_sync(_read_new, path, offset)
         for line in lines:
             say(line)
         flush_or_stop()
-        if not pid_alive(pid):
+        if exited:  # its last lines are shown first
             say(f"🏁 The runtime (pid {pid}) exited")
             scope.cancel()
             return
-        await trio.sleep(POLL_S)
+        exited = await wait_pid_gone(pid, POLL_S)

@@ -37,6 +37,7 @@ from tinytown.errors import (
     RedisNotInstalledError,
     RedisStartError,
 )
+from tinytown.procwait import wait_pid_gone
 from tinytown.redis import probe
 from tinytown.redis.binary import (
     MIN_VERSION,
@@ -291,23 +292,6 @@ def _absolute(path: Path) -> Path:
     return path.absolute()
 
 
-def _pid_gone(pid: int | None) -> bool:
-    if pid is None:
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    # The daemon's parent is init, which may take a while to reap it: a zombie is gone.
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rpartition(")")[2].split()[:1] in (["Z"], ["X"])
-
-
 async def _answers(sock: Path) -> bool:
     return probe.alive(await probe.query(sock, [("PING",)]))
 
@@ -346,11 +330,11 @@ async def stop_town_server(
         if replies and probe.last_is_error(replies) and pid is not None:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
-        with trio.move_on_after(timeout_s):
-            # Polling: the daemon is not our child, its exit cannot be awaited.
-            while not (_pid_gone(pid) and not await _answers(sock)):  # noqa: ASYNC110
-                await trio.sleep(POLL_INTERVAL_S)
-        if not _pid_gone(pid):
+        if pid is None:  # no pid to wait on (no INFO, no pid file): poll until it goes quiet
+            with trio.move_on_after(timeout_s):
+                while await _answers(sock):  # noqa: ASYNC110 - nothing else to wait on
+                    await trio.sleep(POLL_INTERVAL_S)
+        elif not await wait_pid_gone(pid, timeout_s):  # blocks on a pidfd (a zombie is gone)
             raise OperationTimeoutError(f"Redis (pid {pid}) did not stop within {timeout_s:g}s")
     with contextlib.suppress(OSError, ConfigError):  # never delete what is not a socket
         remove_stale_socket(sock)

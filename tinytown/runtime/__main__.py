@@ -21,6 +21,7 @@ import trio
 from tinytown.errors import InvalidInputError, InvalidStateError, TinytownError
 from tinytown.models import AgentId
 from tinytown.runtime.host import serve_runtime
+from tinytown.runtime.launch import signal_ready, take_ready_fd
 from tinytown.runtime.settings import foreground_host_id, host_id
 
 log = logging.getLogger("tinytown.runtime")
@@ -51,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     # the town's command server (tinytown.cli.cmdserver) runs for as long as this runtime
     server = [sys.executable, "-m", "tinytown.cli", "--command-server", str(root),
               "--parent", str(os.getpid())]
+    ready_fd = take_ready_fd(os.environ)  # set by ``tt`` when it starts us in the background
     run = partial(serve_runtime, root, host=host, only=only, stay=args.stay,
-                  pidfile=not only and host == host_id(), companion=server)
+                  pidfile=not only and host == host_id(), companion=server,
+                  on_ready=None if ready_fd is None else lambda rt: signal_ready(ready_fd, rt.pid))
     try:
         runtime = trio.run(run)
     except BaseException as exc:  # report tinytown errors in one line, re-raise the rest

@@ -40,6 +40,9 @@ from tinytown.runtime.launch_env import LaunchEnv, capture, first_word, resolve_
 PROMPT_FILE_MARK = "{prompt_file}"
 _SHELL_CHARS = frozenset("|&;<>()$`*?~\n")
 _AUGGIE = "auggie"
+# How often kill_group re-checks a process group during its grace period. A group has no
+# pidfd (pidfd_open takes one pid, and the members are not our children to wait() for), so
+# its end is polled; the leader itself, our child, is awaited.
 _GROUP_POLL_S = 0.05
 TRY_DEMO = (
     "To try tinytown without it, spawn with '--model demo' (an offline demo model) "
