@@ -9,6 +9,9 @@ from tinytown.errors import InvalidInputError
 from tinytown.mcp.args import check_args, input_schema, opt, req
 from tinytown.mcp.auth import needed_scope
 from tinytown.mcp.http import origin_allowed
+from tinytown.mcp.views import inbox_message as mcp_inbox_message
+from tinytown.models import SUPERVISOR, ConfirmationType, Message, MessageType
+from tinytown.townhall.views import inbox_message as rest_inbox_message
 
 ARGS = (
     req("agent", "string", "who"),
@@ -88,3 +91,33 @@ def test_http_address_defaults_to_rest_port_plus_one() -> None:
 
     assert http_address(FakeTown(), None, None) == ("127.0.0.1", 8081)  # type: ignore[arg-type]
     assert http_address(FakeTown(), "0.0.0.0", 0) == ("0.0.0.0", 0)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("kind", "wire_type", "summary"),
+    [
+        (MessageType.TaskAssign(task_id="t-1"), "task_assign", "task assignment t-1"),
+        (MessageType.Task(description="do it"), "task", "do it"),
+        (MessageType.Query(question="why?"), "query", "why?"),
+        (MessageType.Informational(summary="fyi"), "info", "fyi"),
+        (MessageType.Confirmation(ack_type=ConfirmationType.Acknowledged()), "confirmation",
+         "Acknowledged"),
+        (MessageType.Confirmation(ack_type=ConfirmationType.Rejected(reason="no")),
+         "confirmation", 'Rejected { reason: "no" }'),
+        (MessageType.TaskDone(task_id="t-1", result="ok"), "task_done", "done t-1: ok"),
+        (MessageType.TaskFailed(task_id="t-1", error="bad"), "task_failed", "failed t-1: bad"),
+        (MessageType.StatusRequest(), "status_request", "status request"),
+        (MessageType.StatusResponse(state="idle"), "status_response", "status: idle"),
+        (MessageType.Ping(), "ping", "ping"),
+        (MessageType.Pong(), "pong", "pong"),
+        (MessageType.Shutdown(), "shutdown", "shutdown"),
+        (MessageType.Custom(kind="deploy", payload="v2"), "custom:deploy", "[deploy] v2"),
+    ],
+)
+def test_rest_and_mcp_render_an_inbox_entry_alike(kind: object, wire_type: str,
+                                                  summary: str) -> None:
+    """townhall.md §5.3's table, one rendering; MCP adds only ``urgent: false`` (mcp.md)."""
+    msg = Message(from_=SUPERVISOR, to=SUPERVISOR, kind=kind)  # type: ignore[arg-type]
+    rest = rest_inbox_message(msg)
+    assert (rest["type"], rest["summary"]) == (wire_type, summary)
+    assert mcp_inbox_message(msg) == {**rest, "urgent": False}

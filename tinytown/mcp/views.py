@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from tinytown.models import Agent, AgentId, ConfirmationType, Message, MessageType, Task, TaskId
-from tinytown.models.message import AckKind
+from tinytown.models import Agent, AgentId, Message, Task, TaskId
 from tinytown.services.agents import AgentRow
 from tinytown.services.backlog import BacklogEntry
+from tinytown.townhall.views import inbox_message as rest_inbox_message
 
 MISSING_TASK = "(task record not found)"
 
@@ -101,60 +101,9 @@ def rust_timestamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M:%S.%f") + "000 UTC"
 
 
-# --- inbox messages (townhall.md §5.3) ------------------------------------------------------
-
-
-def wire_type(message: Message) -> str:
-    """The ``type`` of an inbox message in REST/MCP JSON."""
-    kind = message.kind
-    if isinstance(kind, MessageType.Informational):
-        return "info"
-    if isinstance(kind, MessageType.Custom):
-        return f"custom:{kind.kind}"
-    return kind.TAG
-
-
-def _confirmation_text(ack: AckKind) -> str:
-    if isinstance(ack, ConfirmationType.Rejected):
-        return f'Rejected {{ reason: "{ack.reason}" }}'
-    return ack.TAG.capitalize()
-
-
-def wire_summary(message: Message) -> str:
-    """The ``summary`` of an inbox message in REST/MCP JSON."""
-    kind = message.kind
-    match kind:
-        case MessageType.TaskAssign(task_id=tid):
-            return f"task assignment {tid}"
-        case MessageType.Task(description=text):
-            return text
-        case MessageType.Query(question=text):
-            return text
-        case MessageType.Informational(summary=text):
-            return text
-        case MessageType.Confirmation(ack_type=ack):
-            return _confirmation_text(ack)
-        case MessageType.TaskDone(task_id=tid, result=result):
-            return f"done {tid}: {result}"
-        case MessageType.TaskFailed(task_id=tid, error=error):
-            return f"failed {tid}: {error}"
-        case MessageType.StatusResponse(state=state):
-            return f"status: {state}"
-        case MessageType.StatusRequest():
-            return "status request"
-        case MessageType.Custom(kind=name, payload=payload):
-            return f"[{name}] {payload}"
-    return kind.TAG
-
-
 def inbox_message(message: Message) -> dict[str, Any]:
-    return {
-        "id": str(message.id),
-        "from": str(message.from_),
-        "type": wire_type(message),
-        "summary": wire_summary(message),
-        "urgent": False,
-    }
+    """REST's inbox entry (one rendering for both surfaces) with mcp.md's ``urgent: false``."""
+    return {**rest_inbox_message(message), "urgent": False}
 
 
 def agent_ref_name(agent: Agent | None) -> str:

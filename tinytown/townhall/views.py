@@ -23,43 +23,35 @@ def agent_info(agent: Agent, current_scope: str | None) -> dict[str, Any]:
     }
 
 
-def _ack_name(ack: m.AckKind) -> str:
-    if isinstance(ack, m.Rejected):
-        return f'Rejected {{ reason: "{ack.reason}" }}'
-    return type(ack).__name__
-
-
-def message_summary(message: Message) -> tuple[str, str]:
-    """The ``type`` and ``summary`` of an inbox entry (townhall.md §5.3)."""
-    kind = message.kind
+def _wire_summary(kind: m.MessageKind) -> str:
     match kind:
-        case m.TaskAssign():
-            return "task_assign", f"task assignment {kind.task_id}"
-        case m.Task():
-            return "task", kind.description
-        case m.Query():
-            return "query", kind.question
-        case m.Informational():
-            return "info", kind.summary
-        case m.Confirmation():
-            return "confirmation", _ack_name(kind.ack_type)
-        case m.TaskDone():
-            return "task_done", f"done {kind.task_id}: {kind.result}"
-        case m.TaskFailed():
-            return "task_failed", f"failed {kind.task_id}: {kind.error}"
-        case m.StatusResponse():
-            return "status_response", f"status: {kind.state}"
-        case m.Custom():
-            return f"custom:{kind.kind}", f"[{kind.kind}] {kind.payload}"
+        case m.TaskAssign(task_id=tid):
+            return f"task assignment {tid}"
+        case m.Task(description=text) | m.Query(question=text) | m.Informational(summary=text):
+            return text
+        case m.Confirmation(ack_type=m.Rejected(reason=reason)):
+            return f'Rejected {{ reason: "{reason}" }}'
+        case m.Confirmation(ack_type=ack):
+            return type(ack).__name__
+        case m.TaskDone(task_id=tid, result=result):
+            return f"done {tid}: {result}"
+        case m.TaskFailed(task_id=tid, error=error):
+            return f"failed {tid}: {error}"
+        case m.StatusResponse(state=state):
+            return f"status: {state}"
         case m.StatusRequest():
-            return "status_request", "status request"
-        case m.Ping():
-            return "ping", "ping"
-        case m.Pong():
-            return "pong", "pong"
-    return "shutdown", "shutdown"
+            return "status request"
+        case m.Custom(kind=name, payload=payload):
+            return f"[{name}] {payload}"
+    return kind.TAG  # ping, pong, shutdown
 
 
 def inbox_message(message: Message) -> dict[str, Any]:
-    kind, summary = message_summary(message)
-    return {"id": str(message.id), "from": str(message.from_), "type": kind, "summary": summary}
+    """An inbox entry of REST ``/v1/agents/{agent}/inbox`` and MCP ``agent.inbox``
+    (townhall.md §5.3): ``type`` is the wire tag (``info``, ``custom:<kind>``), ``summary``
+    the text or a fixed rendering."""
+    kind = message.kind
+    wire_type = ("info" if isinstance(kind, m.Informational)
+                 else f"custom:{kind.kind}" if isinstance(kind, m.Custom) else kind.TAG)
+    return {"id": str(message.id), "from": str(message.from_), "type": wire_type,
+            "summary": _wire_summary(kind)}
