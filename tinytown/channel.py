@@ -15,18 +15,23 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Final
 
-from tinytown.codec import event_from_json, event_to_json, message_from_json, message_to_json
+from tinytown.codec import event_from_json, event_to_json, message_from_json, message_to_bytes
 from tinytown.errors import CorruptRecordError, ResponseError
 from tinytown.keys import AGENT_EVENTS_MAXLEN, EVENTS_MAXLEN, MISSION_EVENTS_MAXLEN
-from tinytown.models import AgentId, Event, Message
+from tinytown.models import AgentId, Event, Message, Priority
 from tinytown.redis.client import Redis
 from tinytown.redis.pubsub import PubSub
+from tinytown.redis.resp import pack_command
 from tinytown.scripts import REQUEUE_PROCESSING
 from tinytown.store import RecordStore
 
 log = logging.getLogger("tinytown")
+
+_PUSH: Final = {p: "LPUSH" if p.jumps_queue else "RPUSH" for p in Priority}
+"""The command that queues a message of each priority in an inbox."""
+_POP_CACHE_MAX: Final = 256
 
 
 class Channel(RecordStore):
@@ -34,30 +39,35 @@ class Channel(RecordStore):
 
     def __init__(self, redis: Redis, town: str) -> None:
         super().__init__(redis, town)
+        # The BLPOP of each receiver (agent id, server timeout), packed once.
+        self._pops: dict[tuple[str, float], bytes] = {}
 
     # --- sending -------------------------------------------------------------------
 
     async def send(self, message: Message) -> None:
         """Queue a message in the recipient's inbox (high/urgent priority at the head)."""
-        cmd = "LPUSH" if message.priority.jumps_queue else "RPUSH"
-        await self.redis.execute(cmd, self.keys.inbox(message.to), message_to_json(message))
+        await self.redis.execute(
+            _PUSH[message.priority], self.keys.inbox(message.to.text), message_to_bytes(message)
+        )
 
     async def send_urgent(self, message: Message) -> None:
         """Put a message in the recipient's urgent queue, read before the inbox."""
-        await self.redis.execute("LPUSH", self.keys.urgent(message.to), message_to_json(message))
+        await self.redis.execute(
+            "LPUSH", self.keys.urgent(message.to.text), message_to_bytes(message)
+        )
 
     async def send_many(self, messages: Sequence[Message]) -> None:
         """Send several messages in one round trip."""
         pipe = self.redis.pipeline()
+        inbox = self.keys.inbox
         for m in messages:
-            cmd = "LPUSH" if m.priority.jumps_queue else "RPUSH"
-            pipe.cmd(cmd, self.keys.inbox(m.to), message_to_json(m))
+            pipe.cmd(_PUSH[m.priority], inbox(m.to.text), message_to_bytes(m))
         if len(pipe):
             await pipe.execute()
 
     async def broadcast(self, message: Message) -> int:
         """Publish on the town's broadcast channel; returns the number of subscribers."""
-        n: int = await self.redis.execute("PUBLISH", self.keys.broadcast, message_to_json(message))
+        n: int = await self.redis.execute("PUBLISH", self.keys.broadcast, message_to_bytes(message))
         return n
 
     @asynccontextmanager
@@ -80,11 +90,17 @@ class Channel(RecordStore):
         cancellation is raised at the caller's next checkpoint, so keep what
         it returns; the runtime uses the lossless hand-off below instead.
         """
-        keys = self.keys
         server_timeout = 0 if timeout is None else max(timeout, 0.001)
-        reply = await self.redis.execute(
-            "BLPOP", keys.urgent(agent_id), keys.inbox(agent_id), server_timeout
-        )
+        pops = self._pops
+        packed = pops.get((agent_id.text, server_timeout))
+        if packed is None:
+            if len(pops) >= _POP_CACHE_MAX:
+                pops.clear()
+            keys = self.keys
+            packed = pops[agent_id.text, server_timeout] = pack_command(
+                ("BLPOP", keys.urgent(agent_id), keys.inbox(agent_id), server_timeout)
+            )
+        reply = await self.redis.execute_packed(packed, takes=True)
         if reply is None:
             return None
         return message_from_json(reply[1], reply[0])

@@ -31,6 +31,7 @@ from tinytown.models import (
     TaskId,
     TaskState,
 )
+from tinytown.models.ids import CANONICAL_ID
 from tinytown.models.message import AckKind, MessageKind
 
 _KIND_BY_TAG: dict[str, type[Any]] = {getattr(c, "TAG"): c for c in MessageType.ALL}  # noqa: B009
@@ -141,7 +142,49 @@ def message_to_dict(msg: Message) -> dict[str, Any]:
 
 
 def message_to_json(msg: Message) -> str:
-    return _dumps(message_to_dict(msg))
+    try:
+        return orjson.dumps(_wire_dict(msg), option=_UTC_Z).decode()
+    except TypeError:  # text orjson refuses (lone surrogates): the general way
+        return _dumps(message_to_dict(msg))
+
+
+def message_to_bytes(msg: Message) -> bytes:
+    """The UTF-8 bytes of :func:`message_to_json`: what goes to Redis."""
+    try:
+        return orjson.dumps(_wire_dict(msg), option=_UTC_Z)
+    except TypeError:
+        return _dumps(message_to_dict(msg)).encode("utf-8", "surrogateescape")
+
+
+# Kinds whose fields are all plain text (every kind but the confirmation with its ack).
+_TEXT_FIELDS: dict[type[Any], tuple[str, ...]] = {
+    c: names for c, names in _FIELDS.items() if "ack_type" not in names
+}
+_UTC_Z = orjson.OPT_UTC_Z
+
+
+def _wire_dict(msg: Message) -> dict[str, Any]:
+    """:func:`message_to_dict` in one pass, for orjson with ``OPT_UTC_Z``.
+
+    Same keys, order and values; a UTC ``created_at`` is left to orjson, which
+    with ``OPT_UTC_Z`` writes exactly what :func:`json_ts` does.
+    """
+    kind = msg.kind
+    out: dict[str, Any] = {
+        "id": msg.id.text, "from": msg.from_.text, "to": msg.to.text, "type": kind.TAG,
+    }  # fmt: skip
+    names = _TEXT_FIELDS.get(type(kind))
+    if names is None:
+        out.update(_kind_fields(kind))
+    else:
+        for name in names:
+            out[name] = getattr(kind, name)
+    out["priority"] = msg.priority._value_
+    created = msg.created_at
+    out["created_at"] = created if created.tzinfo is UTC else json_ts(created)
+    corr = msg.correlation_id
+    out["correlation_id"] = None if corr is None else corr.text
+    return out
 
 
 def kind_from_dict(data: dict[str, Any]) -> MessageKind:
@@ -152,24 +195,39 @@ def kind_from_dict(data: dict[str, Any]) -> MessageKind:
     return kind
 
 
-def message_from_dict(data: dict[str, Any]) -> Message:
-    corr = data.get("correlation_id")
-    return Message(
-        id=MessageId.parse(data["id"]),
-        from_=AgentId.parse(data["from"]),
-        to=AgentId.parse(data["to"]),
-        kind=kind_from_dict(data),
-        priority=_PRIORITIES.get(data.get("priority", "normal")) or Priority(data["priority"]),
-        created_at=parse_ts(data["created_at"]),
-        correlation_id=None if corr is None else MessageId.parse(corr),
-    )
+_canonical_id = CANONICAL_ID.fullmatch
+_orjson_loads = orjson.loads
 
 
 def message_from_json(text: str | bytes, where: str = "message") -> Message:
     """Decode a message; any defect raises CorruptRecordError naming ``where``."""
-    data = _loads_object(text, where)
     try:
-        return message_from_dict(data)
+        data = _orjson_loads(text)
+    except (orjson.JSONDecodeError, RecursionError):
+        data = None
+    if type(data) is not dict:
+        data = _loads_object(text, where)  # raises the CorruptRecordError that says why
+    try:
+        # Every message is decoded here: the common cases are inlined (a
+        # canonical id, a kind with one text field), fields in wire order.
+        raw_id = data["id"]
+        if type(raw_id) is str and len(raw_id) == 36 and _canonical_id(raw_id):
+            mid = MessageId(raw_id)
+        else:
+            mid = MessageId.parse(raw_id)
+        from_ = AgentId.parse(data["from"])
+        to = AgentId.parse(data["to"])
+        cls = _KIND_BY_TAG.get(data.get("type"))
+        single = _SINGLE_TEXT.get(cls)  # type: ignore[arg-type]
+        value = None if single is None else data.get(single)
+        kind = cls(value) if type(value) is str else kind_from_dict(data)  # type: ignore[misc]
+        priority = _PRIORITIES.get(data.get("priority", "normal")) or Priority(data["priority"])
+        created_at = parse_ts(data["created_at"])
+        corr = data.get("correlation_id")
+        return Message(
+            from_, to, kind, priority, mid, created_at,
+            None if corr is None else MessageId.parse(corr),
+        )  # fmt: skip
     except Exception as exc:  # every decoding defect is the same kind of corruption
         raise CorruptRecordError(where, f"{type(exc).__name__}: {exc}") from None
 

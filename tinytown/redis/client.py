@@ -27,7 +27,7 @@ from tinytown.redis.connect import open_connection
 from tinytown.redis.connection import Connection
 from tinytown.redis.pool import ConnectionPool
 from tinytown.redis.pubsub import PubSub
-from tinytown.redis.resp import CommandArg, pack_command, specialize
+from tinytown.redis.resp import CommandArg, pack_command, pack_utf8, specialize
 from tinytown.redis.url import ConnectionSettings, parse_url
 
 UNBLOCK_TIMEOUT_S: Final = 2.0
@@ -185,19 +185,18 @@ class Redis:
             ConnectionLostError: The connection broke mid-command.
             RedisUnavailableError: No connection could be opened.
         """
-        packed = pack_command(args)
+        try:
+            packed = pack_utf8(args)  # pack_command, inlined: this is the path of every command
+        except UnicodeEncodeError:
+            packed = pack_command(args)
         pool = self._pool
         conn = pool.take_idle() or await pool.acquire()
         try:
             reply = await conn.request(packed)
         except trio.Cancelled:
-            if not (conn.awaiting_reply and conn.client_id is not None and _takes(args)):
-                raise
-            reply = await self._unblock(conn)
+            reply = await self._salvage(conn, _takes(args))
             if reply is None:
                 raise
-            # Redis served the command before it was unblocked: hand over what
-            # it took rather than lose it (the scope stays cancelled).
         finally:
             pool.release(conn)
         self.round_trips += 1
@@ -205,12 +204,38 @@ class Redis:
             raise specialize(reply)
         return reply
 
-    async def _unblock(self, conn: Connection) -> Any:
-        """Unblock ``conn``'s pending command and return its reply, or ``None``.
+    async def execute_packed(self, packed: bytes, *, takes: bool = False) -> Any:
+        """:meth:`execute` for a command packed beforehand with ``pack_command``.
 
-        ``None`` also when the reply is an error or could not be read in time
-        (``conn`` then still awaits its reply, and the pool closes it).
+        For commands sent again and again (a receiver's blocking pop). ``takes``
+        says that it is a blocking command that takes something (``BLPOP``…),
+        whose value a cancellation must not lose (see the class docstring).
         """
+        pool = self._pool
+        conn = pool.take_idle() or await pool.acquire()
+        try:
+            reply = await conn.request(packed)
+        except trio.Cancelled:
+            reply = await self._salvage(conn, takes)
+            if reply is None:
+                raise
+        finally:
+            pool.release(conn)
+        self.round_trips += 1
+        if isinstance(reply, ResponseError):
+            raise specialize(reply)
+        return reply
+
+    async def _salvage(self, conn: Connection, takes: bool) -> Any:
+        """After a cancel: what a taking command Redis already served took, or ``None``.
+
+        ``conn``'s pending command is unblocked and its reply read: if it took
+        something, that is handed over rather than lost (the scope stays
+        cancelled). ``None`` also when the reply is an error or could not be
+        read in time (``conn`` then still awaits its reply, and the pool closes it).
+        """
+        if not (takes and conn.awaiting_reply and conn.client_id is not None):
+            return None
         unblock = pack_command(("CLIENT", "UNBLOCK", conn.client_id or 0))
         with trio.CancelScope(deadline=trio.current_time() + UNBLOCK_TIMEOUT_S, shield=True):
             try:

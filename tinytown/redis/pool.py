@@ -124,7 +124,10 @@ class ConnectionPool:
         else:
             conn.idle_since = _monotonic()
             self._idle.append(conn)
-        self._release_slot()
+        if self._free:  # free slots mean nobody is waiting (the common case, inlined)
+            self._free += 1
+        else:
+            self._release_slot()
 
     def _release_slot(self) -> None:
         if self._waiters:

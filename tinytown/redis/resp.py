@@ -12,7 +12,9 @@ from tinytown.errors import AuthenticationError, NoScriptError, ResponseError
 CommandArg: TypeAlias = str | bytes | int | float
 """What a command argument may be; ``str`` is sent as UTF-8."""
 
-_pack: Final = cast(Callable[[tuple[CommandArg | bytes, ...]], bytes], hiredis.pack_command)
+pack_utf8: Final = cast(Callable[[tuple[CommandArg | bytes, ...]], bytes], hiredis.pack_command)
+"""``hiredis.pack_command``: :func:`pack_command` without its fallback (raises
+UnicodeEncodeError on lone surrogates)."""
 _SPECIAL_ERRORS: Final[dict[str, type[ResponseError]]] = {
     "NOSCRIPT": NoScriptError,
     "WRONGPASS": AuthenticationError,
@@ -26,9 +28,9 @@ def pack_command(args: tuple[CommandArg, ...]) -> bytes:
     decoded with ``surrogateescape``) are re-encoded to the original bytes.
     """
     try:
-        return _pack(args)
+        return pack_utf8(args)
     except UnicodeEncodeError:
-        return _pack(
+        return pack_utf8(
             tuple(a.encode("utf-8", "surrogateescape") if isinstance(a, str) else a for a in args)
         )
 
