@@ -37,6 +37,9 @@ async def test_status_and_agent_lists(client: Client, town: Town) -> None:
         "rounds_completed": 0, "tasks_completed": 0, "inbox_len": 1, "urgent_len": 0,
         "current_scope": "Fix the login bug",
     }  # fmt: skip
+    assert list(full["worker"]) == [  # 0.10's key order: REST's agent, counters, scope
+        "id", "name", "nickname", "role_id", "parent_agent_id", "spawn_mode", "cli", "state",
+        "rounds_completed", "tasks_completed", "inbox_len", "urgent_len", "current_scope"]
     assert full["gone"]["state"] == "Stopped"
     listed = await ok(client, "agent.list")
     assert sorted(a["name"] for a in listed) == ["gone", "worker"]

@@ -15,6 +15,7 @@ from typing import Any
 from tinytown.models import Agent, AgentId, Message, Task, TaskId
 from tinytown.services.agents import AgentRow
 from tinytown.services.backlog import BacklogEntry
+from tinytown.townhall.views import agent_info
 from tinytown.townhall.views import inbox_message as rest_inbox_message
 
 MISSING_TASK = "(task record not found)"
@@ -37,39 +38,25 @@ def _id(value: AgentId | TaskId | None) -> str | None:
     return None if value is None else str(value)
 
 
+def _counters(row: AgentRow) -> dict[str, Any]:
+    return {"rounds_completed": row.agent.rounds_completed,
+            "tasks_completed": row.agent.tasks_completed,
+            "inbox_len": row.inbox, "urgent_len": row.urgent}
+
+
 def agent_full(row: AgentRow, scopes: Mapping[TaskId, str]) -> dict[str, Any]:
-    """AgentFull: the agent of ``/v1/status`` with counters and its current task's text."""
+    """AgentFull: REST's agent (``/v1/agents``) with counters before its current task's text."""
     a = row.agent
-    return {
-        "id": str(a.id),
-        "name": a.name,
-        "nickname": a.nickname,
-        "role_id": a.role_id,
-        "parent_agent_id": _id(a.parent_agent_id),
-        "spawn_mode": a.spawn_mode.value,
-        "cli": a.cli,
-        "state": a.state.label,
-        "rounds_completed": a.rounds_completed,
-        "tasks_completed": a.tasks_completed,
-        "inbox_len": row.inbox,
-        "urgent_len": row.urgent,
-        "current_scope": scopes.get(a.current_task) if a.current_task else None,
-    }
+    doc = agent_info(a, scopes.get(a.current_task) if a.current_task else None)
+    scope = doc.pop("current_scope")
+    return {**doc, **_counters(row), "current_scope": scope}
 
 
 def agent_brief(row: AgentRow) -> dict[str, Any]:
     """The 8-field agent object of the resources."""
     a = row.agent
-    return {
-        "id": str(a.id),
-        "name": a.name,
-        "cli": a.cli,
-        "state": a.state.label,
-        "rounds_completed": a.rounds_completed,
-        "tasks_completed": a.tasks_completed,
-        "inbox_len": row.inbox,
-        "urgent_len": row.urgent,
-    }
+    return {"id": str(a.id), "name": a.name, "cli": a.cli, "state": a.state.label,
+            **_counters(row)}
 
 
 def backlog_item(entry: BacklogEntry) -> dict[str, Any]:

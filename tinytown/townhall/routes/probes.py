@@ -76,12 +76,8 @@ def metrics_text(snapshot: scaling.MetricsSnapshot | None, error: str | None = N
          s.completed if s else 0),
         ("tinytown_missions_active", "Number of active missions.",
          s.missions_active if s else 0),
-    )
-    for name, help_text, value in rows:
-        out += _gauge(name, help_text, [f"{name} {value}"])
-    out += _gauge("tinytown_redis_latency_seconds", "Redis round-trip latency for this scrape.",
-                  [f"tinytown_redis_latency_seconds {s.latency_s if s else 0.0:.6f}"])
-    rows = (
+        ("tinytown_redis_latency_seconds", "Redis round-trip latency for this scrape.",
+         f"{s.latency_s if s else 0.0:.6f}"),
         ("tinytown_backlog_tasks", "Tasks currently in the global backlog.",
          s.backlog if s else 0),
         ("tinytown_tasks_assigned_pending", "Pending assigned tasks across all agents.",
