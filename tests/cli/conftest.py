@@ -14,7 +14,8 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
@@ -126,3 +127,23 @@ def tt_proc(town_dir: Path) -> TT:
         return Result(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+@pytest.fixture
+def cmd_server(town_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """The town's command server (``python -m tinytown.cli --command-server``), serving."""
+    sock = town_dir / ".tt" / "cmd.sock"
+    log = (town_dir / ".tt" / "logs" / "cmdserver.log").open("wb")
+    argv = [sys.executable, "-m", "tinytown.cli", "--command-server", str(town_dir)]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=log)
+    deadline = time.monotonic() + 60
+    while not sock.exists():
+        assert proc.poll() is None, (town_dir / ".tt" / "logs" / "cmdserver.log").read_text()
+        assert time.monotonic() < deadline, "command server did not start"
+        time.sleep(0.05)
+    yield proc
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+    assert proc.returncode == 0
+    assert not sock.exists(), "the server removes its socket when it ends"

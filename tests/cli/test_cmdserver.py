@@ -13,7 +13,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,25 +24,6 @@ from tinytown.cli.cmdclient import (
     town_of,
     try_command_server,
 )
-
-
-@pytest.fixture
-def cmd_server(town_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
-    sock = town_dir / ".tt" / "cmd.sock"
-    log = (town_dir / ".tt" / "logs" / "cmdserver.log").open("wb")
-    argv = [sys.executable, "-m", "tinytown.cli", "--command-server", str(town_dir)]
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=log)
-    deadline = time.monotonic() + 60
-    while not sock.exists():
-        assert proc.poll() is None, (town_dir / ".tt" / "logs" / "cmdserver.log").read_text()
-        assert time.monotonic() < deadline, "command server did not start"
-        time.sleep(0.05)
-    yield proc
-    proc.terminate()
-    proc.wait(timeout=30)
-    log.close()
-    assert proc.returncode == 0
-    assert not sock.exists(), "the server removes its socket when it ends"
 
 
 def test_routing_reads_town_and_command_like_the_parser() -> None:
@@ -117,6 +97,18 @@ def test_the_runtime_runs_the_command_server_for_its_lifetime(town_dir: Path) ->
         assert time.monotonic() < deadline, "command server outlived the runtime"
         time.sleep(0.05)
     assert try_command_server(["list"]) is None
+    mark = f"--command-server\0{town_dir}\0".encode()
+    while left := [p for p in Path("/proc").glob("[0-9]*") if _has_mark(p, mark)]:
+        # nothing stays behind: neither the server nor its waiting workers
+        assert time.monotonic() < deadline, f"left running: {left}"
+        time.sleep(0.05)
+
+
+def _has_mark(proc: Path, mark: bytes) -> bool:
+    try:
+        return mark in (proc / "cmdline").read_bytes() and _not_zombie(int(proc.name))
+    except OSError:
+        return False
 
 
 def test_server_ends_when_its_runtime_dies_even_while_starting(town_dir: Path) -> None:

@@ -1,38 +1,40 @@
-"""``python -m tinytown.cli.cmdserver ROOT``: the town's command server (a pre-forking zygote).
+"""``python -m tinytown.cli --command-server ROOT``: the town's command server (a zygote).
 
 Started by the town's runtime (and ended with it). It imports the CLI, the
-services, Trio and the Redis client once, then listens on ``ROOT/.tt/cmd.sock``
-(private: same user only, checked with ``SO_PEERCRED``). For every request
-from :mod:`tinytown.cli.cmdclient` it forks; the child puts the client's
-stdin/stdout/stderr descriptors in place, takes its working directory,
-umask, environment and arguments, and runs the ordinary ``tt`` code path
-(:func:`tinytown.cli.run`) — the same business logic, minus the start-up.
-The child sends its own exit status; if it dies of a signal the server
-reports that. The server exits when its socket is removed or replaced, when
-its parent (the runtime) goes away, or on SIGTERM/SIGINT.
+services, Trio and the Redis client once and warms their first-use caches,
+then listens on ``ROOT/.tt/cmd.sock`` (private: same user only, checked with
+``SO_PEERCRED``). It keeps :data:`READY` workers forked in advance
+(:mod:`tinytown.cli.cmdworker`), each waiting on that socket with the pages a
+command writes already copied (:mod:`tinytown.cli.prefault`); a worker runs
+one request of :mod:`tinytown.cli.cmdclient` through the ordinary ``tt`` code
+path (:func:`tinytown.cli.run`) — the same business logic, minus the
+start-up — and the server forks its replacement. A worker sends its own
+exit status; if it dies of a signal the server reports that. The server
+exits when its socket is removed or replaced, when its parent (the runtime)
+goes away, or on SIGTERM/SIGINT; its idle workers then end too.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import importlib
 import io
 import logging
 import os
 import selectors
 import signal
 import socket
-import struct
 import sys
-import traceback
 from pathlib import Path
 
-from tinytown.cli.cmdclient import INT_SIZE, SOCKET_NAME, pack_int, unpack_int
+from tinytown.cli import cmdworker, prefault
+from tinytown.cli.cmdclient import SOCKET_NAME, pack_int
 
 log = logging.getLogger("tinytown.cmdserver")
 POLL_S = 1.0
-REQUEST_TIMEOUT_S = 5.0
-MAX_REQUEST = 16 * 1024 * 1024
+READY = 2  # workers waiting at any time: a second one covers a request arriving meanwhile
+MAX_MESSAGE = 8 * prefault.MAX_PAGES + 16
 
 
 def server_argv(root: Path) -> list[str]:
@@ -41,8 +43,8 @@ def server_argv(root: Path) -> list[str]:
             "--parent", str(os.getpid())]
 
 
-class Stop(Exception):
-    """SIGTERM/SIGINT: leave the accept loop."""
+class Stop(BaseException):
+    """SIGTERM/SIGINT: leave the serving loop (a BaseException: no warm-up may swallow it)."""
 
 
 def preload(root: Path) -> None:
@@ -110,6 +112,38 @@ async def _warm_services(root: Path) -> None:
         await tasks.list_tasks(town, None)
 
 
+def import_for_workers(names: list[str]) -> None:
+    """Import modules a worker's command imported, so that later workers have them ready."""
+    for name in names:
+        if name in sys.modules or not name or name == "__main__":
+            continue
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # e.g. a module that only imports under some condition
+            log.debug("command server: %s not preloaded: %s", name, exc)
+    gc.freeze()
+
+
+def probe_pages(root: Path) -> list[int]:
+    """The pages a second warm-up writes in a forked child: where commands will write too."""
+    rfd, wfd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the probe never returns into the server
+        try:
+            os.close(rfd)
+            gc.disable()
+            warm_up(root)
+            with open(wfd, "wb") as out:
+                out.write(prefault.encode(prefault.owned_pages([])))
+        finally:
+            os._exit(0)
+    os.close(wfd)
+    with open(rfd, "rb") as report:
+        data = report.read()
+    os.waitpid(pid, 0)
+    return prefault.decode(data)
+
+
 def _bind(path: str) -> socket.socket:
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
@@ -134,103 +168,62 @@ def _bind(path: str) -> socket.socket:
     return sock
 
 
-def _read_request(conn: socket.socket) -> tuple[list[int], bytes]:
-    conn.settimeout(REQUEST_TIMEOUT_S)
-    uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, 12))[1]
-    data, fds, _flags, _addr = socket.recv_fds(conn, 65536, 3)
-    if uid != os.getuid() or len(fds) != 3 or len(data) < INT_SIZE:
-        for fd in fds:
-            os.close(fd)
-        raise ValueError("bad request (another user, or no descriptors)")
-    size = unpack_int(data)
-    if size > MAX_REQUEST:
-        raise ValueError("request too large")
-    blob = data[INT_SIZE:]
-    while len(blob) < size:
-        chunk = conn.recv(size - len(blob))
-        if not chunk:
-            raise ValueError("truncated request")
-        blob += chunk
-    conn.settimeout(None)
-    return fds, blob
+class Worker:
+    """The server's record of one forked worker."""
 
+    def __init__(self, pid: int, control: socket.socket) -> None:
+        self.pid = pid
+        self.pidfd = os.pidfd_open(pid)
+        self.control = control
+        self.conn: socket.socket | None = None  # once it took a request
 
-def _decode(blob: bytes) -> tuple[str, int, list[str], dict[str, str]]:
-    parts = [p.decode("utf-8", "surrogateescape") for p in blob.split(b"\0")]
-    cwd, umask, argc = parts[0], int(parts[1]), int(parts[2])
-    argv = parts[3 : 3 + argc]
-    env = dict(item.split("=", 1) for item in parts[3 + argc :] if "=" in item)
-    return cwd, umask, argv, env
-
-
-def _child(fds: list[int], blob: bytes) -> int:
-    """In the forked child: become the client's ``tt`` process and run the command."""
-    cwd, umask, argv, env = _decode(blob)
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
-    for fd in fds:
-        if fd > 2:
-            os.close(fd)
-    os.chdir(cwd)
-    os.umask(umask)
-    os.environ.clear()
-    os.environ.update(env)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(sig, signal.SIG_DFL)
-    enc = env.get("PYTHONIOENCODING", "").split(":")[0] or "utf-8"
-    sys.stdin = open(0, encoding=enc, closefd=False)
-    sys.stdout = open(1, "w", encoding=enc, closefd=False, buffering=1 if os.isatty(1) else -1)
-    sys.stderr = open(2, "w", encoding=enc, errors="backslashreplace", closefd=False,
-                      buffering=1)
-    logging.root.handlers.clear()
-    gc.disable()  # a short life: collections would only copy the server's pages
-    sys.argv = ["tt", *argv]
-    from tinytown.cli import run
-
-    try:
-        run(argv)
-        code = 0
-    except SystemExit as exc:
-        if exc.code is None:
-            code = 0
-        elif isinstance(exc.code, int):
-            code = exc.code
-        else:
-            sys.stderr.write(f"{exc.code}\n")
-            code = 1
-    except BaseException:
-        traceback.print_exc()
-        code = 1
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            stream.flush()
-        except OSError:
-            code = code or 120
-    return code
+    def close(self) -> None:
+        for fd_owner in (self.control, self.conn):
+            if fd_owner is not None:
+                fd_owner.close()
+        os.close(self.pidfd)
 
 
 class Server:
+    """The zygote: keeps READY workers waiting on the town's socket, reaps them, learns pages."""
+
     def __init__(self, root: Path, parent: int) -> None:
         self.path = str(root / ".tt" / SOCKET_NAME)
         self.sel = selectors.DefaultSelector()
         self.listener = _bind(self.path)
+        self.listener.setblocking(False)  # workers poll it; the one that accepts first wins
         self.inode = os.stat(self.path).st_ino
         self.parent = parent
-        self.sel.register(self.listener, selectors.EVENT_READ, None)
+        self.workers: dict[int, Worker] = {}  # by pidfd
+        self.pages: set[int] = set()
+        self.hot: prefault.Ranges = []
 
     def serve(self) -> None:
         while self._still_ours():
+            self._fill()
             for key, _ in self.sel.select(POLL_S):
-                if key.data is None:
-                    self._accept()
+                worker: Worker = key.data[0]
+                is_pidfd: bool = key.data[1]
+                if self.workers.get(worker.pidfd) is not worker:
+                    continue  # reaped earlier in this batch
+                if is_pidfd:
+                    self._reap(worker)
                 else:
-                    self._reap(key.fd, *key.data)
+                    self._hear(worker)
 
     def close(self) -> None:
         if self._socket_is_ours():
             os.unlink(self.path)
         self.listener.close()
+        for worker in list(self.workers.values()):  # idle workers end on end-of-file
+            self._drop(worker)
+        self.sel.close()
+
+    def learn(self, pages: list[int]) -> None:
+        """Add pages a command wrote to those every new worker copies in advance."""
+        if len(self.pages) < prefault.MAX_PAGES and pages:
+            self.pages.update(pages)
+            self.hot = prefault.to_ranges(self.pages, prefault.writable_regions())
 
     def _socket_is_ours(self) -> bool:
         try:
@@ -241,51 +234,87 @@ class Server:
     def _still_ours(self) -> bool:
         return self._socket_is_ours() and os.getppid() == self.parent
 
-    def _accept(self) -> None:
-        conn, _ = self.listener.accept()
-        try:
-            fds, blob = _read_request(conn)
-        except (OSError, ValueError) as exc:
-            log.warning("command server: %s", exc)
-            conn.close()
-            return
+    def _fill(self) -> None:
+        idle = sum(1 for w in self.workers.values() if w.conn is None)
+        for _ in range(READY - idle):
+            try:
+                self._fork()
+            except OSError as exc:  # e.g. out of processes: clients wait in the backlog
+                log.warning("command server: no worker forked: %s", exc)
+                return
+
+    def _fork(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         pid = os.fork()
-        if pid == 0:  # the child never returns into the server
+        if pid == 0:  # the worker never returns into the server
             code = 1
             try:
+                ours.close()
                 self._close_inherited()
-                code = _child(fds, blob)
-                conn.sendall(pack_int(code))
+                code = cmdworker.work(self.listener, theirs, self.hot)
             finally:
                 os._exit(code)
-        for fd in fds:
-            os.close(fd)
-        try:
-            conn.sendall(pack_int(pid))
-        except OSError:
-            pass  # the client left; the child still runs to its end
-        self.sel.register(os.pidfd_open(pid), selectors.EVENT_READ, (pid, conn))
+        theirs.close()
+        worker = Worker(pid, ours)
+        self.workers[worker.pidfd] = worker
+        self.sel.register(worker.pidfd, selectors.EVENT_READ, (worker, True))
+        self.sel.register(ours, selectors.EVENT_READ, (worker, False))
 
     def _close_inherited(self) -> None:
-        """In a child: drop the server's listener and the other requests' sockets and pidfds."""
-        for key in list(self.sel.get_map().values()):
-            if key.data is not None:
-                key.data[1].close()
-                os.close(key.fd)
+        """In a worker: drop the server's records (other workers' sockets and pidfds)."""
+        for worker in self.workers.values():
+            worker.close()
         self.sel.close()
-        self.listener.close()
 
-    def _reap(self, pidfd: int, pid: int, conn: socket.socket) -> None:
-        self.sel.unregister(pidfd)
-        os.close(pidfd)
-        _, status = os.waitpid(pid, 0)
+    def _hear(self, worker: Worker) -> bool:
+        """Read one message of ``worker``; False if there was none (or at end of file)."""
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(worker.control, MAX_MESSAGE, 1,
+                                                       socket.MSG_DONTWAIT)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data, fds = b"", []
+        if data.startswith(cmdworker.TAKEN) and fds:
+            worker.conn = socket.socket(fileno=fds[0])
+            return True
+        for fd in fds:
+            os.close(fd)
+        if data.startswith(cmdworker.PAGES):
+            self.learn(prefault.decode(data[1:]))
+            return True
+        if data.startswith(cmdworker.MODULES):
+            import_for_workers(data[1:].decode().split("\n"))
+            return True
+        if not data:
+            self.sel.unregister(worker.control)
+        return bool(data)
+
+    def _reap(self, worker: Worker) -> None:
+        while self._is_registered(worker.control) and self._hear(worker):
+            pass  # what it said before it ended (its request, its pages) comes first
+        _, status = os.waitpid(worker.pid, 0)
         code = os.waitstatus_to_exitcode(status)
-        if code < 0:  # killed by a signal: the child could not report it
+        if code < 0 and worker.conn is not None:  # killed by a signal: it could not report it
             try:
-                conn.sendall(pack_int(code))
+                worker.conn.sendall(pack_int(code))
             except OSError:
                 pass
-        conn.close()
+        self._drop(worker)
+
+    def _is_registered(self, sock: int | socket.socket) -> bool:
+        try:
+            self.sel.get_key(sock)
+        except KeyError:
+            return False
+        return True
+
+    def _drop(self, worker: Worker) -> None:
+        for owner in (worker.pidfd, worker.control):
+            if self._is_registered(owner):
+                self.sel.unregister(owner)
+        del self.workers[worker.pidfd]
+        worker.close()
 
 
 def _stop(_signum: int, _frame: object) -> None:
@@ -308,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
         gc.freeze()  # what is imported stays shared with the children (no copy-on-write by gc)
         if os.getppid() != parent:
             raise Stop("the runtime ended while the server was starting")
+        pages = probe_pages(root)
         server = Server(root, parent)
+        server.learn(pages)
         server.serve()
     except (Stop, OSError) as exc:
         log.info("command server ends: %s", exc or "stopped")
