@@ -170,6 +170,16 @@ def _wire_dict(msg: Message) -> dict[str, Any]:
     with ``OPT_UTC_Z`` writes exactly what :func:`json_ts` does.
     """
     kind = msg.kind
+    at = msg.created_at
+    created: datetime | str = at if at.tzinfo is UTC else json_ts(at)
+    corr = msg.correlation_id
+    single = _SINGLE_TEXT.get(type(kind))
+    if single is not None:  # the common kinds, in one dict display
+        return {
+            "id": msg.id.text, "from": msg.from_.text, "to": msg.to.text, "type": kind.TAG,
+            single: getattr(kind, single), "priority": msg.priority._value_,
+            "created_at": created, "correlation_id": None if corr is None else corr.text,
+        }  # fmt: skip
     out: dict[str, Any] = {
         "id": msg.id.text, "from": msg.from_.text, "to": msg.to.text, "type": kind.TAG,
     }  # fmt: skip
@@ -180,9 +190,7 @@ def _wire_dict(msg: Message) -> dict[str, Any]:
         for name in names:
             out[name] = getattr(kind, name)
     out["priority"] = msg.priority._value_
-    created = msg.created_at
-    out["created_at"] = created if created.tzinfo is UTC else json_ts(created)
-    corr = msg.correlation_id
+    out["created_at"] = created
     out["correlation_id"] = None if corr is None else corr.text
     return out
 
