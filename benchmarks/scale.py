@@ -52,7 +52,8 @@ async def raw_fetch(town: Any, *, summary: bool) -> None:
     ``summary``: tasks by HMGET of the fields status reads (as it does); else
     every task hash whole (HGETALL), the issue's original yardstick.
     """
-    from tinytown.services.status import STATUS_SAMPLE, SUMMARY_FIELDS
+    from tinytown.services.status import STATUS_SAMPLE
+    from tinytown.services.task_rows import SUMMARY_FIELDS
 
     redis, keys = town.redis, town.channel.keys
     agent_keys = await redis.execute("KEYS", keys.scan_pattern("agent"))

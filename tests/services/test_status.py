@@ -11,7 +11,7 @@ import pytest
 
 from tinytown.codec import agent_to_hash, message_to_json, task_to_hash
 from tinytown.models import Agent, AgentId, Message, MessageType, Task, TaskId, TaskState
-from tinytown.services import agent_logs, inbox, messages, status, tasks
+from tinytown.services import agent_logs, inbox, messages, status, task_rows, tasks
 from tinytown.services.registration import register_agent
 from tinytown.town import Town
 
@@ -37,21 +37,34 @@ def _task(state: TaskState, who: AgentId | None, minutes: int = 0) -> Task:
     return t
 
 
+def _row(task: Task) -> task_rows.Row:
+    """The task as ``tt status`` reads it: HMGET of the summary fields."""
+    fields, _ = task_to_hash(task)
+    return [fields.get(name) for name in task_rows.SUMMARY_FIELDS]
+
+
+def _ids(rows: list[task_rows.Row]) -> list[str | None]:
+    return [r[task_rows.ID] for r in rows]
+
+
 # --- pure summaries ----------------------------------------------------------------------------
 
 
-def test_count_tasks_and_derived_totals() -> None:
+def test_count_rows_and_derived_totals() -> None:
     a = AgentId.new()
-    ts = [_task(s, a) for s in TaskState] + [_task(TaskState.PENDING, None)]
-    counts = status.count_tasks(ts)
-    assert counts.pending == 2
-    assert counts.in_flight == 2
+    rows = [_row(_task(s, a)) for s in TaskState] + [_row(_task(TaskState.PENDING, None))]
+    rows[0][task_rows.STATE] = "in_flight"  # an old name of running
+    rows.append(_row(_task(TaskState.PENDING, None)))
+    rows[-1][task_rows.STATE] = None  # no state reads as pending
+    counts = task_rows.count_rows(rows)
+    assert (counts.pending, counts.running) == (2, 2)
+    assert counts.in_flight == 3
     assert counts.done == 3
-    assert counts.total == len(ts) == 7
+    assert counts.total == len(rows) == 8
     assert counts.get(TaskState.CANCELLED) == 1
 
 
-def test_group_tasks_orders_live_work_first_and_unassigned_last() -> None:
+def test_group_rows_orders_live_work_first_and_unassigned_last() -> None:
     alpha = Agent.new("alpha", "claude", T0)
     beta = Agent.new("beta", "claude", T0)
     gone = AgentId.new()
@@ -63,24 +76,71 @@ def test_group_tasks_orders_live_work_first_and_unassigned_last() -> None:
         _task(TaskState.FAILED, gone, 5),
         *[_task(TaskState.COMPLETED, alpha.id, 10 + i) for i in range(5)],
     ]
-    groups = status.group_tasks(ts, [beta, alpha])
+    groups = task_rows.group_rows([_row(t) for t in ts], [beta, alpha], 5)
     assert [g.agent_id for g in groups] == [alpha.id, gone, None]
     first = groups[0]
-    assert (first.active, first.done, first.total, first.more) == (2, 6, 8, 3)
-    assert [t.state for t in first.tasks[:3]] == [
-        TaskState.RUNNING, TaskState.ASSIGNED, TaskState.COMPLETED,
-    ]
-    assert first.tasks[2].description == "completed 14"  # most recent done first
+    assert (first.active, first.done, first.total) == (2, 6, 8)
+    assert _ids(first.shown) == [str(t.id) for t in (ts[2], ts[1], ts[9], ts[8], ts[7])]
     assert groups[1].agent is None
     assert groups[2].total == 1
 
 
-def test_running_by_agent_sorted_by_start() -> None:
+def test_group_rows_breaks_ties_by_creation_then_key_order() -> None:
     a = AgentId.new()
+    ts = [_task(TaskState.COMPLETED, a, 0) for _ in range(4)]
+    for t, minutes in zip(ts, (3, 1, 2, 1), strict=True):
+        t.created_at = T0 - timedelta(minutes=minutes)
+    rows = [_row(t) for t in ts]
+    (group,) = task_rows.group_rows(rows, [], 3)
+    assert _ids(group.shown) == [str(ts[0].id), str(ts[2].id), str(ts[1].id)]
+    # several texts of one state and of one owner are merged in key order
+    rows[1][task_rows.STATE] = "cancelled"
+    rows[3][task_rows.OWNER] = str(a).upper()
+    rows[0][task_rows.STATE] = "in_flight"
+    (group,) = task_rows.group_rows(rows, [], 4)
+    assert _ids(group.shown) == [str(t.id) for t in (ts[0], ts[2], ts[3], ts[1])]
+    assert (group.active, group.done) == (1, 3)
+
+
+def test_running_rows_sorted_by_start_then_creation() -> None:
+    a, b = AgentId.new(), AgentId.new()
     late, early = _task(TaskState.RUNNING, a, 9), _task(TaskState.RUNNING, a, 1)
-    assert status.running_by_agent([late, early, _task(TaskState.ASSIGNED, a)]) == {
-        a: [early, late]
+    tie = _task(TaskState.RUNNING, a, 1)
+    tie.created_at = early.created_at - timedelta(seconds=1)
+    unstarted = _task(TaskState.RUNNING, b, 5)
+    unstarted.started_at = None  # ordered by its last update
+    rows = [_row(t) for t in (late, early, tie, _task(TaskState.ASSIGNED, a), unstarted)]
+    rows.append(_row(_task(TaskState.RUNNING, None)))  # nobody's
+    bad = _row(_task(TaskState.RUNNING, b, 0))
+    bad[task_rows.STARTED] = "not a time"  # unreadable: its last update
+    rows.append(bad)
+    assert {k: _ids(v) for k, v in task_rows.running_rows(rows).items()} == {
+        a: [str(tie.id), str(early.id), str(late.id)],
+        b: [bad[task_rows.ID], str(unstarted.id)],
     }
+
+
+def test_summary_timestamps_read_as_whole_records_read_them() -> None:
+    clock = task_rows.Clock()
+    texts = ["2026-04-20T12:00:00.123456+00:00", "2026-04-20T12:00:00Z",
+             "2026-04-20T14:00:00.5+02:00", "2026-04-20T12:00:00.123456789+00:00",
+             "2026-99-20T12:00:00.123456+00:00", "garbage", None]
+    assert clock.maybe(texts) == [
+        T0.replace(microsecond=123456), T0, T0.replace(microsecond=500000),
+        T0.replace(microsecond=123456), None, None, None,
+    ]
+    assert clock.sure(texts)[4:] == [clock.now] * 3
+
+
+def test_all_canonical_ids_in_bulk_agrees_with_one_by_one() -> None:
+    good = [str(TaskId.new()) for _ in range(5)]
+    assert task_rows._all_canonical(good)
+    assert task_rows._all_canonical([])
+    bad_ones = [good[0].upper(), good[0][:-1] + "g", good[0] + "\n", "{" + good[0][1:],
+                good[0][:8] + "x" + good[0][9:], good[0][:-1], good[0].replace("-", "")[:36],
+                good[0][:-1] + "é", None]
+    for bad in bad_ones:
+        assert not task_rows._all_canonical([*good, bad]), bad
 
 
 # --- log cleaning (pure) ------------------------------------------------------------------------
