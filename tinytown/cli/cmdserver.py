@@ -33,7 +33,7 @@ from tinytown.cli.cmdclient import SOCKET_NAME, pack_int
 
 log = logging.getLogger("tinytown.cmdserver")
 POLL_S = 1.0
-READY = 2  # workers waiting at any time: a second one covers a request arriving meanwhile
+READY = 2  # workers waiting when none is busy; a second one covers a request arriving meanwhile
 MAX_MESSAGE = 8 * prefault.MAX_PAGES + 16
 
 
@@ -235,8 +235,13 @@ class Server:
         return self._socket_is_ours() and os.getppid() == self.parent
 
     def _fill(self) -> None:
+        """Fork workers: one waits at all times, READY once the busy ones ended.
+
+        A worker taken while another still waits is replaced when it ends, so
+        that the replacement's start-up does not compete with its command.
+        """
         idle = sum(1 for w in self.workers.values() if w.conn is None)
-        for _ in range(READY - idle):
+        for _ in range(max(1 - idle, READY - len(self.workers))):
             try:
                 self._fork()
             except OSError as exc:  # e.g. out of processes: clients wait in the backlog
