@@ -55,6 +55,8 @@ def test_served_commands_match_in_process(
     # the installed tt takes the same path, with its cwd and environment
     proc = tt_proc("status")
     assert (proc.code, proc.out) == (0, here.out)
+    proc = tt_proc("inbox", "nobody")  # the client ends at once with the served status
+    assert (proc.code, proc.out, proc.err) == (local.code, local.out, local.err)
 
 
 def test_server_uses_the_clients_environment(

@@ -12,11 +12,11 @@ import sys
 def main(argv: list[str] | None = None) -> None:
     """Console entry point of ``tt``: the town's command server if it runs, else in-process."""
     if argv is None:
-        from tinytown.cli.cmdclient import try_command_server
+        from tinytown.cli.cmdclient import exit_now, try_command_server
 
         status = try_command_server(sys.argv[1:])
         if status is not None:
-            raise SystemExit(status)
+            exit_now(status)
     run(list(sys.argv[1:] if argv is None else argv))
 
 

@@ -23,6 +23,10 @@ import _socket
 import os
 import sys
 
+TYPE_CHECKING = False  # not typing's: importing typing costs more than this client's work
+if TYPE_CHECKING:
+    from typing import NoReturn
+
 SOCKET_NAME = "cmd.sock"
 DISABLE_ENV = "TINYTOWN_CMDSERVER"
 # Commands an agent or a user runs often and briefly; they never read stdin interactively.
@@ -132,6 +136,21 @@ def try_command_server(argv: list[str]) -> int | None:
         for sig, handler in saved.items():
             if handler is not None:  # None: not set from Python, nothing to put back
                 _signal.signal(sig, handler)
+
+
+def exit_now(status: int) -> NoReturn:
+    """End this client with ``status`` without Python's finalization.
+
+    There is nothing to finalize: only built-in modules are loaded, and the one
+    thing this process may have written itself (an error line) is flushed
+    here. Finalization would cost more than all the client's own work.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(status)
 
 
 def _await_server(sock: _socket.socket) -> int:
