@@ -119,29 +119,9 @@ def import_for_workers(names: list[str]) -> None:
             continue
         try:
             importlib.import_module(name)
-        except Exception as exc:  # e.g. a module that only imports under some condition
+        except (Exception, SystemExit) as exc:  # e.g. one that imports only under some condition
             log.debug("command server: %s not preloaded: %s", name, exc)
     gc.freeze()
-
-
-def probe_pages(root: Path) -> list[int]:
-    """The pages a second warm-up writes in a forked child: where commands will write too."""
-    rfd, wfd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the probe never returns into the server
-        try:
-            os.close(rfd)
-            gc.disable()
-            warm_up(root)
-            with open(wfd, "wb") as out:
-                out.write(prefault.encode(prefault.owned_pages([])))
-        finally:
-            os._exit(0)
-    os.close(wfd)
-    with open(rfd, "rb") as report:
-        data = report.read()
-    os.waitpid(pid, 0)
-    return prefault.decode(data)
 
 
 def _bind(path: str) -> socket.socket:
@@ -342,9 +322,7 @@ def main(argv: list[str] | None = None) -> int:
         gc.freeze()  # what is imported stays shared with the children (no copy-on-write by gc)
         if os.getppid() != parent:
             raise Stop("the runtime ended while the server was starting")
-        pages = probe_pages(root)
         server = Server(root, parent)
-        server.learn(pages)
         server.serve()
     except (Stop, OSError) as exc:
         log.info("command server ends: %s", exc or "stopped")
