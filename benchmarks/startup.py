@@ -7,7 +7,9 @@ hook, bytecode compiled). The town is a real ``tt init`` town (its own Redis
 on ``.tt/redis.sock``) with 3 agents and 12 tasks, which the Rust binary
 reads too; its runtime is running (hosting no agent), so ``tt`` hands the
 agent-facing commands to the town's command server — rows marked
-"in-process" turn that off (``TINYTOWN_CMDSERVER=0``).
+"in-process" turn that off (``TINYTOWN_CMDSERVER=0``). Each row's first,
+unrecorded run warms caches; for the command server that is also where its
+waiting workers learn the modules and memory pages each command needs.
 
 Targets (issue 12): each agent-facing command ≤ 3× the Rust binary's median;
 ``tt --help`` ≤ 1× a one-command cyclopts app running its command.

@@ -104,6 +104,26 @@ def test_a_waiting_worker_takes_the_request_and_is_replaced(
     assert len(after - before) == 1  # its replacement; the other one still waits
 
 
+def test_requests_arriving_together_each_get_their_own_worker(
+    cmd_server: subprocess.Popen[bytes], town_dir: Path, tt: TT
+) -> None:
+    _workers(cmd_server.pid)
+    pipes = [os.pipe() for _ in range(2 * READY + 1)]
+    conns = [_send(town_dir, ["status"], write) for _, write in pipes]  # all queued at once
+    for _, write in pipes:
+        os.close(write)
+    pids = []
+    for conn in conns:
+        with conn:
+            pids.append(_read_int(conn))
+            assert _read_int(conn) == 0
+    assert len(set(pids)) == len(pids)  # one request per worker, never one run twice
+    expected = tt("status").out
+    for read, _ in pipes:
+        with open(read, encoding="utf-8") as out:
+            assert out.read() == expected
+
+
 def test_a_request_outlives_workers_killed_while_waiting(
     cmd_server: subprocess.Popen[bytes], town_dir: Path, tt: TT
 ) -> None:
