@@ -201,8 +201,9 @@ class Server:
 
     def learn(self, pages: list[int]) -> None:
         """Add pages a command wrote to those every new worker copies in advance."""
-        if len(self.pages) < prefault.MAX_PAGES and pages:
-            self.pages.update(pages)
+        new = set(pages) - self.pages
+        if new and len(self.pages) < prefault.MAX_PAGES:
+            self.pages |= new
             self.hot = prefault.to_ranges(self.pages, prefault.writable_regions())
 
     def _socket_is_ours(self) -> bool:

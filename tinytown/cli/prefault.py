@@ -23,7 +23,8 @@ from array import array
 log = logging.getLogger("tinytown.cmdserver")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MADV_POPULATE_WRITE = 23
-PRESENT_EXCLUSIVE = (1 << 63) | (1 << 56)  # pagemap: page present, mapped exclusively
+PRESENT_EXCLUSIVE = 0x81  # pagemap entry's top byte: bit 63 present, bit 56 mapped exclusively
+_OWNED = bytes(int(b & PRESENT_EXCLUSIVE == PRESENT_EXCLUSIVE) for b in range(256))
 MAX_REGION = 1 << 30  # never scan a huge (sparse) reservation page by page
 MAX_PAGES = 1 << 14  # 64 MiB with 4 KiB pages: far above what a command writes
 Ranges = list[tuple[int, int]]  # (first page number, page count)
@@ -58,10 +59,12 @@ def owned_pages(known: Ranges) -> list[int]:
         with open("/proc/self/pagemap", "rb", buffering=0) as pagemap:
             for start, count in writable_regions():
                 pagemap.seek(start * 8)
-                entries = array("Q")
-                entries.frombytes(pagemap.read(count * 8))
-                pages.extend(start + i for i, e in enumerate(entries)
-                             if e & PRESENT_EXCLUSIVE == PRESENT_EXCLUSIVE)
+                # Entries are little-endian 64-bit: bits 63 and 56 are in their last byte.
+                flags = pagemap.read(count * 8)[7::8].translate(_OWNED)
+                i = flags.find(1)
+                while i >= 0:
+                    pages.append(start + i)
+                    i = flags.find(1, i + 1)
     except (OSError, ValueError) as exc:
         log.debug("no page map: %s", exc)
     if known:
