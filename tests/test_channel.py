@@ -9,6 +9,7 @@ import pytest
 import redis as redis_py
 import trio
 
+import tinytown.channel as channel_module
 from tinytown.channel import Channel
 from tinytown.codec import message_from_json
 from tinytown.errors import AgentNotFoundError, CorruptRecordError
@@ -418,3 +419,25 @@ async def test_backlog_of_the_wrong_type_reads_as_empty_with_a_warning(
     assert await channel.backlog_list() == []
     assert await channel.backlog_len() == 0
     assert "skipping" in caplog.text
+
+
+async def test_commands_packed_once_per_agent_stay_right_past_the_cache_bound(
+    channel: Channel, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(channel_module, "_PACKED_CACHE_MAX", 2)
+    aids = [AgentId.new() for _ in range(5)]
+    for n in range(2):
+        for aid in aids:
+            await channel.send(msg(aid, f"{n}-normal"))
+            await channel.send(msg(aid, f"{n}-high", Priority.HIGH))
+    for aid in aids:
+        got = []
+        for _ in range(4):
+            m = await channel.receive(aid, timeout=1)
+            assert m is not None
+            assert m.to == aid
+            got.append(m.kind.description)  # type: ignore[union-attr]
+        assert got == ["1-high", "0-high", "0-normal", "1-normal"]
+        assert await channel.receive(aid, timeout=0.01) is None
+    assert len(channel._push_heads) <= 2
+    assert len(channel._pops) <= 2

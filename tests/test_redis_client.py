@@ -8,6 +8,7 @@ import trio
 
 from tinytown.errors import NoScriptError, RedisError, ResponseError, WatchError
 from tinytown.redis import Redis, Script, open_redis
+from tinytown.redis.resp import pack_command, pack_head, pack_tail
 from tinytown.redis.url import ConnectionSettings
 
 
@@ -275,3 +276,16 @@ async def test_closed_client_refuses_commands(redis_settings: ConnectionSettings
     assert redis.pool.idle == ()
     with pytest.raises(RedisError, match="closed"):
         await redis.execute("PING")
+
+
+@pytest.mark.parametrize("last", [b"", b"payload", "héllo ✓".encode(), b"\xff\x00" * 5000])
+async def test_commands_packed_once_then_completed(
+    redis: Redis, town_name: str, raw_reference: redispy.Redis, last: bytes
+) -> None:
+    key = f"tt:{town_name}:queue:é\udcff"  # a lone surrogate: a non-UTF-8 byte read back
+    head = pack_head(("RPUSH", key), 3)
+    assert pack_tail(head, last) == pack_command(("RPUSH", key, last))
+    assert await redis.execute_packed(pack_tail(head, last)) == 1
+    assert await redis.execute_packed(pack_tail(head, b"second")) == 2
+    raw_key = key.encode("utf-8", "surrogateescape")
+    assert raw_reference.lrange(raw_key, 0, -1) == [last, b"second"]

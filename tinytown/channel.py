@@ -23,7 +23,7 @@ from tinytown.keys import AGENT_EVENTS_MAXLEN, EVENTS_MAXLEN, MISSION_EVENTS_MAX
 from tinytown.models import AgentId, Event, Message, Priority
 from tinytown.redis.client import Redis
 from tinytown.redis.pubsub import PubSub
-from tinytown.redis.resp import pack_command
+from tinytown.redis.resp import pack_command, pack_head, pack_tail
 from tinytown.scripts import REQUEUE_PROCESSING
 from tinytown.store import RecordStore
 
@@ -31,7 +31,8 @@ log = logging.getLogger("tinytown")
 
 _PUSH: Final = {p: "LPUSH" if p.jumps_queue else "RPUSH" for p in Priority}
 """The command that queues a message of each priority in an inbox."""
-_POP_CACHE_MAX: Final = 256
+_PACKED_CACHE_MAX: Final = 1024
+"""Bound of each cache of packed commands (cleared when full)."""
 
 
 class Channel(RecordStore):
@@ -39,16 +40,24 @@ class Channel(RecordStore):
 
     def __init__(self, redis: Redis, town: str) -> None:
         super().__init__(redis, town)
-        # The BLPOP of each receiver (agent id, server timeout), packed once.
+        # Commands packed once: each receiver's BLPOP (agent id, server timeout)
+        # and the head of each push to an inbox (command, agent id).
         self._pops: dict[tuple[str, float], bytes] = {}
+        self._push_heads: dict[tuple[str, str], bytes] = {}
 
     # --- sending -------------------------------------------------------------------
 
     async def send(self, message: Message) -> None:
         """Queue a message in the recipient's inbox (high/urgent priority at the head)."""
-        await self.redis.execute(
-            _PUSH[message.priority], self.keys.inbox(message.to.text), message_to_bytes(message)
-        )
+        cmd = _PUSH[message.priority]
+        to = message.to.text
+        heads = self._push_heads
+        head = heads.get((cmd, to))
+        if head is None:
+            if len(heads) >= _PACKED_CACHE_MAX:
+                heads.clear()
+            head = heads[cmd, to] = pack_head((cmd, self.keys.inbox(to)), 3)
+        await self.redis.execute_packed(pack_tail(head, message_to_bytes(message)))
 
     async def send_urgent(self, message: Message) -> None:
         """Put a message in the recipient's urgent queue, read before the inbox."""
@@ -94,7 +103,7 @@ class Channel(RecordStore):
         pops = self._pops
         packed = pops.get((agent_id.text, server_timeout))
         if packed is None:
-            if len(pops) >= _POP_CACHE_MAX:
+            if len(pops) >= _PACKED_CACHE_MAX:
                 pops.clear()
             keys = self.keys
             packed = pops[agent_id.text, server_timeout] = pack_command(

@@ -35,6 +35,21 @@ def pack_command(args: tuple[CommandArg, ...]) -> bytes:
         )
 
 
+def pack_head(args: tuple[CommandArg, ...], total: int) -> bytes:
+    """The RESP of the first arguments of a command of ``total`` arguments.
+
+    :func:`pack_tail` completes it: a command sent again and again with only
+    its last argument new (a message pushed to one inbox) is packed once.
+    """
+    packed = pack_command(args)
+    return b"*%d\r\n%b" % (total, packed[packed.index(b"\r\n") + 2 :])
+
+
+def pack_tail(head: bytes, last: bytes) -> bytes:
+    """``head`` (from :func:`pack_head`, one argument short) completed with ``last``."""
+    return b"%b$%d\r\n%b\r\n" % (head, len(last), last)
+
+
 def specialize(error: ResponseError) -> ResponseError:
     """Return the most specific :class:`ResponseError` subclass for an error reply."""
     cls = _SPECIAL_ERRORS.get(error.code)
