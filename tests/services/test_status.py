@@ -13,6 +13,7 @@ from tinytown.codec import agent_to_hash, message_to_json, task_to_hash
 from tinytown.models import Agent, AgentId, Message, MessageType, Task, TaskId, TaskState
 from tinytown.services import agent_logs, inbox, messages, status, task_rows, tasks
 from tinytown.services.registration import register_agent
+from tinytown.services.task_summary import Clock, Summaries
 from tinytown.town import Town
 
 from ._work_fixtures import open_test_town
@@ -50,13 +51,13 @@ def _ids(rows: list[task_rows.Row]) -> list[str | None]:
 # --- pure summaries ----------------------------------------------------------------------------
 
 
-def test_count_rows_and_derived_totals() -> None:
+def test_counts_and_derived_totals() -> None:
     a = AgentId.new()
     rows = [_row(_task(s, a)) for s in TaskState] + [_row(_task(TaskState.PENDING, None))]
     rows[0][task_rows.STATE] = "in_flight"  # an old name of running
     rows.append(_row(_task(TaskState.PENDING, None)))
     rows[-1][task_rows.STATE] = None  # no state reads as pending
-    counts = task_rows.count_rows(rows)
+    counts = Summaries(rows).counts()
     assert (counts.pending, counts.running) == (2, 2)
     assert counts.in_flight == 3
     assert counts.done == 3
@@ -64,7 +65,7 @@ def test_count_rows_and_derived_totals() -> None:
     assert counts.get(TaskState.CANCELLED) == 1
 
 
-def test_group_rows_orders_live_work_first_and_unassigned_last() -> None:
+def test_groups_orders_live_work_first_and_unassigned_last() -> None:
     alpha = Agent.new("alpha", "claude", T0)
     beta = Agent.new("beta", "claude", T0)
     gone = AgentId.new()
@@ -76,7 +77,7 @@ def test_group_rows_orders_live_work_first_and_unassigned_last() -> None:
         _task(TaskState.FAILED, gone, 5),
         *[_task(TaskState.COMPLETED, alpha.id, 10 + i) for i in range(5)],
     ]
-    groups = task_rows.group_rows([_row(t) for t in ts], [beta, alpha], 5)
+    groups = Summaries([_row(t) for t in ts]).groups([beta, alpha], 5)
     assert [g.agent_id for g in groups] == [alpha.id, gone, None]
     first = groups[0]
     assert (first.active, first.done, first.total) == (2, 6, 8)
@@ -85,24 +86,35 @@ def test_group_rows_orders_live_work_first_and_unassigned_last() -> None:
     assert groups[2].total == 1
 
 
-def test_group_rows_breaks_ties_by_creation_then_key_order() -> None:
+def test_groups_breaks_ties_by_creation_then_key_order() -> None:
     a = AgentId.new()
     ts = [_task(TaskState.COMPLETED, a, 0) for _ in range(4)]
     for t, minutes in zip(ts, (3, 1, 2, 1), strict=True):
         t.created_at = T0 - timedelta(minutes=minutes)
     rows = [_row(t) for t in ts]
-    (group,) = task_rows.group_rows(rows, [], 3)
+    (group,) = Summaries(rows).groups([], 3)
     assert _ids(group.shown) == [str(ts[0].id), str(ts[2].id), str(ts[1].id)]
     # several texts of one state and of one owner are merged in key order
     rows[1][task_rows.STATE] = "cancelled"
     rows[3][task_rows.OWNER] = str(a).upper()
     rows[0][task_rows.STATE] = "in_flight"
-    (group,) = task_rows.group_rows(rows, [], 4)
+    (group,) = Summaries(rows).groups([], 4)
     assert _ids(group.shown) == [str(t.id) for t in (ts[0], ts[2], ts[3], ts[1])]
     assert (group.active, group.done) == (1, 3)
 
 
-def test_running_rows_sorted_by_start_then_creation() -> None:
+def test_groups_read_creation_times_when_update_times_tie_at_the_cut() -> None:
+    a = AgentId.new()
+    ts = [_task(TaskState.COMPLETED, a, m) for m in (5, 3, 3, 1)]
+    ts[1].created_at = T0 + timedelta(minutes=4)  # created after ts[2]: both updated at 3
+    rows = [_row(t) for t in ts]
+    (group,) = Summaries(rows).groups([], 2)
+    assert _ids(group.shown) == [str(ts[0].id), str(ts[2].id)]
+    (group,) = Summaries(rows).groups([], 1)  # no tie decides: creation times not needed
+    assert _ids(group.shown) == [str(ts[0].id)]
+
+
+def test_running_sorted_by_start_then_creation() -> None:
     a, b = AgentId.new(), AgentId.new()
     late, early = _task(TaskState.RUNNING, a, 9), _task(TaskState.RUNNING, a, 1)
     tie = _task(TaskState.RUNNING, a, 1)
@@ -114,14 +126,14 @@ def test_running_rows_sorted_by_start_then_creation() -> None:
     bad = _row(_task(TaskState.RUNNING, b, 0))
     bad[task_rows.STARTED] = "not a time"  # unreadable: its last update
     rows.append(bad)
-    assert {k: _ids(v) for k, v in task_rows.running_rows(rows).items()} == {
+    assert {k: _ids(v) for k, v in Summaries(rows).running().items()} == {
         a: [str(tie.id), str(early.id), str(late.id)],
         b: [bad[task_rows.ID], str(unstarted.id)],
     }
 
 
 def test_summary_timestamps_read_as_whole_records_read_them() -> None:
-    clock = task_rows.Clock()
+    clock = Clock()
     texts = ["2026-04-20T12:00:00.123456+00:00", "2026-04-20T12:00:00Z",
              "2026-04-20T14:00:00.5+02:00", "2026-04-20T12:00:00.123456789+00:00",
              "2026-99-20T12:00:00.123456+00:00", "garbage", None]

@@ -205,7 +205,7 @@ def report_doc(report: StatusReport, now: datetime) -> dict[str, Any]:
                 "rounds_completed": r.agent.rounds_completed,
                 "tasks_completed": r.agent.tasks_completed,
                 "uptime_s": int((now - r.agent.created_at).total_seconds()),
-                "running": [str(t) for t in r.running_ids],
+                "running": r.running_texts,
                 "activity": r.activity,
             }
             for r in report.agents

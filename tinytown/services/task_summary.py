@@ -1,0 +1,236 @@
+"""What ``tt status`` tells of every task, from the rows read: counts, running tasks, groups.
+
+The rows are :mod:`tinytown.services.task_rows` replies, worked on column by
+column (one pass over all rows per field, in read order: at 100,000 tasks a
+pass per row object costs more than the pass itself). Timestamps are read as
+:func:`tinytown.codec.parse_ts` reads them, each distinct text once, so every
+order is the one whole records would give; creation times only when update
+times tie.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import cached_property
+from itertools import chain, compress, count
+from operator import itemgetter
+from typing import Final, cast
+
+import attrs
+
+from tinytown.codec import parse_ts
+from tinytown.errors import InvalidInputError
+from tinytown.models import Agent, AgentId, TaskState
+from tinytown.services.task_rows import CREATED, OWNER, STARTED, STATE, UPDATED, Row
+
+_STATES: Final = {s.value: s for s in TaskState} | {"in_flight": TaskState.RUNNING}
+_RUNNING: Final = frozenset(text for text, s in _STATES.items() if s is TaskState.RUNNING)
+# Listing order inside a task group: live work first.
+_ORDER: Final = (TaskState.RUNNING, TaskState.ASSIGNED, TaskState.PENDING, TaskState.FAILED,
+                 TaskState.COMPLETED, TaskState.CANCELLED)
+_RANKS: Final = {text: _ORDER.index(s) for text, s in _STATES.items()}
+_fromiso = datetime.fromisoformat
+
+
+def state_of(text: str | None) -> TaskState:
+    """A task's state as whole records read it (unknown or missing: pending)."""
+    return _STATES.get(text or "", TaskState.PENDING)
+
+
+@attrs.frozen
+class TaskCounts:
+    """Tasks per state."""
+
+    pending: int = 0
+    assigned: int = 0
+    running: int = 0
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.pending + self.in_flight + self.done
+
+    @property
+    def in_flight(self) -> int:
+        return self.assigned + self.running
+
+    @property
+    def done(self) -> int:
+        return self.completed + self.failed + self.cancelled
+
+    def get(self, state: TaskState) -> int:
+        value: int = getattr(self, state.value)
+        return value
+
+
+@attrs.frozen
+class Grouping:
+    """Tasks of one assignee (``agent_id`` None: unassigned): counts and the first rows."""
+
+    agent_id: AgentId | None
+    agent: Agent | None
+    active: int
+    done: int
+    shown: list[Row]
+    total: int
+
+
+class Summaries:
+    """The summaries of one read of every task's rows."""
+
+    def __init__(self, rows: Sequence[Row]) -> None:
+        self.rows = rows
+        self.clock = Clock()
+
+    @cached_property
+    def _states(self) -> list[str | None]:
+        return _texts(self.rows, STATE)
+
+    @cached_property
+    def _updated(self) -> list[datetime]:
+        return self.clock.sure(_texts(self.rows, UPDATED))
+
+    @cached_property
+    def _created(self) -> list[datetime]:
+        return self.clock.sure(_texts(self.rows, CREATED))
+
+    def counts(self) -> TaskCounts:
+        """How many tasks are in each state."""
+        n = dict.fromkeys(TaskState, 0)
+        for text, k in Counter(self._states).items():
+            n[state_of(text)] += k
+        return TaskCounts(**{s.value: n[s] for s in TaskState})
+
+    def running(self) -> dict[AgentId, list[Row]]:
+        """Running tasks per assignee: oldest start first, then oldest created, key order."""
+        live = list(compress(self.rows, map(_RUNNING.__contains__, self._states)))
+        clock = self.clock
+        started = clock.maybe(_texts(live, STARTED))
+        begun = cast("list[datetime]", started)
+        if None in started:  # not started (or unreadable): since the last update
+            updated = clock.sure(_texts(live, UPDATED))
+            begun = [u if s is None else s for s, u in zip(started, updated, strict=True)]
+        order = sorted(range(len(live)), key=clock.sure(_texts(live, CREATED)).__getitem__)
+        order.sort(key=begun.__getitem__)
+        return _by_owner([live[i] for i in order])
+
+    def groups(self, agents: Sequence[Agent], shown: int) -> list[Grouping]:
+        """Tasks by assignee: known agents in their order, then unknown ids, then unassigned.
+
+        Each group's first ``shown`` rows: live work first (running, assigned,
+        pending, failed, completed, cancelled), then latest update, oldest
+        created, key order.
+        """
+        buckets: defaultdict[tuple[str | None, str | None], list[int]] = defaultdict(list)
+        for i, text, state in zip(count(), _texts(self.rows, OWNER), self._states):
+            buckets[text, state].append(i)
+        parts: dict[AgentId | None, dict[int, list[list[int]]]] = {}
+        for (text, state), at in buckets.items():
+            rank = _RANKS.get(state or "", _ORDER.index(TaskState.PENDING))
+            parts.setdefault(_owner(text), {}).setdefault(rank, []).append(at)
+        known = {a.id: a for a in agents}
+        order: list[AgentId | None] = [a.id for a in agents if a.id in parts]
+        order += sorted((k for k in parts if k is not None and k not in known), key=str)
+        if None in parts:
+            order.append(None)
+        groups = []
+        for who in order:
+            ranks = parts[who]
+            total = sum(len(at) for split in ranks.values() for at in split)
+            done = sum(len(at) for rank, split in ranks.items() if _ORDER[rank].is_terminal
+                       for at in split)
+            first: list[int] = []
+            for rank in sorted(ranks):
+                if len(first) >= shown:
+                    break
+                split = ranks[rank]  # several texts of one state or agent: merged in key order
+                first += self._latest(split[0] if len(split) == 1 else sorted(chain(*split)),
+                                      shown - len(first))
+            groups.append(Grouping(
+                agent_id=who, agent=known.get(who) if who is not None else None,
+                active=total - done, done=done, shown=[self.rows[i] for i in first], total=total,
+            ))  # fmt: skip
+        return groups
+
+    def _latest(self, at: list[int], k: int) -> list[int]:
+        """The first ``k`` of the rows ``at`` (in key order): latest update, oldest created."""
+        if k <= 0:
+            return []
+        updated = self._updated
+        ordered = sorted(at, key=updated.__getitem__, reverse=True)  # stable, as all below
+        ends = [updated[i] for i in ordered[: k + 1]]
+        if len(set(ends)) < len(ends):  # ties that decide what is shown, or in what order
+            ordered = sorted(at, key=self._created.__getitem__)
+            ordered.sort(key=updated.__getitem__, reverse=True)
+        return ordered[:k]
+
+
+def _by_owner(rows: list[Row]) -> dict[AgentId, list[Row]]:
+    """Rows per assignee (none or invalid: left out), in their order."""
+    by_text: defaultdict[str | None, list[Row]] = defaultdict(list)
+    for r in rows:
+        by_text[r[OWNER]].append(r)
+    named = {text: who for text in by_text if (who := _owner(text)) is not None}
+    if len(set(named.values())) == len(named):
+        return {who: by_text[text] for text, who in named.items()}
+    out: dict[AgentId, list[Row]] = {}  # several texts name one agent: regroup in order
+    for r in rows:
+        if (who := named.get(r[OWNER])) is not None:
+            out.setdefault(who, []).append(r)
+    return out
+
+
+def _texts(rows: Sequence[Row], field: int) -> list[str | None]:
+    return list(map(itemgetter(field), rows))
+
+
+def _owner(text: str | None) -> AgentId | None:
+    if text is None:
+        return None
+    try:
+        return AgentId.parse(text)
+    except InvalidInputError:
+        return None
+
+
+class Clock:
+    """Timestamp fields read as :func:`parse_ts` reads them, each distinct text once.
+
+    ``now`` (one instant for the whole summary) stands in for a missing or
+    unreadable creation or update time, as whole records read them.
+    """
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+        self._maybe: dict[str | None, datetime | None] = {}
+        self._sure: dict[str | None, datetime] = {}
+
+    def maybe(self, texts: list[str | None]) -> list[datetime | None]:
+        """Each text's instant; None where absent or unreadable."""
+        read = self._maybe
+        for text in set(texts).difference(read):
+            read[text] = _when(text)
+        return list(map(read.__getitem__, texts))
+
+    def sure(self, texts: list[str | None]) -> list[datetime]:
+        """Each text's instant; ``now`` where absent or unreadable."""
+        read = self._sure
+        for text in set(texts).difference(read):
+            read[text] = _when(text) or self.now
+        return list(map(read.__getitem__, texts))
+
+
+def _when(text: str | None) -> datetime | None:
+    if text is not None and len(text) == 32 and text[10] == "T" and text[26:] == "+00:00":
+        try:
+            return _fromiso(text)  # the form we write: parse_ts would do just this
+        except ValueError:
+            return None
+    try:
+        return None if text is None else parse_ts(text)
+    except ValueError:
+        return None
