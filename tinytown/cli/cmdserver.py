@@ -177,11 +177,36 @@ class Server:
         self.workers: dict[int, Worker] = {}  # by pidfd
         self.pages: set[int] = set()
         self.hot: prefault.Ranges = []
+        self.stopping = False
 
     def serve(self) -> None:
-        while self._still_ours():
+        # From here SIGTERM/SIGINT only set a flag (and wake the loop through the wakeup
+        # pipe): an exception raised by a handler can be lost, e.g. in os.fork()'s
+        # after-fork hooks, which ignore exceptions.
+        wake, wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.sel.register(wake, selectors.EVENT_READ, None)
+        old_wakeup = signal.set_wakeup_fd(wake_w)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._stop)
+        try:
+            self._loop()
+        finally:
+            signal.set_wakeup_fd(old_wakeup)
+            self.sel.unregister(wake)
+            os.close(wake)
+            os.close(wake_w)
+
+    def _stop(self, _signum: int, _frame: object) -> None:
+        self.stopping = True
+
+    def _loop(self) -> None:
+        while self._still_ours() and not self.stopping:
             self._fill()
             for key, _ in self.sel.select(POLL_S):
+                if key.data is None:  # the wakeup pipe: a signal came
+                    while _drained(key.fd):
+                        pass
+                    continue
                 worker: Worker = key.data[0]
                 is_pidfd: bool = key.data[1]
                 if self.workers.get(worker.pidfd) is not worker:
@@ -248,6 +273,11 @@ class Server:
 
     def _close_inherited(self) -> None:
         """In a worker: drop the server's records (other workers' sockets and pidfds)."""
+        wake_w = signal.set_wakeup_fd(-1)
+        os.close(wake_w)
+        for key in self.sel.get_map().values():
+            if key.data is None:
+                os.close(key.fd)
         for worker in self.workers.values():
             worker.close()
         self.sel.close()
@@ -303,6 +333,13 @@ class Server:
         worker.close()
 
 
+def _drained(fd: int) -> bool:
+    try:
+        return bool(os.read(fd, 512))
+    except BlockingIOError:
+        return False
+
+
 def _stop(_signum: int, _frame: object) -> None:
     raise Stop
 
@@ -325,6 +362,8 @@ def main(argv: list[str] | None = None) -> int:
             raise Stop("the runtime ended while the server was starting")
         server = Server(root, parent)
         server.serve()
+        ended = "stopped" if server.stopping else "its socket or its runtime is gone"
+        log.info("command server ends: %s", ended)
     except (Stop, OSError) as exc:
         log.info("command server ends: %s", exc or "stopped")
     finally:
