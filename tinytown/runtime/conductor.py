@@ -20,7 +20,6 @@ Deliberate deviations from tinytown 0.10:
 
 from __future__ import annotations
 
-import shlex
 import shutil
 from collections.abc import Callable
 
@@ -31,6 +30,7 @@ from tinytown.config.presets import DEMO_PRESET_NAME
 from tinytown.errors import ConfigError, ModelError
 from tinytown.models import AgentType
 from tinytown.runtime.conductor_context import ConductorAgent, ConductorState
+from tinytown.runtime.launch_env import first_word
 from tinytown.town import Town
 
 CONTEXT_FILE = "conductor_context.md"
@@ -101,11 +101,7 @@ def conductor_launch(config: TownConfig, context_path: str) -> ConductorLaunch:
 
 def _program_of(command: str) -> str:
     tail = command.split("| exec ", 1)[1] if "| exec " in command else command[len("exec ") :]
-    try:
-        words = shlex.split(tail)
-    except ValueError:
-        words = tail.split()
-    return words[0] if words else ""
+    return first_word(tail)
 
 
 def check_installed(

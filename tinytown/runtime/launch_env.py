@@ -71,12 +71,17 @@ def launch_env_path(root: Path, agent_id: AgentId) -> Path:
     return root / ".tt" / "agents" / f"{agent_id}.launch.json"
 
 
-def first_word(command: str) -> str:
-    """The program word of a command line (shell quoting honoured)."""
+def command_words(command: str) -> list[str]:
+    """The words of a command line (shell quoting honoured; unbalanced quotes split on spaces)."""
     try:
-        words = shlex.split(command)
+        return shlex.split(command)
     except ValueError:
-        words = command.split()
+        return command.split()
+
+
+def first_word(command: str) -> str:
+    """The program word of a command line."""
+    words = command_words(command)
     return words[0] if words else ""
 
 
@@ -169,10 +174,7 @@ def unattended_warning(command: str) -> str | None:
     A round runs with no one at the keyboard: a CLI that asks before each
     tool call gets every call refused, exits 0, and its task never gets done.
     """
-    try:
-        words = shlex.split(command)
-    except ValueError:
-        words = command.split()
+    words = command_words(command)
     if not words:
         return None
     program = Path(words[0]).name
