@@ -11,7 +11,6 @@ Importing this package imports neither Trio nor any Redis client.
 
 from tinytown.config._toml import tt_home
 from tinytown.config.global_ import (
-    CONFIG_KEYS,
     GlobalConfig,
     GlobalRedisConfig,
     config_get,
@@ -59,7 +58,6 @@ from tinytown.redis.url import redact_url
 __all__ = [
     "BUILTIN_PRESETS",
     "CONFIG_FILE",
-    "CONFIG_KEYS",
     "DEFAULT_CLI",
     "DEMO_PRESET_NAME",
     "LEGACY_COMMANDS",

@@ -19,16 +19,6 @@ from tinytown.config.presets import DEFAULT_CLI, normalize_legacy
 from tinytown.errors import InvalidInputError
 
 GLOBAL_CONFIG_FILE = "config.toml"
-CONFIG_KEYS = (
-    "default_cli",
-    "conductor_cli",
-    "redis.host",
-    "redis.port",
-    "redis.password",
-    "redis.use_central",
-    "agent_clis.<name>",
-)
-"""The keys ``tt config`` gets and sets."""
 
 _PORT_RE = re.compile(r"\+?[0-9]+")
 

@@ -11,7 +11,6 @@ an ASGI middleware, before the SDK sees the request.
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from contextlib import asynccontextmanager
@@ -35,8 +34,6 @@ from tinytown.mcp.auth import needed_scope
 from tinytown.mcp.catalog import TOOLS
 from tinytown.town import Town
 from tinytown.townhall.auth import INSUFFICIENT, Authenticator, AuthError
-
-log = logging.getLogger("tinytown.mcp")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

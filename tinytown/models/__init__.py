@@ -1,7 +1,6 @@
 """The data model: attrs classes without I/O. Imports nothing from tinytown but ``errors``."""
 
 from tinytown.models.agent import (
-    BUILTIN_ROLES,
     RESERVED_NAMES,
     Agent,
     is_valid_agent_name,
@@ -23,7 +22,6 @@ from tinytown.models.nicknames import nickname_for
 from tinytown.models.task import Task
 
 __all__ = [
-    "BUILTIN_ROLES",
     "RESERVED_NAMES",
     "SUPERVISOR",
     "AckKind",

@@ -12,7 +12,6 @@ from tinytown.models.ids import SUPERVISOR, AgentId, TaskId
 from tinytown.models.nicknames import nickname_for
 
 RESERVED_NAMES = frozenset({"supervisor", "conductor"})
-BUILTIN_ROLES = ("default", "worker", "reviewer", "researcher", "runner")
 MAX_NAME_LEN = 64
 
 

@@ -17,7 +17,6 @@ killed) and settles nothing: the new incarnation owns the batch.
 from __future__ import annotations
 
 import errno
-import logging
 import os
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -50,8 +49,6 @@ from tinytown.town import utcnow
 
 if TYPE_CHECKING:
     from tinytown.runtime.actor import AgentActor
-
-log = logging.getLogger("tinytown.runtime")
 
 _WORKING_FROM = (AgentState.STARTING, AgentState.IDLE, AgentState.WORKING)
 

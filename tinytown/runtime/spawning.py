@@ -12,7 +12,6 @@ either it sees the new agent or the check here sees no runtime and starts one.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,8 +35,6 @@ from tinytown.runtime.model import capture_model_launch, resolve_command
 from tinytown.runtime.settings import DEFAULT_MAX_ROUNDS
 from tinytown.services.registration import register_agent
 from tinytown.town import Town, utcnow
-
-log = logging.getLogger("tinytown.runtime")
 
 RESTART_ACTIVITY = "🔄 Restarted with {rounds} rounds"
 

@@ -21,7 +21,6 @@ from tinytown.cli.output import say, usage_error
 if TYPE_CHECKING:
     from tinytown.town import Town
 
-DEFAULT_SNAPSHOT = ".tt/redis.rdb"
 Flag = Annotated[bool, Parameter(negative=())]
 
 
@@ -130,7 +129,12 @@ def restore(
     """
     from tinytown.cli.runner import run_async
     from tinytown.config import load_town_config
-    from tinytown.services.persistence import check_restore, human_size, restore_snapshot
+    from tinytown.services.persistence import (
+        DEFAULT_SNAPSHOT,
+        check_restore,
+        human_size,
+        restore_snapshot,
+    )
 
     root = Path(OPTIONS.town)
 
