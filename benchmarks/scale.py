@@ -3,11 +3,12 @@
 The service functions behind those commands run in-process against towns of
 10/100/1,000 agents with 1k/10k/100k tasks (``--quick``: the first two
 sizes), seeded with pipelines on the benchmark's own redis-server (flushed
-between sizes). For each: the median wall time, the number of network round
-trips (``town.redis.round_trips`` delta; the target is a constant), and the
-growth from one size to the next next to the growth of the data (the target
-is linear). At the largest size each command also runs once as a ``tt``
-subprocess (start-up and rendering included).
+between sizes), the repeats interleaved (each round runs every operation
+once, so a change of load meets them alike). For each: the median wall time,
+the number of network round trips (``town.redis.round_trips`` delta; the
+target is a constant), and the growth from one size to the next next to the
+growth of the data (the target is linear). At the largest size each command
+also runs once as a ``tt`` subprocess (start-up and rendering included).
 """
 
 from __future__ import annotations
@@ -132,24 +133,24 @@ async def measure_size(
     """Seed one town and time every service on it."""
     from tinytown.town import Town
 
-    results: dict[str, dict[str, Any]] = {}
+    walls: dict[str, list[float]] = {label: [] for label in services}
+    trips: dict[str, list[int]] = {label: [] for label in services}
     async with Town.connect(root, env={"REDIS_URL": url}) as town:
         seeded = await _town.seed(town, agents, tasks)
-        for label, (fn, kwargs) in services.items():
+        for fn, kwargs in services.values():
             await fn(town, **kwargs)  # warm-up (and a crash here is reported, not timed)
-            walls, trips = [], []
-            for _ in range(repeats):
+        for _ in range(repeats):  # interleaved: a change of load meets every operation alike
+            for label, (fn, kwargs) in services.items():
                 before = town.redis.round_trips
                 started = perf_counter()
                 await fn(town, **kwargs)
-                walls.append(perf_counter() - started)
-                trips.append(town.redis.round_trips - before)
-            results[label] = {
-                "median_s": median(walls),
-                "min_s": min(walls),
-                "round_trips": max(trips),
-                "runs": repeats,
-            }
+                walls[label].append(perf_counter() - started)
+                trips[label].append(town.redis.round_trips - before)
+    results = {
+        label: {"median_s": median(walls[label]), "min_s": min(walls[label]),
+                "round_trips": max(trips[label]), "runs": repeats}
+        for label in services
+    }
     return seeded, results
 
 

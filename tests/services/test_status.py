@@ -130,6 +130,9 @@ def test_running_sorted_by_start_then_creation() -> None:
         a: [str(tie.id), str(early.id), str(late.id)],
         b: [bad[task_rows.ID], str(unstarted.id)],
     }
+    grouped = Summaries(rows)
+    grouped.groups([], 5)  # running tasks then come from the groups' buckets
+    assert grouped.running() == Summaries(rows).running()
 
 
 def test_summary_timestamps_read_as_whole_records_read_them() -> None:

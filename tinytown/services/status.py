@@ -105,8 +105,8 @@ async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> Stat
     with _collection_paused():
         summaries = Summaries(rows)
         counts = summaries.counts()
-        running = summaries.running()
         chosen = summaries.groups(agents, GROUP_TASKS_SHOWN) if tasks else []
+        running = summaries.running()
         described = {aid: rs if deep else rs[:1] for aid, rs in running.items()}
         shown = list({r[ID]: r for rs in described.values() for r in rs}
                      | {r[ID]: r for g in chosen for r in g.shown})

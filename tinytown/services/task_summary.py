@@ -105,18 +105,46 @@ class Summaries:
             n[state_of(text)] += k
         return TaskCounts(**{s.value: n[s] for s in TaskState})
 
+    @cached_property
+    def _buckets(self) -> dict[tuple[str | None, str | None], list[int]]:
+        """Row positions by (``assigned_to``, ``state``) text, ascending."""
+        out: defaultdict[tuple[str | None, str | None], list[int]] = defaultdict(list)
+        for i, text, state in zip(count(), _texts(self.rows, OWNER), self._states):
+            out[text, state].append(i)
+        return out
+
     def running(self) -> dict[AgentId, list[Row]]:
         """Running tasks per assignee: oldest start first, then oldest created, key order."""
-        live = list(compress(self.rows, map(_RUNNING.__contains__, self._states)))
-        clock = self.clock
-        started = clock.maybe(_texts(live, STARTED))
+        if "_buckets" in self.__dict__:  # read for the groups already
+            found = [(text, at) for (text, state), at in self._buckets.items() if state in _RUNNING]
+        else:
+            live = list(compress(count(), map(_RUNNING.__contains__, self._states)))
+            by_text: defaultdict[str | None, list[int]] = defaultdict(list)
+            for i, text in zip(live, _texts([self.rows[i] for i in live], OWNER), strict=True):
+                by_text[text].append(i)
+            found = list(by_text.items())
+        mine: dict[AgentId, list[int]] = {}
+        for text, at in found:
+            if (who := _owner(text)) is not None:
+                mine.setdefault(who, []).extend(at)
+        return {who: self._by_start(at) for who, at in mine.items()}
+
+    def _by_start(self, at: list[int]) -> list[Row]:
+        """The rows ``at``: oldest start (else last update) first, then oldest created."""
+        at.sort()  # key order, whatever texts they came from
+        rows, clock = [self.rows[i] for i in at], self.clock
+        started = clock.maybe(_texts(rows, STARTED))
         begun = cast("list[datetime]", started)
         if None in started:  # not started (or unreadable): since the last update
-            updated = clock.sure(_texts(live, UPDATED))
+            updated = clock.sure(_texts(rows, UPDATED))
             begun = [u if s is None else s for s, u in zip(started, updated, strict=True)]
-        order = sorted(range(len(live)), key=clock.sure(_texts(live, CREATED)).__getitem__)
+        if "_created" in self.__dict__:
+            created = [self._created[i] for i in at]
+        else:
+            created = clock.sure(_texts(rows, CREATED))
+        order = sorted(range(len(at)), key=created.__getitem__)
         order.sort(key=begun.__getitem__)
-        return _by_owner([live[i] for i in order])
+        return [rows[j] for j in order]
 
     def groups(self, agents: Sequence[Agent], shown: int) -> list[Grouping]:
         """Tasks by assignee: known agents in their order, then unknown ids, then unassigned.
@@ -125,11 +153,8 @@ class Summaries:
         pending, failed, completed, cancelled), then latest update, oldest
         created, key order.
         """
-        buckets: defaultdict[tuple[str | None, str | None], list[int]] = defaultdict(list)
-        for i, text, state in zip(count(), _texts(self.rows, OWNER), self._states):
-            buckets[text, state].append(i)
         parts: dict[AgentId | None, dict[int, list[list[int]]]] = {}
-        for (text, state), at in buckets.items():
+        for (text, state), at in self._buckets.items():
             rank = _RANKS.get(state or "", _ORDER.index(TaskState.PENDING))
             parts.setdefault(_owner(text), {}).setdefault(rank, []).append(at)
         known = {a.id: a for a in agents}
@@ -169,21 +194,6 @@ class Summaries:
         return ordered[:k]
 
 
-def _by_owner(rows: list[Row]) -> dict[AgentId, list[Row]]:
-    """Rows per assignee (none or invalid: left out), in their order."""
-    by_text: defaultdict[str | None, list[Row]] = defaultdict(list)
-    for r in rows:
-        by_text[r[OWNER]].append(r)
-    named = {text: who for text in by_text if (who := _owner(text)) is not None}
-    if len(set(named.values())) == len(named):
-        return {who: by_text[text] for text, who in named.items()}
-    out: dict[AgentId, list[Row]] = {}  # several texts name one agent: regroup in order
-    for r in rows:
-        if (who := named.get(r[OWNER])) is not None:
-            out.setdefault(who, []).append(r)
-    return out
-
-
 def _texts(rows: Sequence[Row], field: int) -> list[str | None]:
     return list(map(itemgetter(field), rows))
 
@@ -212,15 +222,21 @@ class Clock:
     def maybe(self, texts: list[str | None]) -> list[datetime | None]:
         """Each text's instant; None where absent or unreadable."""
         read = self._maybe
-        for text in set(texts).difference(read):
-            read[text] = _when(text)
+        try:
+            return list(map(read.__getitem__, texts))  # every text read before
+        except KeyError:
+            for text in set(texts).difference(read):
+                read[text] = _when(text)
         return list(map(read.__getitem__, texts))
 
     def sure(self, texts: list[str | None]) -> list[datetime]:
         """Each text's instant; ``now`` where absent or unreadable."""
         read = self._sure
-        for text in set(texts).difference(read):
-            read[text] = _when(text) or self.now
+        try:
+            return list(map(read.__getitem__, texts))  # every text read before
+        except KeyError:
+            for text in set(texts).difference(read):
+                read[text] = _when(text) or self.now
         return list(map(read.__getitem__, texts))
 
 
