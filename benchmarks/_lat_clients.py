@@ -108,7 +108,7 @@ class OurClientOps:
 async def open_ours(server: BenchServer, town: str, codec: bool) -> AsyncIterator[Any]:
     """Our client (``codec=False``) or a Channel over it (``codec=True``)."""
     from tinytown.channel import Channel
-    from tinytown.redis import open_redis
+    from tinytown.redis.client import open_redis
 
     keys, request, reply = make_keys(town)
     async with open_redis(server.url) as redis:

@@ -94,7 +94,7 @@ async def ours_sends(server: BenchServer, mode: str, total: int) -> float:
     from tinytown.channel import Channel
     from tinytown.codec import message_to_json
     from tinytown.models import AgentId
-    from tinytown.redis import open_redis
+    from tinytown.redis.client import open_redis
 
     town, to = _town(), AgentId.new()
     async with open_redis(server.url) as redis:
@@ -126,7 +126,7 @@ async def channel_n_by_m(server: BenchServer, senders: int, receivers: int, tota
     """Seconds until ``receivers`` tasks got all ``total`` messages from ``senders`` tasks."""
     from tinytown.channel import Channel
     from tinytown.models import AgentId
-    from tinytown.redis import open_redis
+    from tinytown.redis.client import open_redis
 
     per_sender, per_receiver = total // senders, total // receivers
     targets = [AgentId.new() for _ in range(receivers)]

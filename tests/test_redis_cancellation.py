@@ -6,7 +6,7 @@ from collections import Counter
 
 import trio
 
-from tinytown.redis import Redis, open_redis
+from tinytown.redis.client import Redis, open_redis
 from tinytown.redis.resp import pack_command
 
 ITERATIONS = 1000

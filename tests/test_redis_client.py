@@ -7,8 +7,9 @@ import redis as redispy
 import trio
 
 from tinytown.errors import NoScriptError, RedisError, ResponseError, WatchError
-from tinytown.redis import Redis, Script, open_redis
+from tinytown.redis.client import Redis, open_redis
 from tinytown.redis.resp import pack_command, pack_head, pack_tail
+from tinytown.redis.script import Script
 from tinytown.redis.url import ConnectionSettings
 
 

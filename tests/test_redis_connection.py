@@ -18,10 +18,10 @@ from tinytown.errors import (
     RedisUnavailableError,
     ResponseError,
 )
-from tinytown.redis import ConnectionSettings, Redis, open_redis
+from tinytown.redis.client import Redis, open_redis
 from tinytown.redis.connection import SocketConnection
 from tinytown.redis.resp import pack_command
-from tinytown.redis.url import parse_url
+from tinytown.redis.url import ConnectionSettings, parse_url
 
 PING = pack_command(("PING",))
 
