@@ -205,11 +205,12 @@ class Redis:
         return reply
 
     async def execute_packed(self, packed: bytes, *, takes: bool = False) -> Any:
-        """:meth:`execute` for a command packed beforehand with ``pack_command``.
+        """:meth:`execute` for a command packed beforehand (:mod:`tinytown.redis.resp`).
 
-        For commands sent again and again (a receiver's blocking pop). ``takes``
-        says that it is a blocking command that takes something (``BLPOP``…),
-        whose value a cancellation must not lose (see the class docstring).
+        For commands sent again and again, packed once (a receiver's blocking
+        pop, the head of a push to one inbox). ``takes`` says that it is a
+        blocking command that takes something (``BLPOP``…), whose value a
+        cancellation must not lose (see the class docstring).
         """
         pool = self._pool
         conn = pool.take_idle() or await pool.acquire()
