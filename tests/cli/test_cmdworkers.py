@@ -217,3 +217,20 @@ def test_a_child_owns_the_pages_it_wrote_or_populated() -> None:
 def test_page_ranges_merge_runs_inside_the_mapped_regions() -> None:
     assert prefault.to_ranges({1, 2, 3, 7, 9, 40}, [(0, 8), (9, 1)]) == [(1, 3), (7, 1), (9, 1)]
     assert prefault.decode(prefault.encode([5, 6, 1 << 40])) == [5, 6, 1 << 40]
+
+
+def test_a_server_whose_workers_cannot_start_gives_up(town_dir: Path) -> None:
+    """Workers failing before any request: the server ends (tt then runs in-process)."""
+    code = (
+        "import sys\n"
+        "from tinytown.cli import cmdworker, cmdserver\n"
+        "def broken(*args):\n"
+        "    raise RuntimeError('worker cannot start')\n"
+        "cmdworker.work = broken\n"
+        f"sys.exit(cmdserver.main([{str(town_dir)!r}]))\n"
+    )
+    server = subprocess.run([sys.executable, "-c", code], stdin=subprocess.DEVNULL,
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert server.returncode == 0
+    assert "workers in a row failed to start" in server.stderr
+    assert not (town_dir / ".tt" / "cmd.sock").exists()

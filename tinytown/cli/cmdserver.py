@@ -35,6 +35,7 @@ log = logging.getLogger("tinytown.cmdserver")
 POLL_S = 1.0
 READY = 2  # workers waiting when none is busy; a second one covers a request arriving meanwhile
 MAX_MESSAGE = 8 * prefault.MAX_PAGES + 16
+MAX_FAILED_STARTS = 5
 
 
 def server_argv(root: Path) -> list[str]:
@@ -178,6 +179,7 @@ class Server:
         self.pages: set[int] = set()
         self.hot: prefault.Ranges = []
         self.stopping = False
+        self.failed_starts = 0
 
     def serve(self) -> None:
         # From here SIGTERM/SIGINT only set a flag (and wake the loop through the wakeup
@@ -317,6 +319,12 @@ class Server:
             except OSError:
                 pass
         self._drop(worker)
+        if worker.conn is None and code > 0:  # it failed before it took a request
+            self.failed_starts += 1
+            if self.failed_starts >= MAX_FAILED_STARTS:  # never fork in a loop: tt runs in-process
+                raise Stop(f"{self.failed_starts} workers in a row failed to start")
+        elif worker.conn is not None:
+            self.failed_starts = 0
 
     def _is_registered(self, sock: int | socket.socket) -> bool:
         try:
