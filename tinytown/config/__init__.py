@@ -12,7 +12,6 @@ Importing this package imports neither Trio nor any Redis client.
 from tinytown.config._toml import tt_home
 from tinytown.config.global_ import (
     GlobalConfig,
-    GlobalRedisConfig,
     config_get,
     config_set,
     global_config_path,
@@ -21,12 +20,8 @@ from tinytown.config.global_ import (
 )
 from tinytown.config.presets import (
     BUILTIN_PRESETS,
-    DEFAULT_CLI,
     DEMO_PRESET_NAME,
-    LEGACY_COMMANDS,
     CliPreset,
-    effective_presets,
-    normalize_legacy,
     resolve_cli_name,
 )
 from tinytown.config.registry import (
@@ -38,52 +33,33 @@ from tinytown.config.registry import (
 )
 from tinytown.config.target import RedisTarget, is_loopback, redis_target
 from tinytown.config.town import (
-    CONFIG_FILE,
-    AgentSettings,
-    RedisConfig,
     TownConfig,
     TownhallAuth,
-    TownhallConfig,
-    TownhallMtls,
-    TownhallTls,
     load_town_config,
     new_town_config,
     save_town_config,
-    town_config_from_dict,
     town_config_path,
-    town_config_to_dict,
 )
 from tinytown.redis.url import redact_url
 
 __all__ = [
     "BUILTIN_PRESETS",
-    "CONFIG_FILE",
-    "DEFAULT_CLI",
     "DEMO_PRESET_NAME",
-    "LEGACY_COMMANDS",
-    "AgentSettings",
     "CliPreset",
     "GlobalConfig",
-    "GlobalRedisConfig",
-    "RedisConfig",
     "RedisTarget",
     "TownConfig",
     "TownEntry",
     "TownhallAuth",
-    "TownhallConfig",
-    "TownhallMtls",
-    "TownhallTls",
     "config_get",
     "config_set",
     "default_town_name",
-    "effective_presets",
     "global_config_path",
     "is_loopback",
     "list_towns",
     "load_global_config",
     "load_town_config",
     "new_town_config",
-    "normalize_legacy",
     "redact_url",
     "redis_target",
     "register_town",
@@ -91,8 +67,6 @@ __all__ = [
     "resolve_cli_name",
     "save_global_config",
     "save_town_config",
-    "town_config_from_dict",
     "town_config_path",
-    "town_config_to_dict",
     "tt_home",
 ]
