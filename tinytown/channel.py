@@ -275,8 +275,6 @@ class BroadcastStream:
     async def receive(self) -> Message:
         while True:
             item = await self._pubsub.get_message()
-            if item.kind != "message":
-                continue
             try:
                 return message_from_json(item.data, self._name)
             except CorruptRecordError as exc:

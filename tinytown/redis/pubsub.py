@@ -7,7 +7,7 @@ Usage::
         async for message in pubsub:
             print(message.channel, message.data)
 
-:meth:`PubSub.subscribe` and friends return once Redis has confirmed them, so a
+:meth:`PubSub.subscribe` returns once Redis has confirmed it, so a
 message published after ``await pubsub.subscribe(ch)`` is always received.
 Confirmations are consumed internally; :meth:`PubSub.get_message` only returns
 published messages. One task may wait in :meth:`PubSub.get_message` while
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable
-from typing import Any, Final
+from typing import Any
 
 import attrs
 import trio
@@ -26,8 +26,6 @@ import trio
 from tinytown.errors import ConnectionLostError, ResponseError
 from tinytown.redis.connection import Connection
 from tinytown.redis.resp import pack_command, specialize
-
-_ACK_KINDS: Final = frozenset({"subscribe", "unsubscribe", "psubscribe", "punsubscribe"})
 
 
 @attrs.frozen
@@ -37,14 +35,10 @@ class PubSubMessage:
     Attributes:
         channel: The channel it was published on.
         data: Its payload.
-        pattern: The pattern that matched, for ``psubscribe`` subscriptions.
-        kind: ``"message"``, or ``"pmessage"`` when a pattern matched.
     """
 
     channel: str
     data: str
-    pattern: str | None = None
-    kind: str = "message"
 
 
 class PubSub:
@@ -52,7 +46,6 @@ class PubSub:
 
     Attributes:
         channels: Channels subscribed to (as confirmed by Redis).
-        patterns: Patterns subscribed to (as confirmed by Redis).
     """
 
     def __init__(self, conn: Connection) -> None:
@@ -65,27 +58,12 @@ class PubSub:
         self._acks_seen = 0
         self._failure: ResponseError | None = None
         self.channels: set[str] = set()
-        self.patterns: set[str] = set()
 
     async def subscribe(self, *channels: str) -> None:
         """Subscribe to channels and wait for Redis to confirm."""
         if not channels:
             raise ValueError("subscribe() needs at least one channel")
         await self._command("SUBSCRIBE", channels, len(channels))
-
-    async def unsubscribe(self, *channels: str) -> None:
-        """Unsubscribe from channels (all of them when none is given)."""
-        await self._command("UNSUBSCRIBE", channels, len(channels) or max(len(self.channels), 1))
-
-    async def psubscribe(self, *patterns: str) -> None:
-        """Subscribe to glob-style channel patterns and wait for Redis to confirm."""
-        if not patterns:
-            raise ValueError("psubscribe() needs at least one pattern")
-        await self._command("PSUBSCRIBE", patterns, len(patterns))
-
-    async def punsubscribe(self, *patterns: str) -> None:
-        """Unsubscribe from patterns (all of them when none is given)."""
-        await self._command("PUNSUBSCRIBE", patterns, len(patterns) or max(len(self.patterns), 1))
 
     async def get_message(self) -> PubSubMessage:
         """Wait for the next published message and return it.
@@ -153,19 +131,6 @@ class PubSub:
         kind = reply[0]
         if kind == "message":
             self._messages.append(PubSubMessage(channel=reply[1], data=reply[2]))
-        elif kind == "pmessage":
-            self._messages.append(
-                PubSubMessage(channel=reply[2], data=reply[3], pattern=reply[1], kind="pmessage")
-            )
-        elif kind in _ACK_KINDS:
+        elif kind == "subscribe":
             self._acks_seen += 1
-            name = reply[1]
-            if name is not None:
-                if kind == "subscribe":
-                    self.channels.add(name)
-                elif kind == "unsubscribe":
-                    self.channels.discard(name)
-                elif kind == "psubscribe":
-                    self.patterns.add(name)
-                else:
-                    self.patterns.discard(name)
+            self.channels.add(reply[1])
