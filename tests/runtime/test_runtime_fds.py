@@ -15,13 +15,11 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-import trio
-from _rt_support import RtTown, rt_town_fixture  # noqa: F401
+from _rt_support import RtTown, rt_town_fixture, until  # noqa: F401
 
 from tinytown.errors import CapacityError
 from tinytown.runtime.capacity import FD_RESERVE, capacity_for
@@ -34,14 +32,6 @@ from tinytown.town import Town
 PRLIMIT = shutil.which("prlimit")
 pytestmark = pytest.mark.skipif(PRLIMIT is None or not Path("/proc/self/fd").exists(),
                                 reason="needs prlimit and /proc (Linux)")
-
-
-async def _wait(pred: Callable[[], bool], what: str, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        await trio.sleep(0.25)
 
 
 def _start_limited(rt_town: RtTown, soft: int, hard: int) -> subprocess.Popen[bytes]:
@@ -82,6 +72,18 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
+async def _settled(sample: Callable[[], object], what: str) -> None:
+    """Until two samples half a second apart agree (every actor is in its blocking wait)."""
+    last = [sample()]
+
+    def same() -> bool:
+        now = sample()
+        before, last[0] = last[0], now
+        return now == before
+
+    await until(same, what, timeout=60, every=0.5)
+
+
 async def _register(town: Town, n: int, prefix: str) -> list[str]:
     ids = []
     for i in range(n):
@@ -102,9 +104,10 @@ async def test_a_thousand_demo_agents_at_ulimit_1024(
             "connected_clients:")[1].split()[0])
         ids = await _register(town, n, "a")
         proc = _start_limited(rt_town, 1024, 20000)
-        await _wait(lambda: _states(rt_town).get("idle", 0) == n, f"all {n} agents idle",
-                    timeout=240)
-        await trio.sleep(3)  # every actor is in its blocking wait by now
+        await until(lambda: _states(rt_town).get("idle", 0) == n, f"all {n} agents idle",
+                    timeout=240, every=0.25)
+        await _settled(lambda: (_open_files(proc.pid), rt_town.r.info("clients")[
+            "connected_clients"]), "open files and connections of the idle runtime")
         files = _open_files(proc.pid)
         rss = _rss_kib(proc.pid)
         info = await town.redis.execute("INFO", "clients")
@@ -124,7 +127,7 @@ async def test_a_thousand_demo_agents_at_ulimit_1024(
         def all_done() -> bool:
             return all(rt_town.task(str(d.task.id)).get("state") == "completed" for d in made)
 
-        await _wait(all_done, "100 tasks completed", timeout=240)
+        await until(all_done, "100 tasks completed", timeout=240, every=0.25)
         states = _states(rt_town)
         assert states.get("error", 0) == 0, states
         assert proc.poll() is None
@@ -138,8 +141,8 @@ async def test_spawns_past_capacity_are_refused_and_nothing_ends_in_error(
     async with Town.connect(rt_town.root) as town:
         await _register(town, capacity, "c")
         proc = _start_limited(rt_town, 1024, 1024)
-        await _wait(lambda: _states(rt_town).get("idle", 0) == capacity,
-                    f"all {capacity} agents idle", timeout=180)
+        await until(lambda: _states(rt_town).get("idle", 0) == capacity,
+                    f"all {capacity} agents idle", timeout=180, every=0.25)
         assert await town.redis.execute("GET", town.channel.keys.capacity(host_id())) == str(
             capacity)
         with pytest.raises(CapacityError, match=r"at capacity \(\d+ of \d+ agents"):
@@ -148,7 +151,7 @@ async def test_spawns_past_capacity_are_refused_and_nothing_ends_in_error(
         # A start that reaches the runtime anyway (a racing spawn) is refused there.
         extra = await register_agent(town, "racer", "demo", host=host_id())
         await town.channel.runtime_command(host_id(), {"op": "start", "agent_id": str(extra.id)})
-        await _wait(lambda: rt_town.state("racer") == "stopped", "racer refused", timeout=30)
+        await until(lambda: rt_town.state("racer") == "stopped", "racer refused", timeout=30)
         assert any("at capacity" in line for line in rt_town.activity(str(extra.id)))
         states = _states(rt_town)
         assert states.get("error", 0) == 0, states

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
 import trio
-from _rt_support import RtTown, rt_town_fixture, set_idle_timeout  # noqa: F401
+from _rt_support import RtTown, rt_town_fixture, set_idle_timeout, until  # noqa: F401
 
 from tinytown.api import Town
 from tinytown.models import AgentId, AgentState, MessageType, Task
 from tinytown.runtime import actor as actor_module
+from tinytown.runtime.agentlog import agent_log_path
 from tinytown.runtime.host import Runtime, serve_runtime
 from tinytown.runtime.procfiles import runtime_pidfile
 from tinytown.runtime.settings import RuntimeSettings
@@ -25,14 +26,6 @@ from tinytown.town import utcnow
 
 FAST = RuntimeSettings(heartbeat_s=0.1, exit_grace_s=0.2, kill_grace_s=0.3,
                        failed_round_backoff_s=0.01, restart_backoff_s=0.01, restart_budget=2)
-
-
-async def until(pred: Callable[[], object], what: str, timeout: float = 20) -> None:
-    for _ in range(int(timeout / 0.02)):
-        if pred():
-            return
-        await trio.sleep(0.02)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @asynccontextmanager
@@ -150,9 +143,12 @@ async def test_pause_waits_without_rounds_until_resumed(rt_town: RtTown, host: s
         async with running(rt_town, host):
             await until(lambda: rt_town.state("p") == "idle", "idle")
             await agent_service.interrupt(town, "p")
-            await trio.sleep(0.3)  # a few heartbeats: the actor is now waiting for a wake
+            log = agent_log_path(rt_town.root, aid)
+            await until(lambda: log.exists() and "paused. Waiting for resume" in log.read_text(),
+                        "the actor waiting for a wake")
             task = await town.assign(aid, "While paused")
-            await trio.sleep(0.5)
+            await trio.sleep(0.5)  # 5 heartbeats in which an actor ignoring the pause would
+            # take the task (negative check: the time has to pass)
             assert rt_town.task(str(task.id))["state"] == "assigned"
             assert rt_town.queued(str(aid)) == (0, 1, 0)
             assert rt_town.state("p") == "paused"
@@ -231,10 +227,10 @@ async def test_a_redis_hiccup_during_a_long_round_does_not_restart_the_actor(
         async with running(rt_town, host) as runtime:
             task = await town.assign(aid, "Survive a hiccup")
             await until(lambda: rt_town.state("steady") == "working", "the round running")
-            await trio.sleep(0.3)  # a few heartbeats
             # The heartbeat's next command meets a connection the server has closed.
-            idle = [c.client_id for c in runtime.ctx.town.redis.pool.idle if c.client_id]
-            assert idle
+            pool = runtime.ctx.town.redis.pool
+            await until(lambda: [c for c in pool.idle if c.client_id], "idle connections")
+            idle = [c.client_id for c in pool.idle if c.client_id]
             for client_id in idle:
                 await town.redis.execute("CLIENT", "KILL", "ID", client_id)
             await until(lambda: rt_town.task(str(task.id)).get("state") == "completed",

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 import trio
+from _rt_support import until
 
 from tinytown.config import CliPreset, new_town_config
 from tinytown.errors import ModelError
 from tinytown.models import AgentId
-from tinytown.procwait import pid_alive
+from tinytown.procwait import pid_alive, wait_pid_gone
 from tinytown.runtime.model import (
     ModelCommand,
     build_model_command,
@@ -138,21 +139,25 @@ async def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
     assert (outcome.status, outcome.detail) == ("timeout", "timed out after 1s")
     child = int((tmp_path / "pids").read_text())
     assert not pid_alive(pids[0])  # ignored SIGTERM: killed after the grace period
-    for _ in range(100):
-        if not pid_alive(child):
-            break
-        await trio.sleep(0.02)
-    assert not pid_alive(child)
+    assert await wait_pid_gone(child, timeout_s=10)
 
 
 async def test_cancellation_kills_the_group_and_propagates(tmp_path: Path) -> None:
     cmd = _script(tmp_path, HANG)
     (tmp_path / "p").write_text("")
     pids: list[int] = []
-    with trio.move_on_after(1.0) as scope:
-        await run_model(cmd, tmp_path / "p", tmp_path / "log", kill_grace_s=0.3,
-                        on_started=pids.append)
-    assert scope.cancelled_caught
+    log = tmp_path / "log"
+
+    async def cancel_once_running(scope: trio.CancelScope) -> None:
+        await until(lambda: log.exists() and "started" in log.read_text(), "the model running")
+        scope.cancel()
+
+    async with trio.open_nursery() as nursery:
+        with trio.CancelScope() as scope:
+            nursery.start_soon(cancel_once_running, scope)
+            await run_model(cmd, tmp_path / "p", log, kill_grace_s=0.3, on_started=pids.append)
+        nursery.cancel_scope.cancel()
+    assert scope.cancelled_caught  # run_model let the cancellation through
     assert not pid_alive(pids[0])
 
 
@@ -179,14 +184,6 @@ time.sleep(100)
 """
 
 
-async def _gone(pid: int) -> bool:
-    for _ in range(100):
-        if not pid_alive(pid):
-            return True
-        await trio.sleep(0.02)
-    return False
-
-
 async def test_cancellation_kills_a_group_member_that_outlives_the_leader(tmp_path: Path) -> None:
     # The leader dies on SIGTERM at once; its child ignores SIGTERM and must still be killed.
     cmd = _script(tmp_path, STUBBORN_CHILD)
@@ -197,13 +194,11 @@ async def test_cancellation_kills_a_group_member_that_outlives_the_leader(tmp_pa
         async with trio.open_nursery() as nursery:
             nursery.start_soon(partial(run_model, cmd, tmp_path / "p", tmp_path / "log",
                                        kill_grace_s=0.3))
-            for _ in range(500):  # the child writes its pid once SIGTERM is ignored
-                if ready.exists():
-                    break
-                await trio.sleep(0.02)
+            # the child writes its pid once SIGTERM is ignored
+            await until(ready.exists, "the child ignoring SIGTERM", timeout=10)
             child = int(ready.read_text())
             nursery.cancel_scope.cancel()
-        assert await _gone(child)
+        assert await wait_pid_gone(child, timeout_s=10)
     finally:
         if child and pid_alive(child):
             os.kill(child, signal.SIGKILL)

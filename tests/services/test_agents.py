@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -22,6 +22,8 @@ from tinytown.models import SUPERVISOR, Agent, AgentState, Message, MessageType
 from tinytown.runtime.delivery import Delivery
 from tinytown.services import agents as svc
 from tinytown.town import Town, utcnow
+
+BlockedIn = Callable[..., Awaitable[None]]
 
 
 @pytest.fixture
@@ -252,7 +254,7 @@ async def test_wait_timeout_returns_the_current_state(town: Town) -> None:
     assert (result.state, result.timed_out) == (AgentState.WORKING, True)
 
 
-async def test_wait_sees_the_agent_stop(town: Town) -> None:
+async def test_wait_sees_the_agent_stop(town: Town, blocked_in: BlockedIn) -> None:
     a = await add_agent(town, "backend", AgentState.WORKING)
     results: list[svc.WaitResult] = []
 
@@ -261,13 +263,15 @@ async def test_wait_sees_the_agent_stop(town: Town) -> None:
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(waiter)
-        await trio.sleep(0.05)
+        await blocked_in(town.redis, "xread")
         assert not results
         await town.channel.set_agent_state(a.id, AgentState.ERROR)
     assert [(r.state, r.timed_out) for r in results] == [(AgentState.ERROR, False)]
 
 
-async def test_wait_wakes_on_the_stop_event_not_a_poll(town: Town) -> None:
+async def test_wait_wakes_on_the_stop_event_not_a_poll(
+    town: Town, blocked_in: BlockedIn
+) -> None:
     """With a re-check far away, only the agent's event stream can end the wait early."""
     await add_agent(town, "backend", AgentState.WORKING)
     results: list[svc.WaitResult] = []
@@ -278,7 +282,7 @@ async def test_wait_wakes_on_the_stop_event_not_a_poll(town: Town) -> None:
     with trio.fail_after(30):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(waiter)
-            await trio.sleep(0.05)
+            await blocked_in(town.redis, "xread")  # the wait is blocked on the stream
             assert not results
             await svc.kill(town, "backend")  # writes Stopped and the agent_stopped event
     assert [(r.state, r.timed_out) for r in results] == [(AgentState.STOPPED, False)]
