@@ -156,10 +156,6 @@ def message_to_bytes(msg: Message) -> bytes:
         return _dumps(message_to_dict(msg)).encode("utf-8", "surrogateescape")
 
 
-# Kinds whose fields are all plain text (every kind but the confirmation with its ack).
-_TEXT_FIELDS: dict[type[Any], tuple[str, ...]] = {
-    c: names for c, names in _FIELDS.items() if "ack_type" not in names
-}
 _UTC_Z = orjson.OPT_UTC_Z
 
 
@@ -182,14 +178,8 @@ def _wire_dict(msg: Message) -> dict[str, Any]:
         }  # fmt: skip
     out: dict[str, Any] = {
         "id": msg.id.text, "from": msg.from_.text, "to": msg.to.text, "type": kind.TAG,
+        **_kind_fields(kind), "priority": msg.priority._value_,
     }  # fmt: skip
-    names = _TEXT_FIELDS.get(type(kind))
-    if names is None:
-        out.update(_kind_fields(kind))
-    else:
-        for name in names:
-            out[name] = getattr(kind, name)
-    out["priority"] = msg.priority._value_
     out["created_at"] = created
     out["correlation_id"] = None if corr is None else corr.text
     return out
@@ -203,6 +193,9 @@ def kind_from_dict(data: dict[str, Any]) -> MessageKind:
     return kind
 
 
+_SINGLE_BY_TAG: dict[str, tuple[type[Any], str]] = {
+    getattr(c, "TAG"): (c, name) for c, name in _SINGLE_TEXT.items()  # noqa: B009
+}
 _canonical_id = CANONICAL_ID.fullmatch
 _orjson_loads = orjson.loads
 
@@ -225,10 +218,11 @@ def message_from_json(text: str | bytes, where: str = "message") -> Message:
             mid = MessageId.parse(raw_id)
         from_ = AgentId.parse(data["from"])
         to = AgentId.parse(data["to"])
-        cls = _KIND_BY_TAG.get(data.get("type"))
-        single = _SINGLE_TEXT.get(cls)  # type: ignore[arg-type]
-        value = None if single is None else data.get(single)
-        kind = cls(value) if type(value) is str else kind_from_dict(data)  # type: ignore[misc]
+        single = _SINGLE_BY_TAG.get(data.get("type"))
+        if single is not None and type(value := data.get(single[1])) is str:
+            kind = single[0](value)
+        else:
+            kind = kind_from_dict(data)
         priority = _PRIORITIES.get(data.get("priority", "normal")) or Priority(data["priority"])
         created_at = parse_ts(data["created_at"])
         corr = data.get("correlation_id")

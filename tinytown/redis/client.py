@@ -141,10 +141,9 @@ class Redis:
     hold their connection while they wait.
 
     A command cancelled after it was sent has its connection closed, except a
-    blocking command that takes something (``BLPOP``, ``BRPOP``, ``BLMOVE``,
-    ``BLMPOP``, ``BRPOPLPUSH``, ``BZPOPMIN``/``MAX``, ``BZMPOP``,
-    ``XREADGROUP``): Redis may already have served it, and closing would lose
-    what it took. Such a command is unblocked from a separate control
+    blocking command that takes something (``_TAKING_COMMANDS``: ``BLPOP``,
+    ``BLMOVE``, ``XREADGROUP``…): Redis may already have served it, and
+    closing would lose what it took. Such a command is unblocked from a separate control
     connection (``CLIENT UNBLOCK``, shielded, within ``UNBLOCK_TIMEOUT_S``)
     and its final reply is read: if it took something, ``execute`` *returns*
     it although the scope is cancelled (as when a trio operation's abort fails;
@@ -207,11 +206,10 @@ class Redis:
     async def execute_packed(self, packed: bytes, *, takes: bool = False) -> Any:
         """:meth:`execute` for a command packed beforehand (:mod:`tinytown.redis.resp`).
 
-        For commands sent again and again, packed once (a receiver's blocking
-        pop, the head of a push to one inbox). ``takes`` says that it is a
-        blocking command that takes something (``BLPOP``…), whose value a
-        cancellation must not lose (see the class docstring).
+        For commands sent again and again, packed once. ``takes``: a blocking
+        command that takes something (``BLPOP``…), see the class docstring.
         """
+        # execute's body, not shared through a call: one coroutine frame per command.
         pool = self._pool
         conn = pool.take_idle() or await pool.acquire()
         try:
@@ -230,10 +228,9 @@ class Redis:
     async def _salvage(self, conn: Connection, takes: bool) -> Any:
         """After a cancel: what a taking command Redis already served took, or ``None``.
 
-        ``conn``'s pending command is unblocked and its reply read: if it took
-        something, that is handed over rather than lost (the scope stays
-        cancelled). ``None`` also when the reply is an error or could not be
-        read in time (``conn`` then still awaits its reply, and the pool closes it).
+        ``conn``'s pending command is unblocked and its reply read: what it took
+        is handed over rather than lost (the scope stays cancelled). ``None`` also
+        for an error reply or one not read in time (then the pool closes ``conn``).
         """
         if not (takes and conn.awaiting_reply and conn.client_id is not None):
             return None
