@@ -58,6 +58,9 @@ def test_counts_and_derived_totals() -> None:
     rows.append(_row(_task(TaskState.PENDING, None)))
     rows[-1][task_rows.STATE] = None  # no state reads as pending
     counts = Summaries(rows).counts()
+    grouped = Summaries(rows)
+    grouped.groups([], 5)  # then counted from the groups' buckets
+    assert grouped.counts() == counts
     assert (counts.pending, counts.running) == (2, 2)
     assert counts.in_flight == 3
     assert counts.done == 3
@@ -126,7 +129,8 @@ def test_running_sorted_by_start_then_creation() -> None:
     bad = _row(_task(TaskState.RUNNING, b, 0))
     bad[task_rows.STARTED] = "not a time"  # unreadable: its last update
     rows.append(bad)
-    assert {k: _ids(v) for k, v in Summaries(rows).running().items()} == {
+    assert {k: [rows[i][task_rows.ID] for i in v]
+            for k, v in Summaries(rows).running().items()} == {
         a: [str(tie.id), str(early.id), str(late.id)],
         b: [bad[task_rows.ID], str(unstarted.id)],
     }

@@ -101,13 +101,14 @@ class StatusReport:
 async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> StatusReport:
     """The town overview; ``tasks`` adds groups by assignee, ``deep`` activity and logs."""
     agents = await town.channel.list_agents()
-    rows = await read_rows(town)
+    rows, ids = await read_rows(town)
     with _collection_paused():
-        summaries = Summaries(rows)
-        counts = summaries.counts()
+        summaries = Summaries(rows, ids)
         chosen = summaries.groups(agents, GROUP_TASKS_SHOWN) if tasks else []
+        counts = summaries.counts()
         running = summaries.running()
-        described = {aid: rs if deep else rs[:1] for aid, rs in running.items()}
+        described = {aid: [rows[i] for i in (at if deep else at[:1])]
+                     for aid, at in running.items()}
         shown = list({r[ID]: r for rs in described.values() for r in rs}
                      | {r[ID]: r for g in chosen for r in g.shown})
         replies = await _read_queues_and_shown(town, agents, shown, deep=deep)
@@ -135,14 +136,14 @@ async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> Stat
                 sampled=len(sample),
                 counts=count_categories(sample),
                 running=[whole(r) for r in described.get(a.id, [])],
-                running_texts=[r[ID] or "" for r in running.get(a.id, [])],
+                running_texts=[ids[i] for i in running.get(a.id, [])],
                 activity=list(activity),
                 dead=dead,
             ))  # fmt: skip
     logs: list[AgentLogExcerpt] = []
     if deep:
-        ids = [(str(a.id), a.name) for a in agents]
-        logs = await trio.to_thread.run_sync(read_agent_logs, town.tt_dir / "logs", ids)
+        names = [(str(a.id), a.name) for a in agents]
+        logs = await trio.to_thread.run_sync(read_agent_logs, town.tt_dir / "logs", names)
     note_counts(town.root, len(lines), counts.total)  # the epoch marker's "last known"
     return StatusReport(
         town=town.name,

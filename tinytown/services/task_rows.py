@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 from tinytown.codec import task_from_hash
 from tinytown.errors import InvalidInputError
@@ -36,24 +36,27 @@ def row_task(row: Row) -> Task:
 # --- reading -----------------------------------------------------------------------------
 
 
-async def read_rows(town: Town) -> list[Row]:
-    """Every readable task's :data:`SUMMARY_FIELDS`, in key order (2 round trips).
+async def read_rows(town: Town) -> tuple[list[Row], list[str]]:
+    """Every readable task's :data:`SUMMARY_FIELDS` and id, in key order (2 round trips).
 
     Records are skipped (with a warning) exactly when the whole record would be:
     a key of another type, or no valid ``id``.
     """
     keys: list[str] = await town.redis.execute("KEYS", town.channel.keys.scan_pattern("task"))
     if not keys:
-        return []
+        return [], []
     pipe = town.redis.pipeline()
     for key in keys:
         pipe.cmd("HMGET", key, *SUMMARY_FIELDS)
-    replies: list[Row | Exception] = await pipe.execute(raise_on_error=False)
+    replies: list[Any] = await pipe.execute(raise_on_error=False)
     try:
-        ids: list[str | None] = [r[ID] for r in replies]  # type: ignore[index]
+        ids: list[Any] = [r[ID] for r in replies]
     except TypeError:  # an error reply
-        return _checked(keys, replies)
-    return replies if _all_canonical(ids) else _checked(keys, replies)  # type: ignore[return-value]
+        ids = []
+    if ids and _all_canonical(ids):
+        return replies, ids
+    rows = _checked(keys, replies)
+    return rows, [r[ID] or "" for r in rows]
 
 
 def _all_canonical(ids: list[str | None]) -> bool:

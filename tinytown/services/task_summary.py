@@ -23,7 +23,7 @@ import attrs
 from tinytown.codec import parse_ts
 from tinytown.errors import InvalidInputError
 from tinytown.models import Agent, AgentId, TaskState
-from tinytown.services.task_rows import CREATED, OWNER, STARTED, STATE, UPDATED, Row
+from tinytown.services.task_rows import CREATED, ID, OWNER, STARTED, STATE, UPDATED, Row
 
 _STATES: Final = {s.value: s for s in TaskState} | {"in_flight": TaskState.RUNNING}
 _RUNNING: Final = frozenset(text for text, s in _STATES.items() if s is TaskState.RUNNING)
@@ -82,8 +82,9 @@ class Grouping:
 class Summaries:
     """The summaries of one read of every task's rows."""
 
-    def __init__(self, rows: Sequence[Row]) -> None:
+    def __init__(self, rows: Sequence[Row], ids: Sequence[str] | None = None) -> None:
         self.rows = rows
+        self.ids = [r[ID] or "" for r in rows] if ids is None else ids
         self.clock = Clock()
 
     @cached_property
@@ -101,8 +102,12 @@ class Summaries:
     def counts(self) -> TaskCounts:
         """How many tasks are in each state."""
         n = dict.fromkeys(TaskState, 0)
-        for text, k in Counter(self._states).items():
-            n[state_of(text)] += k
+        if "_buckets" in self.__dict__:  # read for the groups already
+            for (_, text), at in self._buckets.items():
+                n[state_of(text)] += len(at)
+        else:
+            for text, k in Counter(self._states).items():
+                n[state_of(text)] += k
         return TaskCounts(**{s.value: n[s] for s in TaskState})
 
     @cached_property
@@ -113,8 +118,9 @@ class Summaries:
             out[text, state].append(i)
         return out
 
-    def running(self) -> dict[AgentId, list[Row]]:
-        """Running tasks per assignee: oldest start first, then oldest created, key order."""
+    def running(self) -> dict[AgentId, list[int]]:
+        """Positions of the running tasks per assignee: oldest start first, then oldest
+        created, key order."""
         if "_buckets" in self.__dict__:  # read for the groups already
             found = [(text, at) for (text, state), at in self._buckets.items() if state in _RUNNING]
         else:
@@ -129,8 +135,8 @@ class Summaries:
                 mine.setdefault(who, []).extend(at)
         return {who: self._by_start(at) for who, at in mine.items()}
 
-    def _by_start(self, at: list[int]) -> list[Row]:
-        """The rows ``at``: oldest start (else last update) first, then oldest created."""
+    def _by_start(self, at: list[int]) -> list[int]:
+        """The positions ``at``: oldest start (else last update) first, then oldest created."""
         at.sort()  # key order, whatever texts they came from
         rows, clock = [self.rows[i] for i in at], self.clock
         started = clock.maybe(_texts(rows, STARTED))
@@ -144,7 +150,7 @@ class Summaries:
             created = clock.sure(_texts(rows, CREATED))
         order = sorted(range(len(at)), key=created.__getitem__)
         order.sort(key=begun.__getitem__)
-        return [rows[j] for j in order]
+        return [at[j] for j in order]
 
     def groups(self, agents: Sequence[Agent], shown: int) -> list[Grouping]:
         """Tasks by assignee: known agents in their order, then unknown ids, then unassigned.
