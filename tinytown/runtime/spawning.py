@@ -39,7 +39,6 @@ from tinytown.town import Town, utcnow
 RESTART_ACTIVITY = "🔄 Restarted with {rounds} rounds"
 
 
-
 @attrs.frozen
 class Launch:
     """What ``spawn``/``restart`` did.
@@ -50,8 +49,6 @@ class Launch:
         max_rounds: the round budget.
         cleaned_logs: old round logs deleted.
         log_path: the agent's loop log.
-        runtime_pid: the background runtime now hosting it (None in foreground mode).
-        runtime_started: that runtime was started by this call.
         warning: why the model CLI, as configured, cannot act unattended (if so).
     """
 
@@ -60,8 +57,6 @@ class Launch:
     max_rounds: int
     cleaned_logs: int
     log_path: Path
-    runtime_pid: int | None = None
-    runtime_started: bool = False
     warning: str | None = None
 
 
@@ -119,9 +114,9 @@ async def spawn(
     cleaned, log_path = _fresh_logs(town.root, agent.id)
     warning = unattended_warning(resolve_command(town.config, cli_ref))
     if not background:
-        return Launch(agent, cli_name, max_rounds, cleaned, log_path, warning=warning)
-    pid, started = await _start_in_runtime(town, agent.id, host)
-    return Launch(agent, cli_name, max_rounds, cleaned, log_path, pid, started, warning)
+        return Launch(agent, cli_name, max_rounds, cleaned, log_path, warning)
+    await _start_in_runtime(town, agent.id, host)
+    return Launch(agent, cli_name, max_rounds, cleaned, log_path, warning)
 
 
 def check_max_agents(town: Town, agents: list[Agent]) -> None:
@@ -203,8 +198,8 @@ async def restart(
     agent = await town.channel.require_agent(agent.id)
     if not background:
         return Launch(agent, cli_name, rounds, cleaned, log_path)
-    pid, started = await _start_in_runtime(town, agent.id, host)
-    return Launch(agent, cli_name, rounds, cleaned, log_path, pid, started)
+    await _start_in_runtime(town, agent.id, host)
+    return Launch(agent, cli_name, rounds, cleaned, log_path)
 
 
 async def check_capacity(town: Town, agents: Sequence[Agent], host: str, name: str) -> None:
@@ -234,6 +229,6 @@ def _still_active(ref: str, state: AgentState) -> InvalidStateError:
     )
 
 
-async def _start_in_runtime(town: Town, agent_id: AgentId, host: str) -> tuple[int, bool]:
+async def _start_in_runtime(town: Town, agent_id: AgentId, host: str) -> None:
     await town.channel.runtime_command(host, {"op": "start", "agent_id": str(agent_id)})
-    return await ensure_runtime(town, host)
+    await ensure_runtime(town, host)
