@@ -81,23 +81,12 @@ class DemoOptions:
     parent_dir: Path | None = None
 
 
-@attrs.frozen
-class DemoResult:
-    """What happened: the final observation, the time it took, what was started."""
-
-    root: Path
-    final: Observation
-    elapsed_s: float
-    redis_pid: int | None
-    runtime_pid: int | None
-
-
 def demo_env(base: Mapping[str, str]) -> dict[str, str]:
     """The environment of the demo's processes: ``base`` without foreign town settings."""
     return {k: v for k, v in base.items() if k not in _FOREIGN_ENV}
 
 
-async def run_demo(options: DemoOptions, report: Report) -> DemoResult:
+async def run_demo(options: DemoOptions, report: Report) -> None:
     """Run the demo end to end; everything started is stopped before returning.
 
     Raises:
@@ -124,7 +113,6 @@ async def run_demo(options: DemoOptions, report: Report) -> DemoResult:
             finally:
                 with trio.CancelScope(shield=True):
                     await runner.shut_down()
-        return DemoResult(root, final, elapsed, redis_pid, runner.runtime_pid)
     finally:
         if options.keep:
             report(f"📁 Demo town kept at {root}")

@@ -42,12 +42,11 @@ class Binding:
     mission_id: MissionId
     work_item_id: WorkItemId
     kind: TaskKind | None
-    watch_id: WatchId | None = None
 
 
 def binding_of(task: Task) -> Binding | None:
     """The work item a task is bound to (``kind`` None when it has no kind tag), else None."""
-    mission = item = watch = None
+    mission = item = None
     tags = set(task.tags)
     for tag in task.tags:
         head, sep, value = tag.partition(":")
@@ -58,14 +57,12 @@ def binding_of(task: Task) -> Binding | None:
                 mission = MissionId.parse(value)
             elif head == "work-item" and item is None:
                 item = WorkItemId.parse(value)
-            elif head == "watch" and watch is None:
-                watch = WatchId.parse(value)
         except Exception:
             continue
     if mission is None or item is None:
         return None
     kind = next((k for k in (TaskKind.REVIEW, TaskKind.FIX, TaskKind.WORK) if k.tag in tags), None)
-    return Binding(mission, item, kind, watch)
+    return Binding(mission, item, kind)
 
 
 def mission_tags(kind: TaskKind, mission_id: MissionId, item_id: WorkItemId,
