@@ -5,9 +5,10 @@ with every CLI module already imported, listening on the town's private
 socket ``.tt/cmd.sock``. For the agent-facing commands ``tt`` then skips its
 own start-up: it hands the server its stdin, stdout and stderr (the file
 descriptors themselves, so TTY checks, colours and pipes behave exactly as
-in-process), its arguments, working directory, umask and environment; the
-server forks a child that runs the ordinary command code on those
-descriptors and reports the exit status, which becomes this process's.
+in-process), its arguments, working directory, umask and environment; one
+of the server's workers (forked in advance, waiting) runs the ordinary
+command code on those descriptors and reports its pid, then the exit status,
+which becomes this process's.
 
 Only built-in modules are imported here (``_socket``, ``_signal``: the
 ``socket`` and ``signal`` wrappers would import ``enum`` and cost more than the
