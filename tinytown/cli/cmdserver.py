@@ -373,7 +373,7 @@ def main(argv: list[str] | None = None) -> int:
         ended = "stopped" if server.stopping else "its socket or its runtime is gone"
         log.info("command server ends: %s", ended)
     except (Stop, OSError) as exc:
-        log.info("command server ends: %s", exc or "stopped")
+        log.info("command server ends: %s", str(exc) or "stopped")
     finally:
         if server is not None:
             server.close()
