@@ -268,6 +268,19 @@ async def test_status_reads_summaries_and_skips_corrupt_task_records(town: Town)
     assert [t.description for t in deep.groups[0].tasks] == ["Second job", "First job"]
 
 
+async def test_status_counts_a_record_whose_id_is_another_uuid_form(town: Town) -> None:
+    task = Task.new("Shouting id", datetime.now(UTC))
+    fields, _ = task_to_hash(task)
+    fields["id"] = str(task.id).upper()  # parses as the same UUID: the record is readable
+    key = town.channel.keys.task(task.id)
+    await town.redis.execute("HSET", key, *[x for kv in fields.items() for x in kv])
+    await town.redis.execute("HSET", town.channel.keys.task(TaskId.new()), "id", "")
+    report = await status.status(town, tasks=True)
+    assert report.tasks.total == report.tasks.pending == 1
+    (group,) = report.groups
+    assert [(t.id, t.description) for t in group.tasks] == [(task.id, "Shouting id")]
+
+
 # --- round trips at scale -------------------------------------------------------------------
 
 
