@@ -1,8 +1,9 @@
 """What ``tt status`` tells of every task, from the rows read: counts, running tasks, groups.
 
 The rows are :mod:`tinytown.services.task_rows` replies, worked on column by
-column (one pass over all rows per field, in read order: at 100,000 tasks a
-pass per row object costs more than the pass itself). Timestamps are read as
+column: one pass over all rows per field, in read order (at 100,000 tasks the
+row objects are far from the CPU caches, and reaching one costs more than
+what is done with it), then row positions. Timestamps are read as
 :func:`tinytown.codec.parse_ts` reads them, each distinct text once, so every
 order is the one whole records would give; creation times only when update
 times tie.
