@@ -74,8 +74,6 @@ class Comment:
 class PrStatus:
     checks: CheckStatus
     mergeable: bool
-    review_decision: str | None = None
-    reviews: tuple[Review, ...] = ()
 
 
 class GitHubClient(Protocol):
@@ -139,13 +137,7 @@ def parse_pr_status(data: Mapping[str, Any]) -> PrStatus:
     rollup = data.get("statusCheckRollup") or []
     statuses = [entry_status(e) for e in rollup if isinstance(e, dict)]
     mergeable = str(data.get("mergeable") or "").upper() in _MERGEABLE
-    decision = data.get("reviewDecision")
-    return PrStatus(
-        checks=fold_checks(statuses),
-        mergeable=mergeable,
-        review_decision=decision if isinstance(decision, str) and decision else None,
-        reviews=tuple(parse_reviews(data)),
-    )
+    return PrStatus(checks=fold_checks(statuses), mergeable=mergeable)
 
 
 def parse_comments(data: Any) -> list[Comment]:
