@@ -1,4 +1,4 @@
-"""Private files and directories: a town's ``.tt/`` is the user's alone (issue 10 item 4).
+"""Private files and directories (a town's ``.tt/`` is the user's alone), atomic writes.
 
 Everything tinytown writes under ``.tt/`` (logs, prompts, pid files, the
 snapshot and AOF, the epoch marker) may hold task text, results or a full
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import Final
 
@@ -51,3 +52,22 @@ def narrow_dir(path: Path) -> None:
             path.chmod(PRIVATE_DIR)
     except OSError:
         pass
+
+
+def write_atomic(path: Path, text: str, mode: int) -> None:
+    """Replace ``path`` with ``text`` atomically, as a file of ``mode``.
+
+    A temporary file in the same directory is written, synced, then renamed
+    over ``path``; on any failure it is removed and ``path`` is unchanged.
+    """
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

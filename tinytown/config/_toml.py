@@ -10,7 +10,6 @@ the same directory, then :func:`os.replace`.
 import copy
 import os
 import re
-import tempfile
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -20,6 +19,7 @@ import cattrs
 import tomli_w
 
 from tinytown.errors import ConfigError
+from tinytown.files import write_atomic
 
 T = TypeVar("T")
 
@@ -156,23 +156,12 @@ def write_toml_atomic(path: Path, data: Mapping[str, Any], *, mode: int = 0o644)
     The parent directory is created if needed. An existing file keeps its
     permissions; a new one gets ``mode``.
     """
-    text = tomli_w.dumps(prune(dict(data)))
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         mode = path.stat().st_mode & 0o777
     except OSError:
         pass
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, tomli_w.dumps(prune(dict(data))), mode)
 
 
 def tt_home(home: Path | None = None) -> Path:

@@ -26,9 +26,7 @@ here touches the disk except :func:`read_plan` and the ``write_*`` functions.
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 import tomllib
 from pathlib import Path
 from typing import Any, Final
@@ -36,6 +34,7 @@ from typing import Any, Final
 import attrs
 
 from tinytown.errors import PlanError
+from tinytown.files import write_atomic
 
 PLAN_FILE: Final = "tasks.toml"
 PLAN_STATUSES: Final = ("pending", "assigned", "running", "completed", "failed", "cancelled")
@@ -331,26 +330,10 @@ def write_plan_text(path: Path, text: str) -> None:
         PlanError: the file cannot be written; an existing file is left as it was.
     """
     try:
-        _write_atomic(path, text)
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        write_atomic(path, text, mode)
     except OSError as exc:
         raise PlanError(f"Cannot write {path}: {exc.strerror or exc}") from None
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_template(path: Path, *, force: bool = False) -> bool:
