@@ -9,6 +9,8 @@ be exactly those of the same command run in-process.
 from __future__ import annotations
 
 import os
+import pty
+import shutil
 import signal
 import subprocess
 import sys
@@ -57,6 +59,35 @@ def test_served_commands_match_in_process(
     assert (proc.code, proc.out) == (0, here.out)
     proc = tt_proc("inbox", "nobody")  # the client ends at once with the served status
     assert (proc.code, proc.out, proc.err) == (local.code, local.out, local.err)
+
+
+def _on_a_tty(town: Path, *args: str, **env: str) -> tuple[int, bytes]:
+    """Run the installed ``tt`` with a terminal as stdin, stdout and stderr."""
+    exe = shutil.which("tt") or str(Path(sys.executable).with_name("tt"))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([exe, *args], stdin=slave, stdout=slave, stderr=slave, cwd=town,
+                            env={**os.environ, **env})
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 65536)
+        except OSError:  # EIO: the terminal's last holder closed it
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    return proc.wait(timeout=60), out
+
+
+def test_help_and_errors_on_a_terminal_match_in_process(
+    cmd_server: subprocess.Popen[bytes], town_dir: Path
+) -> None:
+    for args in (["task", "complete", "--help"], ["inbox", "--help"], ["task", "complete", "x"]):
+        served = _on_a_tty(town_dir, *args)
+        assert served == _on_a_tty(town_dir, *args, TINYTOWN_CMDSERVER="0")
+        assert b"\x1b[" in served[1] or args[-1] == "x"  # a terminal: styled help
 
 
 def test_server_uses_the_clients_environment(

@@ -16,10 +16,8 @@ goes away, or on SIGTERM/SIGINT; its idle workers then end too.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 import importlib
-import io
 import logging
 import os
 import selectors
@@ -76,27 +74,35 @@ def preload(root: Path) -> None:
     warm_up(root)
 
 
-def warm_up(root: Path) -> None:
-    """Fill first-use caches so children start warm, without ever starting a server.
+# A typical command line of each routed command, parsed (never run) to warm the parser.
+TYPICAL_ARGV = (
+    ["status"], ["list"], ["tasks"], ["history"], ["inbox", "someone"],
+    ["assign", "someone", "Some work"], ["send", "someone", "A note", "--info"],
+    ["task", "complete", "00000000-0000-4000-8000-000000000000", "--result", "done"],
+    ["backlog", "list"],
+)
 
-    The routed commands' ``--help`` is rendered (cyclopts resolves and inspects
-    every command), then the read services run once on a connection that does
-    not start the town's Redis (``start=False``): a server this process started
-    would outlive a runtime that died meanwhile.
+
+def warm_up(root: Path) -> None:
+    """Fill first-use caches so workers start warm, without side effects.
+
+    Each routed command's typical command line is parsed (cyclopts resolves and
+    inspects the command; nothing runs), then the read services run once on a
+    connection that does not start the town's Redis (``start=False``): a server
+    this process started would outlive a runtime that died meanwhile. Nothing
+    is printed: a console that cyclopts creates for output would remember this
+    process's (non-)terminal and serve every worker's command with it.
     """
     import trio
 
-    from tinytown.cli import run
+    from tinytown.cli.app import build_app
 
-    sink = io.StringIO()
-    for args in (["status"], ["assign"], ["send"], ["inbox"], ["task", "complete"], ["list"]):
-        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
-            try:
-                run([*args, "--help"])
-            except SystemExit:
-                pass
-            except Exception as exc:  # warming is best effort
-                log.debug("warm-up of %s --help: %s", args, exc)
+    app = build_app()
+    for argv in TYPICAL_ARGV:
+        try:
+            app.parse_args(argv, print_error=False, exit_on_error=False)
+        except Exception as exc:  # warming is best effort
+            log.debug("warm-up of %s: %s", argv, exc)
     try:
         trio.run(_warm_services, root)
     except Exception as exc:  # e.g. the town's Redis is not running: nothing to warm
