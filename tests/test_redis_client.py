@@ -256,6 +256,14 @@ async def test_execute_is_a_checkpoint_and_sends_nothing_when_cancelled(
         scope.cancel()
         await redis.execute("SET", key, "x")
     assert scope.cancelled_caught
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await redis.execute_packed(pack_command(("SET", key, "x")))
+    assert scope.cancelled_caught
+    with trio.CancelScope() as scope:
+        scope.cancel()
+        await redis.execute_packed(pack_command(("BLPOP", key, 0)), takes=True)
+    assert scope.cancelled_caught
     assert reference.get(key) is None
     assert len(redis.pool.idle) == 1  # nothing was sent, the connection is clean
 
