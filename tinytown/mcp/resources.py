@@ -38,11 +38,6 @@ class ResourceSpec:
     name: str
     description: str
 
-    @property
-    def prefix(self) -> str:
-        """The URI up to the variable (templates only)."""
-        return self.uri.split("{", 1)[0]
-
 
 RESOURCES: Final = (
     ResourceSpec("tinytown://town/current", "Current Town",

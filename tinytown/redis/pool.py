@@ -63,11 +63,6 @@ class ConnectionPool:
         """The idle connections, most recently used last."""
         return tuple(self._idle)
 
-    @property
-    def closed(self) -> bool:
-        """Whether :meth:`close` was called."""
-        return self._closed
-
     def take_idle(self) -> Connection | None:
         """Lend an idle connection if one is free right now, else return ``None``.
 

@@ -76,10 +76,6 @@ class PromptItem:
     task: Task | None = None
 
     @property
-    def category(self) -> Category:
-        return classify(self.message.kind)
-
-    @property
     def task_id(self) -> TaskId | None:
         """The assigned task's id when this is a ``task_assign`` whose id is a UUID."""
         return assigned_task_id(self.message.kind)

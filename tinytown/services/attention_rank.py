@@ -1,6 +1,6 @@
 """The "needs you" inbox, as pure decisions: which facts of a town need a human now.
 
-Gathering the facts is the async shell's job (``services/attention.py``); this
+Gathering the facts is the async shell's job (:mod:`tinytown.runtime.attention`); this
 module turns them into one ranked list without I/O, so the ranking is tested
 without Redis. Each entry has a stable id (the same condition keeps the same id
 from one read to the next, so a dashboard can tell new entries from old ones),
