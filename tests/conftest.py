@@ -266,15 +266,17 @@ def wakeups() -> Callable[[], contextlib.AbstractContextManager[Wakeups]]:
     return _count_wakeups
 
 
-async def _blocked_in(redis: Redis, command: str, timeout: float = 30.0) -> None:
-    """Return as soon as a client of ``redis``'s server is blocked in ``command`` (``xread``,
-    ``blmove``…). Redis notifies nobody of that, so this polls ``CLIENT LIST``."""
+async def _blocked_in(redis: Redis, command: str, count: int = 1, timeout: float = 30.0) -> None:
+    """Return as soon as ``count`` clients of ``redis``'s server are blocked in ``command``
+    (``xread``, ``blmove``…). Redis notifies nobody of that, so this polls ``CLIENT LIST``."""
     with trio.fail_after(timeout):
         while True:
+            blocked = 0
             for line in str(await redis.execute("CLIENT", "LIST")).splitlines():
                 fields = dict(f.split("=", 1) for f in line.split() if "=" in f)
-                if fields.get("cmd") == command and "b" in fields.get("flags", ""):
-                    return
+                blocked += fields.get("cmd") == command and "b" in fields.get("flags", "")
+            if blocked >= count:
+                return
             await trio.sleep(0.01)
 
 

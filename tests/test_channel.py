@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -59,13 +60,15 @@ async def test_priority_placement_and_urgent_first(channel: Channel) -> None:
     assert got == ["urgent", "high", "normal-1", "low"]
 
 
-async def test_receive_blocks_until_sent_and_times_out(channel: Channel) -> None:
+async def test_receive_blocks_until_sent_and_times_out(
+    channel: Channel, blocked_in: Callable[..., Awaitable[None]]
+) -> None:
     aid = AgentId.new()
     assert await channel.receive(aid, timeout=0.05) is None
     sent = msg(aid, "wake up")
     async with trio.open_nursery() as nursery:
         async def later() -> None:
-            await trio.sleep(0.05)
+            await blocked_in(channel.redis, "blpop")  # receive() is blocked on the queues
             await channel.send(sent)
         nursery.start_soon(later)
         received = await channel.receive(aid, timeout=5)

@@ -236,7 +236,7 @@ async def test_pubsub_subscribe_while_another_task_waits(redis: Redis, town_name
 
         async with trio.open_nursery() as nursery:
             nursery.start_soon(consume)
-            await trio.sleep(0.01)  # consume() is now blocked reading
+            await trio.testing.wait_all_tasks_blocked()  # consume() is now blocked reading
             await pubsub.subscribe(f"{channel}:1")
             assert await redis.execute("PUBLISH", f"{channel}:1", "one") == 1
             assert await redis.execute("PUBLISH", f"{channel}:0", "zero") == 1

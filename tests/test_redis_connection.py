@@ -159,7 +159,7 @@ async def test_waiting_for_the_pool_can_be_cancelled(redis: Redis, town_name: st
     async with open_redis(redis.settings, max_connections=1) as tiny:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(tiny.execute, "BLPOP", key, 0)
-            await trio.sleep(0.05)
+            await trio.testing.wait_all_tasks_blocked()  # BLPOP holds the only connection
             with trio.move_on_after(0.05) as scope:
                 await tiny.execute("PING")  # waits for the only connection
             assert scope.cancelled_caught

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from tinytown.models import AgentId, AgentState, Message, MessageType
 from tinytown.procwait import wait_pid_gone
 from tinytown.runtime.launch import runtime_pid, shut_down_runtimes
 from tinytown.runtime.settings import host_id
+from tinytown.services import agents as agent_service
 from tinytown.town import utcnow
 
 from .conftest import fails, ok
@@ -45,15 +46,17 @@ async def test_kill_interrupt_resume_close(client: Client, town: Town) -> None:
     assert await fails(client, "agent.kill", agent="gamma") == "Agent not found: gamma"
 
 
-async def test_wait_returns_at_terminal_state_or_timeout(client: Client, town: Town) -> None:
+async def test_wait_returns_at_terminal_state_or_timeout(
+    client: Client, town: Town, blocked_in: Callable[..., Awaitable[None]]
+) -> None:
     a = await add_agent(town, "alpha")
     timed = await ok(client, "agent.wait", agent="alpha", timeout_secs=0.2)
     assert timed == {"agent": "alpha", "state": "Idle", "rounds_completed": 0,
                      "tasks_completed": 0}
 
     async def stop_soon() -> None:
-        await trio.sleep(0.3)
-        await town.channel.set_agent_state(a.id, AgentState.STOPPED)
+        await blocked_in(town.redis, "xread")  # agent.wait is waiting for the agent's events
+        await agent_service.kill(town, str(a.id))  # writes Stopped and the agent_stopped event
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(stop_soon)

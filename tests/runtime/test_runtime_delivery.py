@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 import pytest
 import trio
 
@@ -124,7 +126,7 @@ async def test_beat_reports_state_incarnation_and_stop_flag(setup: Setup) -> Non
 
 
 async def test_wait_for_queued_wakes_on_either_queue_and_takes_nothing(
-    setup: Setup, redis_settings: ConnectionSettings
+    setup: Setup, redis_settings: ConnectionSettings, blocked_in: Callable[..., Awaitable[None]]
 ) -> None:
     channel, _, aid = setup
     async with open_redis(redis_settings, max_connections=3) as blocking:
@@ -132,7 +134,7 @@ async def test_wait_for_queued_wakes_on_either_queue_and_takes_nothing(
             raws: list[str] = []
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(wait_for_queued, blocking, channel.keys, aid)
-                await trio.sleep(0.05)
+                await blocked_in(channel.redis, "blmove", count=2)  # both queues waited on
                 raws = await _push(channel, aid, ["hello"], urgent=urgent)
             assert await channel.raw_queue(aid, urgent=urgent) == raws
             await channel.redis.execute("DEL", channel.keys.inbox(aid), channel.keys.urgent(aid))

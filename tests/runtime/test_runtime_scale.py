@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
-import trio
-from _rt_support import RtTown, rt_town_fixture  # noqa: F401
+from _rt_support import RtTown, rt_town_fixture, until  # noqa: F401
 
 from tinytown.api import Town
 from tinytown.runtime.settings import host_id
 from tinytown.services.registration import register_agent
 
 N_AGENTS = 100
-
-
-async def _wait(pred: Callable[[], bool], what: str, timeout: float = 60) -> None:
-    for _ in range(int(timeout / 0.05)):
-        if pred():
-            return
-        await trio.sleep(0.05)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 async def test_one_runtime_hosts_100_demo_agents(
@@ -38,14 +27,14 @@ async def test_one_runtime_hosts_100_demo_agents(
         def all_idle() -> bool:
             return all(s == "idle" for s in (a["state"] for a in rt_town.agents().values()))
 
-        await _wait(all_idle, "all 100 agents idle")
+        await until(all_idle, "all 100 agents idle", timeout=60, every=0.05)
         assert rt_town.runtime_pids() == {proc.pid}
         assert proc.poll() is None
         task = await town.assign(ids[42], "Write the scaling note")
-        await _wait(lambda: rt_town.task(str(task.id)).get("state") == "completed",
-                    "task completed")
-        await _wait(lambda: rt_town.agent("agent-042")["rounds_completed"] == "1",
-                    "round counted")
+        await until(lambda: rt_town.task(str(task.id)).get("state") == "completed",
+                    "task completed", timeout=60)
+        await until(lambda: rt_town.agent("agent-042")["rounds_completed"] == "1",
+                    "round counted", timeout=60, every=0.05)
         agents = rt_town.agents()
         assert agents["agent-042"]["tasks_completed"] == "1"
         assert sum(int(a["rounds_completed"]) for a in agents.values()) == 1

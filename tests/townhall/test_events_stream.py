@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import aclosing
 from datetime import UTC, datetime
 
@@ -17,6 +17,7 @@ from tinytown.models import Event, EventType
 from tinytown.town import Town
 
 STREAM = "/v1/events/stream"
+BlockedIn = Callable[..., Awaitable[None]]  # the ``blocked_in`` fixture of tests/conftest.py
 COLLECT_TIMEOUT_S = 60  # generous: 100 clients on a shared, loaded machine
 # httpcore leaves its body generator to the garbage collector when a client stops
 # reading a stream early (an httpcore matter, not the server's).
@@ -64,8 +65,11 @@ async def collect(client: httpx.AsyncClient, n: int, *, params: dict[str, str] |
     return got
 
 
-async def listen_then_emit(th: Running, n: int, pause_s: float) -> list[dict[str, str]]:
-    """Open a stream, wait ``pause_s``, emit ``n`` events; the frames the stream got."""
+async def listen_then_emit(
+    th: Running, n: int, blocked_in: BlockedIn, pause_s: float = 0.0
+) -> list[dict[str, str]]:
+    """Open a stream, wait until the hub waits for entries and ``pause_s`` more, emit ``n``
+    events; the frames the stream got."""
     result: list[dict[str, str]] = []
     async with trio.open_nursery() as nursery:
         ready = trio.Event()
@@ -75,13 +79,16 @@ async def listen_then_emit(th: Running, n: int, pause_s: float) -> list[dict[str
 
         nursery.start_soon(reader)
         await ready.wait()
+        await blocked_in(th.town.redis, "xread")  # the hub is positioned
         await trio.sleep(pause_s)
         await emit(th.town, n)
     return result
 
 
-async def test_stream_delivers_live_events_with_stream_ids(th: Running) -> None:
-    result = await listen_then_emit(th, 3, 0.2)  # the pause lets the hub position itself
+async def test_stream_delivers_live_events_with_stream_ids(
+    th: Running, blocked_in: BlockedIn
+) -> None:
+    result = await listen_then_emit(th, 3, blocked_in)
     assert [json.loads(f["data"])["message"] for f in result] == [f"event {i}" for i in range(3)]
     assert all(f["event"] == "task_assigned" for f in result)
     ids = [f["id"] for f in result]
@@ -117,7 +124,7 @@ async def nursery_client(url: str, limits: httpx.Limits) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=url, timeout=30, limits=limits)
 
 
-async def test_hundred_subscribers_share_one_reader(th: Running) -> None:
+async def test_hundred_subscribers_share_one_reader(th: Running, blocked_in: BlockedIn) -> None:
     pool = th.town.redis.pool
     n = 100
     results: list[list[dict[str, str]]] = []
@@ -135,7 +142,7 @@ async def test_hundred_subscribers_share_one_reader(th: Running) -> None:
             nursery.start_soon(reader, ready)
         for ready in readies:
             await ready.wait()
-        await trio.sleep(0.3)
+        await blocked_in(th.town.redis, "xread")  # the hub is positioned
         peak = max(peak, pool.in_use + len(pool.idle))
         await emit(th.town, 5)
         while len(results) < n:
@@ -148,6 +155,9 @@ async def test_hundred_subscribers_share_one_reader(th: Running) -> None:
     assert peak <= 2, f"{peak} Redis connections for {n} subscribers"
 
 
-async def test_stream_is_exempt_from_the_request_timeout(start_townhall: Start) -> None:
+async def test_stream_is_exempt_from_the_request_timeout(
+    start_townhall: Start, blocked_in: BlockedIn
+) -> None:
     th = await start_townhall(TownhallConfig(request_timeout_ms=300))
-    assert len(await listen_then_emit(th, 1, 1.0)) == 1
+    # Emitting after three times the request timeout: a stream under it would be cut by then.
+    assert len(await listen_then_emit(th, 1, blocked_in, pause_s=1.0)) == 1
