@@ -115,8 +115,8 @@ class Summaries:
     def _buckets(self) -> dict[tuple[str | None, str | None], list[int]]:
         """Row positions by (``assigned_to``, ``state``) text, ascending."""
         out: defaultdict[tuple[str | None, str | None], list[int]] = defaultdict(list)
-        for i, text, state in zip(count(), _texts(self.rows, OWNER), self._states):
-            out[text, state].append(i)
+        for i, key in zip(count(), map(itemgetter(OWNER, STATE), self.rows)):
+            out[key].append(i)
         return out
 
     def running(self) -> dict[AgentId, list[int]]:
