@@ -58,7 +58,14 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 )
 
 
+PREBUILT: list[App] = []
+"""The town's command server puts here the app it built and warmed before forking its
+workers (it never prints with it: a console cyclopts made for output would stay)."""
+
+
 def build_app() -> App:
+    if PREBUILT:
+        return PREBUILT[0]
     from cyclopts import App  # lazy: the top-level help (tinytown.cli.help_text) needs none
 
     app = App(

@@ -87,7 +87,8 @@ def warm_up(root: Path) -> None:
     """Fill first-use caches so workers start warm, without side effects.
 
     Each routed command's typical command line is parsed (cyclopts resolves and
-    inspects the command; nothing runs), then the read services run once on a
+    inspects the command; nothing runs) by the app that every worker's command
+    then runs with (:data:`tinytown.cli.app.PREBUILT`), then the read services run once on a
     connection that does not start the town's Redis (``start=False``): a server
     this process started would outlive a runtime that died meanwhile. Nothing
     is printed: a console that cyclopts creates for output would remember this
@@ -95,9 +96,11 @@ def warm_up(root: Path) -> None:
     """
     import trio
 
-    from tinytown.cli.app import build_app
+    from tinytown.cli.app import PREBUILT, build_app
 
     app = build_app()
+    if not PREBUILT:  # the one app every worker's command runs with, warmed here
+        PREBUILT.append(app)
     for argv in TYPICAL_ARGV:
         try:
             app.parse_args(argv, print_error=False, exit_on_error=False)
