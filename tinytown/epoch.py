@@ -17,7 +17,6 @@ restored snapshot) is adopted: it is the town's current state, not a loss.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -25,6 +24,7 @@ from pathlib import Path
 import attrs
 
 from tinytown.errors import ResponseError, TownDataLostError
+from tinytown.files import write_atomic
 from tinytown.keys import Keys
 from tinytown.redis.client import Redis
 
@@ -62,11 +62,7 @@ def write_marker(root: Path, marker: Marker) -> None:
     path = marker_path(root)
     if not path.parent.is_dir():
         return
-    tmp = path.with_name(f".{MARKER_FILE}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(attrs.asdict(marker), fh)
-    os.replace(tmp, path)
+    write_atomic(path, json.dumps(attrs.asdict(marker)), sync=False)
 
 
 def new_epoch() -> str:

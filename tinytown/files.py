@@ -54,10 +54,11 @@ def narrow_dir(path: Path) -> None:
         pass
 
 
-def write_atomic(path: Path, text: str, mode: int) -> None:
+def write_atomic(path: Path, text: str, mode: int = PRIVATE_FILE, *, sync: bool = True) -> None:
     """Replace ``path`` with ``text`` atomically, as a file of ``mode``.
 
-    A temporary file in the same directory is written, synced, then renamed
+    A temporary file in the same directory is written, synced (unless not
+    ``sync``: files that are rewritten often and cheap to lose), then renamed
     over ``path``; on any failure it is removed and ``path`` is unchanged.
     """
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -66,7 +67,8 @@ def write_atomic(path: Path, text: str, mode: int) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
-            os.fsync(fh.fileno())
+            if sync:
+                os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

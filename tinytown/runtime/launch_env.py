@@ -31,6 +31,7 @@ from typing import Final
 
 import attrs
 
+from tinytown.files import write_atomic
 from tinytown.models import AgentId
 
 PROVIDER_VARS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -49,7 +50,6 @@ PROVIDER_VARS: Final[Mapping[str, tuple[str, ...]]] = {
 """Variable names (exact, or prefixes ending in ``_``) each built-in model family reads."""
 
 _VAR_RE: Final = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)\}|([A-Za-z_][A-Za-z0-9_]*))")
-_FILE_MODE: Final = 0o600
 
 
 @attrs.frozen
@@ -135,12 +135,8 @@ def save_launch_env(root: Path, agent_id: AgentId, launch: LaunchEnv) -> None:
     """Write the agent's launch file atomically, readable by its owner only."""
     path = launch_env_path(root, agent_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, _FILE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump({"word": launch.word, "program": launch.program, "env": dict(launch.env)}, fh)
-    os.chmod(tmp, _FILE_MODE)
-    os.replace(tmp, path)
+    doc = {"word": launch.word, "program": launch.program, "env": dict(launch.env)}
+    write_atomic(path, json.dumps(doc), sync=False)
 
 
 def load_launch_env(root: Path, agent_id: AgentId) -> LaunchEnv | None:

@@ -15,7 +15,7 @@ import os
 import signal
 from pathlib import Path
 
-from tinytown.files import private_dir, write_private
+from tinytown.files import private_dir, write_atomic
 from tinytown.models import AgentId
 from tinytown.procwait import pid_alive, wait_pid_gone
 
@@ -40,9 +40,7 @@ def read_pid(path: Path) -> int | None:
 
 def write_pid(path: Path, pid: int) -> None:
     private_dir(path.parent)
-    tmp = path.with_name(path.name + ".tmp")
-    write_private(tmp, f"{pid}\n")
-    os.replace(tmp, path)
+    write_atomic(path, f"{pid}\n", sync=False)
 
 
 def remove_pid(path: Path, pid: int | None = None) -> None:
