@@ -23,6 +23,7 @@ from tests.cli.conftest import TT
 from tinytown.cli.cmdclient import (
     FORWARDED_SIGNALS,
     command_of,
+    pack_int,
     town_of,
     try_command_server,
 )
@@ -191,6 +192,7 @@ def test_a_server_that_resets_the_connection_is_one_error_line(
     def reset_after_the_request() -> None:
         conn, _ = listener.accept()
         conn.recv(65536)
+        conn.sendall(pack_int(os.getpid()))  # the command started (a worker's pid)
         # Linger 0: close with a reset, as a server killed mid-command does.
         conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         conn.close()
@@ -210,3 +212,35 @@ def test_a_server_that_resets_the_connection_is_one_error_line(
     assert err.splitlines() == [err.strip()]
     assert "went away before the command finished" in err
     assert "Traceback" not in err
+
+
+def test_a_server_gone_before_the_command_started_means_in_process(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No worker's pid came back: the command never ran there, so it runs here (not "lost")."""
+    import socket
+    import threading
+
+    town = tmp_path / "t"
+    (town / ".tt").mkdir(parents=True)
+    path = str(town / ".tt" / "cmd.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(1)
+
+    def close_after_the_request() -> None:  # as a server that ends with a request queued
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        conn.close()
+
+    server = threading.Thread(target=close_after_the_request)
+    server.start()
+    before = {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS}
+    try:
+        status = try_command_server(["-t", str(town), "status"])
+    finally:
+        server.join(5)
+        listener.close()
+    assert {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS} == before
+    assert status is None
+    assert capsys.readouterr().err == ""

@@ -127,7 +127,8 @@ def try_command_server(argv: list[str]) -> int | None:
     except OSError:
         sock.close()
         return None
-    # From here the command is the server's: never run it a second time in this process.
+    # Once a worker's pid came back the command is the server's: never run it a second
+    # time in this process.
     # The dispositions are put back on return: an ignored SIGINT left behind would be
     # inherited by every program this process starts later (a caller that goes on living).
     saved = {sig: _signal.getsignal(sig) for sig in FORWARDED_SIGNALS}
@@ -154,15 +155,18 @@ def exit_now(status: int) -> NoReturn:
     os._exit(status)
 
 
-def _await_server(sock: _socket.socket) -> int:
-    """Relay signals to the server's child until it ends; its exit status."""
+def _await_server(sock: _socket.socket) -> int | None:
+    """Relay signals to the server's child until it ends; its exit status.
+
+    ``None`` when no worker took the request (no pid came back): a worker
+    sends its pid before it runs anything, so the command runs here instead.
+    """
     for sig in FORWARDED_SIGNALS:
         _signal.signal(sig, _signal.SIG_IGN)
     pid_bytes = _recv_exact(sock, INT_SIZE)
-    if pid_bytes is None:
+    if pid_bytes is None:  # e.g. the server ended with this request still queued
         sock.close()
-        sys.stderr.write(LOST)
-        return 1
+        return None
     pid = unpack_int(pid_bytes)
 
     def forward(signum: int, _frame: object) -> None:
