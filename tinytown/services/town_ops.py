@@ -98,7 +98,6 @@ class ResetPreview:
     agents: int
     tasks: int
     backlog: int
-    agents_only: bool
 
 
 def reset_patterns(keys: Keys, *, agents_only: bool) -> list[str]:
@@ -116,7 +115,7 @@ async def preview_reset(town: Town, *, agents_only: bool) -> ResetPreview:
     if not agents_only:
         tasks = len(await scan_keys(town.redis, town_pattern(keys, keys.pattern("task"))))
         backlog = int(await town.redis.execute("LLEN", keys.backlog))
-    return ResetPreview(town.name, agents, tasks, backlog, agents_only)
+    return ResetPreview(town.name, agents, tasks, backlog)
 
 
 async def reset_town(town: Town, *, agents_only: bool) -> int:
