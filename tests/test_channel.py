@@ -256,7 +256,7 @@ async def test_agent_records_field_updates_do_not_clobber(
     agent = Agent.new("worker-1", "claude", now())
     await channel.set_agent(agent)
     await channel.set_agent_state(agent.id, AgentState.WORKING)
-    await channel.heartbeat(agent.id, now())  # must not reset the state
+    await channel.update_agent(agent.id, last_heartbeat=now())  # must not reset the state
     assert await channel.get_agent_state(agent.id) is AgentState.WORKING
     with pytest.raises(AgentNotFoundError):
         await channel.set_agent_state(AgentId.new(), AgentState.IDLE)

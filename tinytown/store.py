@@ -158,9 +158,6 @@ class RecordStore:
         except ValueError:
             return AgentState.STARTING
 
-    async def heartbeat(self, agent_id: AgentId, now: datetime) -> bool:
-        return await self.update_agent(agent_id, last_heartbeat=now)
-
     async def list_agents(self) -> list[Agent]:
         """Every readable agent record, sorted by creation time (2 round trips)."""
         agents = await self._list(self.keys.scan_pattern("agent"), agent_from_hash)

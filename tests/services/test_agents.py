@@ -229,7 +229,7 @@ async def test_interrupt_wins_against_a_busy_heartbeat(town: Town) -> None:
 
     async def beat() -> None:
         while not done.is_set():
-            await town.channel.heartbeat(a.id, utcnow())
+            await town.channel.update_agent(a.id, last_heartbeat=utcnow())
 
     async with trio.open_nursery() as nursery:
         nursery.start_soon(beat)

@@ -125,7 +125,7 @@ async def test_recover_never_stops_an_agent_whose_runtime_heartbeats(town: Town)
 
     async def runtime_heartbeat() -> None:
         while not done.is_set():
-            await town.channel.heartbeat(aid, utcnow())
+            await town.channel.update_agent(aid, last_heartbeat=utcnow())
             await trio.sleep(0.001)
 
     async with trio.open_nursery() as nursery:
@@ -140,7 +140,7 @@ async def test_recover_gives_up_when_a_heartbeat_arrives_after_the_scan(town: To
     aid = await add(town, "late", AgentState.WORKING, 600)
     now = utcnow()
     assert find_orphans(await town.channel.list_agents(), now)  # stale in the scan...
-    await town.channel.heartbeat(aid, now)  # ...then the runtime beats
+    await town.channel.update_agent(aid, last_heartbeat=now)  # ...then the runtime beats
     confirmed = await recovery._stop_if_still_orphaned(
         town, aid, now, ORPHAN_THRESHOLD_S, recovery.RECOVER_ACTIVITY
     )
