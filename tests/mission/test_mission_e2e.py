@@ -19,10 +19,11 @@ from pathlib import Path
 
 import pytest
 import redis as redis_py
+import trio
 
 from tinytown.config import new_town_config, save_town_config
 from tinytown.keys import Keys
-from tinytown.procwait import pid_alive
+from tinytown.procwait import pid_alive, wait_pid_gone
 from tinytown.runtime.procfiles import read_pid, runtime_pidfile
 
 from .conftest import FakeGh, git_repo
@@ -63,9 +64,7 @@ def e2e_town(tmp_path: Path, town_name: str, redis_url: str, monkeypatch: pytest
         pid = read_pid(runtime_pidfile(root))
         if pid and pid_alive(pid):
             os.kill(pid, signal.SIGKILL)
-            deadline = time.monotonic() + 10
-            while pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            trio.run(wait_pid_gone, pid, 10)
 
 
 def tt(*args: str) -> str:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
+from _rt_support import wait_gone
 
 from tinytown.procwait import pid_alive
 
@@ -186,10 +187,11 @@ def test_a_demo_killed_with_sigkill_leaves_nothing_behind(tmp_path: Path) -> Non
         proc.kill()
         proc.communicate(timeout=30)
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and (
+    wait_gone(started.values(), timeout=10)  # the watchdog ends Redis and the runtime...
+    while time.monotonic() < deadline and (  # ...and the models, and removes the town
         processes_mentioning(str(tmp_path)) or demo_dirs(tmp_path)
     ):
-        time.sleep(0.2)
+        time.sleep(0.05)
     assert processes_mentioning(str(tmp_path)) == []
     assert not [pid for pid in started.values() if pid_alive(pid)]
     assert demo_dirs(tmp_path) == []
