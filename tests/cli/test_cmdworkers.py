@@ -234,3 +234,18 @@ def test_a_server_whose_workers_cannot_start_gives_up(town_dir: Path) -> None:
     assert server.returncode == 0
     assert "workers in a row failed to start" in server.stderr
     assert not (town_dir / ".tt" / "cmd.sock").exists()
+
+
+def test_without_pidfds_the_server_ends_at_once_and_tt_runs_in_process(tmp_path: Path) -> None:
+    """macOS (no ``os.pidfd_open``), or a kernel/seccomp that refuses it: the server
+    serves nothing (no traceback, no socket left, no worker forked in a loop)."""
+    (tmp_path / ".tt").mkdir()
+    for refuse in ("del os.pidfd_open",
+                   "os.pidfd_open = lambda *a: (_ for _ in ()).throw(OSError(38, 'ENOSYS'))"):
+        code = (f"import os\n{refuse}\nfrom tinytown.cli.cmdserver import main\n"
+                f"raise SystemExit(main([{str(tmp_path)!r}]))\n")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              timeout=DEADLINE_S, check=False)
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr
+        assert not (tmp_path / ".tt" / "cmd.sock").exists()

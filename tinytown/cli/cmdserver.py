@@ -361,6 +361,18 @@ def _stop(_signum: int, _frame: object) -> None:
     raise Stop
 
 
+def _check_platform() -> None:
+    """Stop unless pidfds and ``SO_PEERCRED`` work here (Linux 5.3+, not refused by a
+    seccomp filter): without them workers could neither be reaped nor check their
+    peer. ``tt`` then runs every command in-process."""
+    if not hasattr(socket, "SO_PEERCRED"):
+        raise Stop("no SO_PEERCRED on this system")
+    try:
+        os.close(os.pidfd_open(os.getpid()))
+    except (AttributeError, OSError) as exc:
+        raise Stop(f"no pidfds on this system: {exc}") from None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
@@ -373,6 +385,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _stop)
     server = None
     try:
+        _check_platform()
         preload(root)
         gc.freeze()  # what is imported stays shared with the children (no copy-on-write by gc)
         if os.getppid() != parent:
