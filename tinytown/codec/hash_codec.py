@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any, Final, TypeVar
 
 import orjson
 
@@ -163,10 +163,13 @@ def agent_from_hash(fields: Mapping[str, str], where: str = "agent", *,
     )
 
 
-def _task_state(value: str | None) -> TaskState:
-    if value == "in_flight":
-        return TaskState.RUNNING
-    return _try(TaskState, value) or TaskState.PENDING
+# Stored state texts: 0.10 also wrote "in_flight" for running (unknown or missing: pending).
+TASK_STATE_TEXTS: Final = {s.value: s for s in TaskState} | {"in_flight": TaskState.RUNNING}
+
+
+def task_state(text: str | None) -> TaskState:
+    """A task's state from its stored text (the one reading: records and status summaries)."""
+    return TASK_STATE_TEXTS.get(text or "", TaskState.PENDING)
 
 
 def _tags(value: str | None) -> list[str]:
@@ -183,7 +186,7 @@ def task_from_hash(fields: Mapping[str, str], where: str = "task", *,
     return Task(
         id=_record_id(fields, where, TaskId.parse),
         description=fields.get("description", ""),
-        state=_task_state(fields.get("state")),
+        state=task_state(fields.get("state")),
         created_at=_try(parse_ts, fields.get("created_at")) or now,
         updated_at=_try(parse_ts, fields.get("updated_at")) or now,
         assigned_to=_try(AgentId.parse, fields.get("assigned_to")),

@@ -22,22 +22,18 @@ from typing import Final, cast
 import attrs
 
 from tinytown.codec import parse_ts
+from tinytown.codec.hash_codec import TASK_STATE_TEXTS, task_state
 from tinytown.errors import InvalidInputError
 from tinytown.models import Agent, AgentId, TaskState
 from tinytown.services.task_rows import CREATED, ID, OWNER, STARTED, STATE, UPDATED, Row
 
-_STATES: Final = {s.value: s for s in TaskState} | {"in_flight": TaskState.RUNNING}
+_STATES: Final = TASK_STATE_TEXTS
 _RUNNING: Final = frozenset(text for text, s in _STATES.items() if s is TaskState.RUNNING)
 # Listing order inside a task group: live work first.
 _ORDER: Final = (TaskState.RUNNING, TaskState.ASSIGNED, TaskState.PENDING, TaskState.FAILED,
                  TaskState.COMPLETED, TaskState.CANCELLED)
 _RANKS: Final = {text: _ORDER.index(s) for text, s in _STATES.items()}
 _fromiso = datetime.fromisoformat
-
-
-def state_of(text: str | None) -> TaskState:
-    """A task's state as whole records read it (unknown or missing: pending)."""
-    return _STATES.get(text or "", TaskState.PENDING)
 
 
 @attrs.frozen
@@ -105,10 +101,10 @@ class Summaries:
         n = dict.fromkeys(TaskState, 0)
         if "_buckets" in self.__dict__:  # read for the groups already
             for (_, text), at in self._buckets.items():
-                n[state_of(text)] += len(at)
+                n[task_state(text)] += len(at)
         else:
             for text, k in Counter(self._states).items():
-                n[state_of(text)] += k
+                n[task_state(text)] += k
         return TaskCounts(**{s.value: n[s] for s in TaskState})
 
     @cached_property
