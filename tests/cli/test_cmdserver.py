@@ -244,3 +244,35 @@ def test_a_server_gone_before_the_command_started_means_in_process(
     assert {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS} == before
     assert status is None
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to listen as another user")
+def test_a_socket_of_another_user_gets_nothing(tmp_path: Path) -> None:
+    """A ``.tt/cmd.sock`` served by another user (planted, or a symlink in a cloned repo)
+    never receives the environment (secrets), the descriptors or the arguments."""
+    town = tmp_path / "t"
+    (town / ".tt").mkdir(parents=True)
+    path = town / ".tt" / "cmd.sock"
+    stranger = (
+        "import os, socket, sys\n"
+        "s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n"
+        f"s.bind({str(path)!r}); os.chmod({str(path)!r}, 0o777)\n"
+        "os.setgid(65534); os.setuid(65534); s.listen(1)\n"  # its credentials: nobody's
+        "print('ready', flush=True)\n"
+        "conn, _ = s.accept(); conn.settimeout(5); got = b''\n"
+        "try:\n"
+        "    while chunk := conn.recv(65536): got += chunk\n"
+        "except OSError: pass\n"
+        "print(len(got), flush=True)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", stranger], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline() == "ready\n"
+        assert try_command_server(["-t", str(town), "status"]) is None
+        got = proc.communicate(timeout=30)[0]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert got.strip() == "0"

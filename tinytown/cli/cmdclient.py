@@ -107,6 +107,15 @@ def _recv_exact(sock: _socket.socket, n: int) -> bytes | None:
     return data
 
 
+def _ours(sock: _socket.socket) -> bool:
+    """Whether the server at the other end runs as this user (``SO_PEERCRED``: Linux)."""
+    peercred = getattr(_socket, "SO_PEERCRED", None)
+    if peercred is None:
+        return False
+    cred = sock.getsockopt(_socket.SOL_SOCKET, peercred, 12)  # struct ucred: pid, uid, gid
+    return int.from_bytes(cred[4:8], sys.byteorder) == os.getuid()
+
+
 def try_command_server(argv: list[str]) -> int | None:
     """Run ``argv`` on the town's command server; its exit status, or None to run it here."""
     if os.environ.get(DISABLE_ENV, "").strip() == "0" or command_of(argv) not in ROUTED:
@@ -117,6 +126,9 @@ def try_command_server(argv: list[str]) -> int | None:
     sock = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
         sock.connect(path)
+        if not _ours(sock):  # never hand the environment (secrets) or the stdio to another user
+            sock.close()
+            return None
         umask = os.umask(0o022)
         os.umask(umask)
         request = encode_request(argv, os.getcwd(), umask, dict(os.environ))
