@@ -200,3 +200,15 @@ async def test_restart_and_reclaim_to_an_agent(th: Running) -> None:
     assert r.json() == {"status": "restarted", "agent": "old"}
     old = await town.channel.require_agent((await town.resolve("old"))[0])
     assert (old.state, old.rounds_completed) == (AgentState.IDLE, 0)
+
+
+async def test_reclaim_with_an_empty_target_is_a_client_error(th: Running) -> None:
+    """``"to": ""`` names no agent: a 4xx problem naming it, never a 500 (and nothing moves)."""
+    await register_agent(th.town, "gone", "demo")
+    await tasks.assign(th.town, "gone", "left behind")
+    await th.client.post("/v1/agents/gone/kill")
+    for body in ({"to": ""}, {"to": "  ", "to_backlog": True}):
+        r = await th.client.post("/v1/reclaim", json=body)
+        assert r.status_code == 404 and "problem" in r.headers["content-type"], (body, r.text)
+    r = await th.client.post("/v1/reclaim", json={"from": "gone"})
+    assert r.json() == {"reclaimed": 1, "destination": "Listed"}
