@@ -18,6 +18,7 @@ from tinytown.config import (
     config_set,
     default_town_name,
     global_config_path,
+    is_loopback,
     list_towns,
     load_global_config,
     load_town_config,
@@ -440,6 +441,41 @@ def test_tcp_targets(tmp_path: Path) -> None:
     cfg.redis.host, cfg.redis.tls_enabled, cfg.redis.password = "::1", False, None
     target = redis_target(cfg, tmp_path, {})
     assert (target.mode, target.url) == ("town_tcp", "redis://[::1]:6380")
+
+
+@pytest.mark.parametrize(
+    ("host", "local"),
+    [  # the cases where the text rule (config) and the ipaddress rule (townhall) disagreed
+        ("127.example.com", False),
+        ("127.0.0.1.nip.io", False),
+        ("0:0:0:0:0:0:0:1", True),
+        ("[::1]", True),
+        ("::ffff:127.0.0.1", True),
+        ("[::ffff:127.9.9.9]", True),
+        ("LocalHost", True),
+        # and the plain ones
+        ("127.0.0.1", True),
+        ("127.255.0.3", True),
+        ("localhost", True),
+        ("::1", True),
+        ("::ffff:10.0.0.1", False),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("10.1.2.3", False),
+        ("redis.example.com", False),
+        ("", False),
+    ],
+)
+def test_is_loopback(host: str, local: bool) -> None:
+    assert is_loopback(host) is local
+
+
+def test_a_name_that_starts_with_127_is_remote(tmp_path: Path) -> None:
+    cfg = new_town_config("t")
+    cfg.redis.use_socket, cfg.redis.host = False, "127.example.com"
+    assert redis_target(cfg, tmp_path, {}).mode == "remote_tcp"
+    cfg.redis.host = "0:0:0:0:0:0:0:1"
+    assert redis_target(cfg, tmp_path, {}).mode == "town_tcp"
 
 
 def test_socket_target_ignores_a_password(tmp_path: Path) -> None:

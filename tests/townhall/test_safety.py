@@ -39,6 +39,9 @@ def test_loopback_and_auth_rules(tmp_path: Path) -> None:
     public = parse_bind("0.0.0.0", 1)
     assert check_startup(cfg(), local, tmp_path) == []
     assert check_startup(cfg(), parse_bind("unix:/x", 0), tmp_path) == []
+    assert check_startup(cfg(), parse_bind("[::ffff:127.0.0.1]", 1), tmp_path) == []  # mapped
+    with pytest.raises(StartupError, match="non-loopback"):
+        check_startup(cfg(), parse_bind("::ffff:10.0.0.1", 1), tmp_path)
     with pytest.raises(StartupError, match=re.escape("address 0.0.0.0:1 with auth.mode=none")):
         check_startup(cfg(), public, tmp_path)
     (warning,) = check_startup(cfg("api_key"), public, tmp_path)

@@ -14,6 +14,7 @@ Modes:
 * ``town_socket``: the default; the town's own server on a unix socket.
 """
 
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
@@ -52,8 +53,21 @@ class RedisTarget:
 
 
 def is_loopback(host: str) -> bool:
-    """``localhost``, ``::1`` or ``127.*``."""
-    return host in ("localhost", "::1") or host.startswith("127.")
+    """Whether ``host`` names this machine: ``localhost``, 127.0.0.0/8 or ``::1``.
+
+    Brackets (``[::1]``) and IPv4-mapped IPv6 (``::ffff:127.0.0.1``) are
+    understood; any other name (``127.example.com``) is not loopback.
+    """
+    host = host.strip().removeprefix("[").removesuffix("]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_loopback
 
 
 def _effective_password(cfg: TownConfig, env: Mapping[str, str]) -> str | None:
@@ -91,7 +105,6 @@ def insecure_remote(target: RedisTarget, cfg: TownConfig) -> bool:
     if target.mode == "url":
         url = target.url.strip()
         host = url.split("://", 1)[-1].rsplit("@", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-        host = host.strip("[]")
         return url.startswith("redis://") and "@" not in url and not is_loopback(host)
     return False
 

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any, Final
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 
 import trio
 
+from tinytown.config.target import is_loopback
 from tinytown.townhall.problems import PROBLEM_JSON, problem_doc
 
 Scope = MutableMapping[str, Any]
@@ -76,16 +76,6 @@ class Timeout:
             await send_problem(send, 408, f"Request timed out after {self.timeout_s:g} s")
 
 
-def is_loopback_origin(origin: str) -> bool:
-    host = urlsplit(origin).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class Cors:
     """CORS for allowed origins; other origins get no CORS headers (the browser blocks them)."""
 
@@ -94,7 +84,9 @@ class Cors:
         self.extra = frozenset(o.rstrip("/") for o in extra_origins)
 
     def allowed(self, origin: str, scope: Scope) -> bool:
-        if "*" in self.extra or origin in self.extra or is_loopback_origin(origin):
+        if "*" in self.extra or origin in self.extra:
+            return True
+        if is_loopback(urlsplit(origin).hostname or ""):
             return True
         host = _header(scope, b"host")
         return host is not None and origin == f"{scope.get('scheme', 'http')}://{host}"

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import attrs
 
+from tinytown.config.target import is_loopback
 from tinytown.config.town import TownhallConfig
 from tinytown.errors import ConfigError
 
@@ -68,13 +69,6 @@ def parse_bind(bind: str, port: int) -> Bind:
     return Bind(host=host, port=port)
 
 
-def is_loopback(bind: Bind) -> bool:
-    """Unix sockets and 127.0.0.0/8, ::1, localhost are local."""
-    if bind.path is not None or bind.host == "localhost":
-        return True
-    return ipaddress.ip_address(bind.host).is_loopback
-
-
 def check_startup(config: TownhallConfig, bind: Bind, root: Path) -> list[str]:
     """Apply the startup rules; return the warnings to log.
 
@@ -83,7 +77,7 @@ def check_startup(config: TownhallConfig, bind: Bind, root: Path) -> list[str]:
     """
     warnings: list[str] = []
     mode = config.auth.mode
-    if not is_loopback(bind):
+    if bind.path is None and not is_loopback(bind.host):  # a unix socket is local
         if mode == "none":
             raise StartupError(
                 f"Binding to non-loopback address {bind.shown} with auth.mode=none is not "
