@@ -209,6 +209,7 @@ async def test_reclaim_with_an_empty_target_is_a_client_error(th: Running) -> No
     await th.client.post("/v1/agents/gone/kill")
     for body in ({"to": ""}, {"to": "  ", "to_backlog": True}):
         r = await th.client.post("/v1/reclaim", json=body)
-        assert r.status_code == 404 and "problem" in r.headers["content-type"], (body, r.text)
+        assert r.status_code == 404, (body, r.text)
+        assert "problem" in r.headers["content-type"], (body, r.text)
     r = await th.client.post("/v1/reclaim", json={"from": "gone"})
     assert r.json() == {"reclaimed": 1, "destination": "Listed"}
