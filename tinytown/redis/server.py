@@ -288,10 +288,6 @@ async def start_town_server(
 # --- stop -----------------------------------------------------------------------------
 
 
-def _absolute(path: Path) -> Path:
-    return path.absolute()
-
-
 async def _answers(sock: Path) -> bool:
     return probe.alive(await probe.query(sock, [("PING",)]))
 
@@ -320,7 +316,7 @@ async def stop_town_server(
     Raises:
         OperationTimeoutError: the server is still running after ``timeout_s``.
     """
-    root = _absolute(root)
+    root = root.absolute()  # noqa: ASYNC240 - getcwd only, no disk I/O
     sock = socket_path or recorded_socket_path(root)
     replies = await probe.query(sock, probe.with_auth([("INFO", "server")], password))
     stopped = probe.alive(replies)
