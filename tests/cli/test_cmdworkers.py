@@ -18,8 +18,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import TT
-from tinytown.cli import prefault
+from tinytown.cli import cmdclient, prefault
 from tinytown.cli.cmdclient import INT_SIZE, encode_request, unpack_int
 from tinytown.cli.cmdserver import READY
 
@@ -249,3 +251,31 @@ def test_without_pidfds_the_server_ends_at_once_and_tt_runs_in_process(tmp_path:
         assert done.returncode == 0, done.stderr
         assert "Traceback" not in done.stderr
         assert not (tmp_path / ".tt" / "cmd.sock").exists()
+
+
+def test_a_request_from_another_build_is_declined_and_runs_in_the_client(
+    cmd_server: subprocess.Popen[bytes], town_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``tt`` of another install (or reinstalled since the server started) gets no pid:
+    nothing runs in the server, and the client runs its own code instead."""
+    _workers(cmd_server.pid)
+    read, write = os.pipe()
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    conn.connect(str(town_dir / ".tt" / "cmd.sock"))
+    request = encode_request(["status"], str(town_dir), 0o022, dict(os.environ),
+                             build="/elsewhere/tinytown/cli/cmdclient.py:1")
+    with conn, open(os.devnull, "rb") as stdin:
+        socket.send_fds(conn, [request], [stdin.fileno(), write, 2])
+        os.close(write)
+        assert conn.recv(INT_SIZE) == b""  # no pid: declined before anything ran
+    with open(read, encoding="utf-8") as out:
+        assert out.read() == ""
+    monkeypatch.chdir(town_dir)
+    monkeypatch.setattr(cmdclient, "build_id", lambda: "/elsewhere/tinytown/cli/cmdclient.py:1")
+    assert cmdclient.try_command_server(["status"]) is None  # tt then runs it in-process
+    monkeypatch.undo()
+    sink = os.open(os.devnull, os.O_WRONLY)
+    with _send(town_dir, ["status"], sink) as conn:  # this build is still served
+        os.close(sink)
+        assert _read_int(conn) > 0
+        assert _read_int(conn) == 0

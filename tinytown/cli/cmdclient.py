@@ -85,9 +85,21 @@ def command_of(argv: list[str]) -> str | None:
     return None
 
 
-def encode_request(argv: list[str], cwd: str, umask: int, env: dict[str, str]) -> bytes:
-    """``cwd NUL umask NUL argc NUL argv... NUL KEY=VALUE...``, UTF-8 with surrogateescape."""
-    parts = [cwd, str(umask), str(len(argv)), *argv, *(f"{k}={v}" for k, v in env.items())]
+def build_id() -> str:
+    """Which installed copy of tinytown this is: this file's path and modification time.
+
+    A server runs the code it loaded at its start; a ``tt`` from another
+    environment, or one reinstalled since (``pip install -U``), has another id
+    and is declined, so its command runs in its own process with its own code.
+    """
+    return f"{__file__}:{os.stat(__file__).st_mtime_ns}"
+
+
+def encode_request(argv: list[str], cwd: str, umask: int, env: dict[str, str],
+                   build: str | None = None) -> bytes:
+    """``build NUL cwd NUL umask NUL argc NUL argv... NUL KEY=VALUE...`` in UTF-8."""
+    parts = [build_id() if build is None else build, cwd, str(umask), str(len(argv)), *argv,
+             *(f"{k}={v}" for k, v in env.items())]
     blob = b"\0".join(p.encode("utf-8", "surrogateescape") for p in parts)
     return pack_int(len(blob)) + blob
 

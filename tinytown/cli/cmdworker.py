@@ -30,13 +30,14 @@ import sys
 import traceback
 
 from tinytown.cli import prefault
-from tinytown.cli.cmdclient import INT_SIZE, pack_int, unpack_int
+from tinytown.cli.cmdclient import INT_SIZE, build_id, pack_int, unpack_int
 
 log = logging.getLogger("tinytown.cmdserver")
 REQUEST_TIMEOUT_S = 5.0
 MAX_REQUEST = 16 * 1024 * 1024
 TAKEN = b"T"  # worker → server: this request is mine (with the connection's descriptor)
 PAGES = b"P"  # worker → server: the pages a command made this worker copy
+BUILD = build_id().encode("utf-8", "surrogateescape")  # the code this server loaded
 MODULES = b"M"  # worker → server: the modules a command imported (the server imports them)
 
 
@@ -54,6 +55,13 @@ def work(listener: socket.socket, control: socket.socket, hot: prefault.Ranges) 
         fds, blob = _read_request(conn)
     except (OSError, ValueError) as exc:
         log.warning("command server: %s", exc)
+        return 0
+    if not blob.startswith(BUILD + b"\0"):
+        # Another copy of tinytown (another venv, or reinstalled since this server
+        # started): no pid goes back, so the client runs the command itself.
+        log.info("command server: declined a request from another tinytown build")
+        for fd in fds:
+            os.close(fd)
         return 0
     listener.close()
     try:
@@ -127,7 +135,7 @@ def _read_request(conn: socket.socket) -> tuple[list[int], bytes]:
 
 
 def _decode(blob: bytes) -> tuple[str, int, list[str], dict[str, str]]:
-    parts = [p.decode("utf-8", "surrogateescape") for p in blob.split(b"\0")]
+    parts = [p.decode("utf-8", "surrogateescape") for p in blob.split(b"\0")][1:]  # after build
     cwd, umask, argc = parts[0], int(parts[1]), int(parts[2])
     argv = parts[3 : 3 + argc]
     env = dict(item.split("=", 1) for item in parts[3 + argc :] if "=" in item)
