@@ -81,6 +81,25 @@ async def test_a_crashing_actor_ends_in_error_and_others_keep_working(
         assert rt_town.state("steady") == "idle"
 
 
+async def test_giving_up_never_overwrites_a_stop_made_after_the_read(
+    rt_town: RtTown, host: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with Town.connect(rt_town.root) as town, running(rt_town, host, stay=True) as rt:
+        aid = await register(town, "killed", "ok", host)
+        channel = rt.ctx.town.channel
+        stale = await channel.get_agent(aid)  # the runtime reads the record...
+        await town.channel.update_agent(aid, state=AgentState.STOPPED)  # ...then a kill lands
+        real = type(channel).get_agent
+
+        async def read(self: object, agent_id: AgentId) -> object:
+            return stale if agent_id == aid else await real(self, agent_id)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(type(channel), "get_agent", read)
+        await rt._give_up(aid, RuntimeError("boom"))
+    assert rt_town.state("killed") == "stopped"
+    assert not any("Error" in line for line in rt_town.activity(str(aid)))
+
+
 async def test_control_commands_and_exit_when_empty(rt_town: RtTown, host: str) -> None:
     async with Town.connect(rt_town.root) as town:
         channel = town.channel

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import trio
 
-from tinytown.errors import InvalidStateError, RedisError, ResponseError
-from tinytown.models import AgentId, AgentState, Event, EventType
+from tinytown.errors import AgentNotFoundError, InvalidStateError, RedisError, TinytownError
+from tinytown.models import AgentId, AgentState, EventType
 from tinytown.procwait import pid_alive
 from tinytown.redis.client import open_redis
 from tinytown.runtime.actor import AgentActor
@@ -45,11 +45,13 @@ from tinytown.runtime.capacity import capacity_for, local_capacity, raise_fd_lim
 from tinytown.runtime.companion import run_companion
 from tinytown.runtime.containment import end_orphans
 from tinytown.runtime.context import RuntimeContext
+from tinytown.runtime.endings import LIVE
 from tinytown.runtime.procfiles import remove_pid, runtime_pidfile, write_pid
 from tinytown.runtime.redis_watch import RedisWatch
 from tinytown.runtime.settings import RuntimeSettings, ShutdownMode
 from tinytown.runtime.supervisor import Supervisor, describe
-from tinytown.scripts import AGENT_TRANSITION, CLAIM_LIVENESS, RELEASE_LIVENESS
+from tinytown.scripts import CLAIM_LIVENESS, RELEASE_LIVENESS
+from tinytown.services._agent_state import emit_event, transition
 from tinytown.town import Town, utcnow
 
 log = logging.getLogger("tinytown.runtime")
@@ -226,17 +228,15 @@ class Runtime:
         reason = (f"🚫 Not started: the runtime on {self.ctx.host} is at capacity "
                   f"({self.capacity} agents for its open-file limit)")
         try:
-            moved = await AGENT_TRANSITION(
-                self.ctx.town.redis, [self.ctx.town.channel.keys.agent(agent_id),
-                                      self.ctx.town.channel.keys.stop(agent_id),
-                                      self.ctx.town.channel.keys.activity(agent_id)],
-                [AgentState.STOPPED.value, "keep", reason,
-                 *(st.value for st in AgentState if not st.is_terminal)])
-        except RedisError as exc:
+            agent = await self.ctx.town.channel.get_agent(agent_id)
+            if agent is None:
+                return
+            await transition(self.ctx.town, agent, AgentState.STOPPED, allowed=frozenset(LIVE),
+                             stop_flag="keep", activity=reason, refusal="is already {state}")
+        except TinytownError as exc:  # removed or stopped meanwhile, Redis trouble
             log.warning("could not mark %s as refused: %s", agent_id, exc)
             return
-        if moved and int(moved[0]) == 1:
-            log.info("%s marked Stopped: at capacity", agent_id)
+        log.info("%s marked Stopped: at capacity", agent_id)
 
     async def _resume(self) -> int:
         """Start the actors this runtime should host; returns how many were started."""
@@ -255,23 +255,20 @@ class Runtime:
     async def _give_up(self, agent_id: AgentId, exc: BaseException) -> None:
         s = self.ctx.settings
         reason = f"actor crashed {s.restart_budget + 1} times: {describe(exc)}"
-        channel = self.ctx.town.channel
-        agent = await channel.get_agent(agent_id)
-        if agent is None or agent.host != self.ctx.host or agent.state.is_terminal:
-            return  # gone, taken over by another host's runtime, or already stopped
-        try:  # the reason first: whoever sees the Error state finds why in the activity
-            await channel.log_activity(agent_id, f"❌ Error: {reason}")
-        except ResponseError as exc:  # a corrupt activity key must not hide the failure
-            log.warning("could not record activity of %s: %s", agent_id, exc)
-        await channel.update_agent(agent_id, state=AgentState.ERROR, last_heartbeat=utcnow())
+        town = self.ctx.town
+        agent = await town.channel.get_agent(agent_id)
+        if agent is None or agent.host != self.ctx.host:
+            return  # gone, or taken over by another host's runtime
+        try:  # state and reason in one script, only over a live state (a stop or kill wins)
+            previous = await transition(town, agent, AgentState.ERROR, allowed=frozenset(LIVE),
+                                        stop_flag="keep", activity=f"❌ Error: {reason}")
+        except (InvalidStateError, AgentNotFoundError):
+            return  # already stopped, or removed since the read
         log_file = AgentLog(agent_log_path(self.ctx.root, agent.id), self.ctx.echo)
         log_file.line(f"❌ Agent '{agent.name}' failed: {reason}")
         log_file.close()
-        await channel.emit(Event(
-            event_type=EventType.AGENT_FAILED, message=f"Agent failed: {reason}",
-            timestamp=utcnow(), agent_id=agent_id, old_state=agent.state.label,
-            new_state=AgentState.ERROR.label,
-        ))
+        await emit_event(town, EventType.AGENT_FAILED, f"Agent failed: {reason}", agent_id,
+                         previous, AgentState.ERROR)
 
     # --- exit when empty ------------------------------------------------------------------
 
