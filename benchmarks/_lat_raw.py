@@ -13,7 +13,9 @@ from __future__ import annotations
 import selectors
 import socket
 from time import perf_counter_ns
+from typing import Any
 
+import hiredis
 import trio
 
 from benchmarks._common import BenchServer, blocked_clients, pack
@@ -144,7 +146,31 @@ async def _trio_read(sock: socket.socket, buf: bytearray, length: int) -> None:
 
 
 async def trio_raw_handoff(server: BenchServer, keys: Keys2, n: int, warm: int) -> list[int]:
-    """The hand-off between two Trio tasks over raw non-blocking sockets."""
+    """The hand-off between two Trio tasks over raw non-blocking sockets (replies unparsed)."""
+    return await _trio_handoff(server, keys, n, warm, parse=False)
+
+
+async def trio_hiredis_handoff(
+    server: BenchServer, keys: Keys2, n: int, warm: int
+) -> list[int]:
+    """The Trio floor as issue 12 and ARCHITECTURE.md define it: the same hand-off,
+    each reply parsed by a ``hiredis.Reader`` (the receiver has the popped value)."""
+    return await _trio_handoff(server, keys, n, warm, parse=True)
+
+
+async def _trio_parse(sock: socket.socket, buf: bytearray, reader: hiredis.Reader) -> Any:
+    reply = reader.gets()
+    while reply is False:
+        await trio.lowlevel.wait_readable(sock)
+        got = sock.recv_into(buf)
+        reader.feed(buf, 0, got)  # type: ignore[arg-type]  # stub says bytes; any buffer works
+        reply = reader.gets()
+    return reply
+
+
+async def _trio_handoff(
+    server: BenchServer, keys: Keys2, n: int, warm: int, *, parse: bool
+) -> list[int]:
     a, b, probe = server.connect(), server.connect(), server.connect()
     a.setblocking(False)
     b.setblocking(False)
@@ -157,21 +183,31 @@ async def trio_raw_handoff(server: BenchServer, keys: Keys2, n: int, warm: int) 
 
     async def receiver() -> None:
         buf = bytearray(65536)
+        reader = hiredis.Reader()
+        want = keys.payload.encode()
         while True:
             a.send(blpop)
-            await _trio_read(a, buf, expect)
+            if parse:
+                value = (await _trio_parse(a, buf, reader))[1]
+                assert value == want
+            else:
+                await _trio_read(a, buf, expect)
             send_t1.send_nowait(perf_counter_ns())
 
     try:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(receiver)
             buf = bytearray(64)
+            reader = hiredis.Reader()
             for i in range(warm + n):
                 while blocked_clients(probe) < base + 1:
                     await trio.lowlevel.checkpoint()
                 t0 = perf_counter_ns()
                 b.send(rpush)
-                await _trio_read(b, buf, 4)
+                if parse:
+                    await _trio_parse(b, buf, reader)
+                else:
+                    await _trio_read(b, buf, 4)
                 t1 = await recv_t1.receive()
                 if i >= warm:
                     samples.append(t1 - t0)

@@ -43,6 +43,7 @@ from benchmarks.latency_report import build_tables
 
 FLOOR = "floor (raw sockets)"
 TRIO_RAW = "trio + raw sockets"
+TRIO_HIREDIS = "trio + raw sockets + hiredis reader"
 THREADS_RAW = "threads + raw sockets"
 ASYNCIO_RAW = "asyncio + raw sockets"
 UVLOOP_RAW = "uvloop + raw sockets"
@@ -148,6 +149,12 @@ def _trio_raw(op: str) -> Runner:
     return run
 
 
+def _trio_floor(server: BenchServer, n: int, warm: int) -> list[int]:
+    """The Trio floor as issue 12 defines it (replies parsed by hiredis)."""
+    keys, _, _ = clients.make_keys(_town())
+    return _trio(raw.trio_hiredis_handoff, server, keys, n, warm)
+
+
 def _other_floor(fn: Callable[[BenchServer, Any, int, int], list[int]]) -> Runner:
     def run(server: BenchServer, n: int, warm: int) -> list[int]:
         keys, _, _ = clients.make_keys(_town())
@@ -166,6 +173,7 @@ def series_plan(op: str) -> list[tuple[str, Runner]]:
     if op in ("handoff", "ping"):
         plan.append((TRIO_RAW, _trio_raw(op)))
     if op == "handoff":
+        plan.append((TRIO_HIREDIS, _trio_floor))
         plan.append((THREADS_RAW, _other_floor(floors.threads_raw_handoff)))
         plan.append((ASYNCIO_RAW, _other_floor(floors.asyncio_raw_handoff)))
         plan.append((UVLOOP_RAW, _other_floor(floors.uvloop_raw_handoff)))
