@@ -270,10 +270,9 @@ def test_a_request_from_another_build_is_declined_and_runs_in_the_client(
         assert conn.recv(INT_SIZE) == b""  # no pid: declined before anything ran
     with open(read, encoding="utf-8") as out:
         assert out.read() == ""
-    monkeypatch.chdir(town_dir)
-    monkeypatch.setattr(cmdclient, "build_id", lambda: "/elsewhere/tinytown/cli/cmdclient.py:1")
-    assert cmdclient.try_command_server(["status"]) is None  # tt then runs it in-process
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:  # (town_dir's chdir and REDIS_URL stay)
+        patch.setattr(cmdclient, "build_id", lambda: "/elsewhere/tinytown/cli/cmdclient.py:1")
+        assert cmdclient.try_command_server(["status"]) is None  # tt then runs it in-process
     sink = os.open(os.devnull, os.O_WRONLY)
     with _send(town_dir, ["status"], sink) as conn:  # this build is still served
         os.close(sink)
