@@ -9,7 +9,7 @@ read (classification, summaries) is :mod:`tinytown.models.message_text`.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import ClassVar, get_args
 
 import attrs
 
@@ -57,7 +57,7 @@ class ConfirmationType:
     Thanks = Thanks
     Approved = Approved
     Rejected = Rejected
-    ALL: ClassVar[tuple[type, ...]] = (Received, Acknowledged, Thanks, Approved, Rejected)
+    ALL: ClassVar[tuple[type, ...]] = get_args(AckKind)
 
 
 # --- message variants --------------------------------------------------------------
@@ -142,19 +142,8 @@ class Custom:
 
 
 MessageKind = (
-    Task
-    | Query
-    | Informational
-    | Confirmation
-    | TaskAssign
-    | TaskDone
-    | TaskFailed
-    | StatusRequest
-    | StatusResponse
-    | Ping
-    | Pong
-    | Shutdown
-    | Custom
+    Task | Query | Informational | Confirmation | TaskAssign | TaskDone | TaskFailed
+    | StatusRequest | StatusResponse | Ping | Pong | Shutdown | Custom
 )
 
 
@@ -174,21 +163,7 @@ class MessageType:
     Pong = Pong
     Shutdown = Shutdown
     Custom = Custom
-    ALL: ClassVar[tuple[type, ...]] = (
-        Task,
-        Query,
-        Informational,
-        Confirmation,
-        TaskAssign,
-        TaskDone,
-        TaskFailed,
-        StatusRequest,
-        StatusResponse,
-        Ping,
-        Pong,
-        Shutdown,
-        Custom,
-    )
+    ALL: ClassVar[tuple[type, ...]] = get_args(MessageKind)
 
 
 def _now() -> datetime:
