@@ -18,7 +18,7 @@ from tinytown.channel import reply_or
 from tinytown.errors import AgentNotFoundError, InvalidInputError, ResponseError
 from tinytown.keys import STOP_TTL_S
 from tinytown.models import Agent, AgentId, AgentState, EventType
-from tinytown.services._agent_state import emit_event, queue_activity, transition
+from tinytown.services._agent_state import StopFlag, emit_event, queue_activity, transition
 from tinytown.town import Town
 
 STOP_ACTIVITY = "🛑 Stop requested"
@@ -149,25 +149,11 @@ async def interrupt(town: Town, ref: str) -> ControlResult:
         AgentNotFoundError: no such agent record.
         InvalidStateError: the agent is Stopped, Error or Cold.
     """
-    agent = await _require_record(town, ref)
-    previous = await transition(
-        town,
-        agent,
-        AgentState.PAUSED,
-        allowed=_LIVE,
-        stop_flag="keep",
-        activity=INTERRUPT_ACTIVITY,
+    return await _control(
+        town, ref, AgentState.PAUSED, EventType.AGENT_INTERRUPTED, "Agent interrupted (paused)",
+        allowed=_LIVE, stop_flag="keep", activity=INTERRUPT_ACTIVITY,
         refusal="is in terminal state {state} and cannot be interrupted",
     )
-    await emit_event(
-        town,
-        EventType.AGENT_INTERRUPTED,
-        "Agent interrupted (paused)",
-        agent.id,
-        previous,
-        AgentState.PAUSED,
-    )
-    return ControlResult(agent.id, agent.name, previous, AgentState.PAUSED)
 
 
 async def resume(town: Town, ref: str) -> ControlResult:
@@ -177,20 +163,11 @@ async def resume(town: Town, ref: str) -> ControlResult:
         AgentNotFoundError: no such agent record.
         InvalidStateError: the agent is not Paused.
     """
-    agent = await _require_record(town, ref)
-    previous = await transition(
-        town,
-        agent,
-        AgentState.IDLE,
-        allowed=frozenset({AgentState.PAUSED}),
-        stop_flag="clear",
-        activity=RESUME_ACTIVITY,
+    return await _control(
+        town, ref, AgentState.IDLE, EventType.AGENT_RESUMED, "Agent resumed",
+        allowed=frozenset({AgentState.PAUSED}), stop_flag="clear", activity=RESUME_ACTIVITY,
         refusal="is {state}, not Paused — cannot resume",
     )
-    await emit_event(
-        town, EventType.AGENT_RESUMED, "Agent resumed", agent.id, previous, AgentState.IDLE
-    )
-    return ControlResult(agent.id, agent.name, previous, AgentState.IDLE)
 
 
 async def close(town: Town, ref: str) -> ControlResult:
@@ -202,25 +179,12 @@ async def close(town: Town, ref: str) -> ControlResult:
         AgentNotFoundError: no such agent record.
         InvalidStateError: the agent is already Stopped, Error or Cold.
     """
-    agent = await _require_record(town, ref)
-    previous = await transition(
-        town,
-        agent,
-        AgentState.DRAINING,
-        allowed=_LIVE,
-        stop_flag="set",
-        activity=CLOSE_ACTIVITY,
+    return await _control(
+        town, ref, AgentState.DRAINING, EventType.AGENT_STOPPED,
+        "Agent closing (draining then stop)",
+        allowed=_LIVE, stop_flag="set", activity=CLOSE_ACTIVITY,
         refusal="is already in terminal state {state}",
     )
-    await emit_event(
-        town,
-        EventType.AGENT_STOPPED,
-        "Agent closing (draining then stop)",
-        agent.id,
-        previous,
-        AgentState.DRAINING,
-    )
-    return ControlResult(agent.id, agent.name, previous, AgentState.DRAINING)
 
 
 def check_wait_timeout(timeout_s: float | None) -> None:
@@ -310,3 +274,25 @@ async def _require_record(town: Town, ref: str) -> Agent:
     if agent is None:
         raise AgentNotFoundError(f"{ref} (the supervisor mailbox has no agent record)")
     return agent
+
+
+async def _control(
+    town: Town,
+    ref: str,
+    new_state: AgentState,
+    event: EventType,
+    message: str,
+    *,
+    allowed: frozenset[AgentState],
+    stop_flag: StopFlag,
+    activity: str,
+    refusal: str,
+) -> ControlResult:
+    """The agent's record, moved to ``new_state`` by :func:`transition`, then the event."""
+    agent = await _require_record(town, ref)
+    previous = await transition(
+        town, agent, new_state, allowed=allowed, stop_flag=stop_flag, activity=activity,
+        refusal=refusal,
+    )
+    await emit_event(town, event, message, agent.id, previous, new_state)
+    return ControlResult(agent.id, agent.name, previous, new_state)

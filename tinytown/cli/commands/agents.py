@@ -14,6 +14,8 @@ from cyclopts import Parameter
 from tinytown.cli.output import emit_json, say
 
 if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
     from tinytown.services.agents import AgentRow
     from tinytown.town import Town
 
@@ -85,6 +87,18 @@ def list_agents(*, long: LongFlag = False, json: JsonFlag = False) -> None:
     run_town(body)
 
 
+def _verb(service: Callable[[Town, str], Awaitable[object]], agent: str, *lines: str) -> None:
+    """Apply one control verb of :mod:`tinytown.services.agents`, then print ``lines``."""
+    from tinytown.cli.runner import run_town
+
+    async def body(town: Town) -> None:
+        await service(town, agent)
+        for line in lines:
+            say(line)
+
+    run_town(body)
+
+
 def kill(agent: str, /) -> None:
     """Stop an agent gracefully after its current round.
 
@@ -96,15 +110,10 @@ def kill(agent: str, /) -> None:
     agent : str
         The agent: name, nickname, short id or full id.
     """
-    from tinytown.cli.runner import run_town
     from tinytown.services.agents import kill as kill_agent
 
-    async def body(town: Town) -> None:
-        await kill_agent(town, agent)
-        say(f"🛑 Requested stop for agent '{agent}'")
-        say("   Agent will stop at the start of its next round.")
-
-    run_town(body)
+    _verb(kill_agent, agent, f"🛑 Requested stop for agent '{agent}'",
+          "   Agent will stop at the start of its next round.")
 
 
 def interrupt(agent: str, /) -> None:
@@ -115,15 +124,10 @@ def interrupt(agent: str, /) -> None:
     agent : str
         The agent: name, nickname, short id or full id.
     """
-    from tinytown.cli.runner import run_town
     from tinytown.services.agents import interrupt as interrupt_agent
 
-    async def body(town: Town) -> None:
-        await interrupt_agent(town, agent)
-        say(f"⏸️  Interrupted agent '{agent}'")
-        say(f"   Agent is now paused. Use 'tt resume {agent}' to continue.")
-
-    run_town(body)
+    _verb(interrupt_agent, agent, f"⏸️  Interrupted agent '{agent}'",
+          f"   Agent is now paused. Use 'tt resume {agent}' to continue.")
 
 
 def resume(agent: str, /) -> None:
@@ -134,14 +138,9 @@ def resume(agent: str, /) -> None:
     agent : str
         The agent: name, nickname, short id or full id.
     """
-    from tinytown.cli.runner import run_town
     from tinytown.services.agents import resume as resume_agent
 
-    async def body(town: Town) -> None:
-        await resume_agent(town, agent)
-        say(f"▶️  Resumed agent '{agent}'")
-
-    run_town(body)
+    _verb(resume_agent, agent, f"▶️  Resumed agent '{agent}'")
 
 
 def close(agent: str, /) -> None:
@@ -152,14 +151,9 @@ def close(agent: str, /) -> None:
     agent : str
         The agent: name, nickname, short id or full id.
     """
-    from tinytown.cli.runner import run_town
     from tinytown.services.agents import close as close_agent
 
-    async def body(town: Town) -> None:
-        await close_agent(town, agent)
-        say(f"🔻 Closing agent '{agent}' (draining current work, then stopping)")
-
-    run_town(body)
+    _verb(close_agent, agent, f"🔻 Closing agent '{agent}' (draining current work, then stopping)")
 
 
 def wait(agent: str, /, *, timeout: float | None = None, json: JsonFlag = False) -> None:
