@@ -16,13 +16,13 @@ from tinytown.codec.json_codec import (
     agent_to_json,
     event_from_json,
     event_to_json,
-    message_from_json,
     message_to_bytes,
     message_to_dict,
     message_to_json,
     task_from_json,
     task_to_json,
 )
+from tinytown.codec.message_decode import message_from_json
 from tinytown.codec.timestamps import hash_ts, json_ts, parse_ts
 
 __all__ = [

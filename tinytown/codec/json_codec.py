@@ -23,7 +23,6 @@ from tinytown.models import (
     Event,
     EventType,
     Message,
-    MessageId,
     MessageType,
     Priority,
     SpawnMode,
@@ -31,7 +30,6 @@ from tinytown.models import (
     TaskId,
     TaskState,
 )
-from tinytown.models.ids import CANONICAL_ID
 from tinytown.models.message import AckKind, MessageKind
 
 _KIND_BY_TAG: dict[str, type[Any]] = {getattr(c, "TAG"): c for c in MessageType.ALL}  # noqa: B009
@@ -191,47 +189,6 @@ def kind_from_dict(data: dict[str, Any]) -> MessageKind:
         raise ValueError(f"unknown message type {data.get('type')!r}")
     kind: MessageKind = _structure_kind(data, cls)
     return kind
-
-
-_SINGLE_BY_TAG: dict[str, tuple[type[Any], str]] = {
-    getattr(c, "TAG"): (c, name) for c, name in _SINGLE_TEXT.items()  # noqa: B009
-}
-_canonical_id = CANONICAL_ID.fullmatch
-_orjson_loads = orjson.loads
-
-
-def message_from_json(text: str | bytes, where: str = "message") -> Message:
-    """Decode a message; any defect raises CorruptRecordError naming ``where``."""
-    try:
-        data = _orjson_loads(text)
-    except (orjson.JSONDecodeError, RecursionError):
-        data = None
-    if type(data) is not dict:
-        data = _loads_object(text, where)  # raises the CorruptRecordError that says why
-    try:
-        # Every message is decoded here: the common cases are inlined (a
-        # canonical id, a kind with one text field), fields in wire order.
-        raw_id = data["id"]
-        if type(raw_id) is str and len(raw_id) == 36 and _canonical_id(raw_id):
-            mid = MessageId(raw_id)
-        else:
-            mid = MessageId.parse(raw_id)
-        from_ = AgentId.parse(data["from"])
-        to = AgentId.parse(data["to"])
-        single = _SINGLE_BY_TAG.get(data.get("type"))
-        if single is not None and type(value := data.get(single[1])) is str:
-            kind = single[0](value)
-        else:
-            kind = kind_from_dict(data)
-        priority = _PRIORITIES.get(data.get("priority", "normal")) or Priority(data["priority"])
-        created_at = parse_ts(data["created_at"])
-        corr = data.get("correlation_id")
-        return Message(
-            from_, to, kind, priority, mid, created_at,
-            None if corr is None else MessageId.parse(corr),
-        )  # fmt: skip
-    except Exception as exc:  # every decoding defect is the same kind of corruption
-        raise CorruptRecordError(where, f"{type(exc).__name__}: {exc}") from None
 
 
 # --- events -------------------------------------------------------------------------
