@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -326,6 +328,44 @@ async def _costs(town: Town) -> tuple[int, int, int]:
     assert plain.tasks.total == full.tasks.total
     assert everything.sections
     return mid - before, after - mid, end - after
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+async def test_status_collects_no_garbage_while_the_rows_live_and_restores_the_collector(
+    town: Town, enabled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """2,000 task rows set off collections unless status pauses the collector while they
+    live (in ``_gather``); it leaves the collector as it found it."""
+    await _seed(town, 20, 2_000)
+    started: list[int] = []
+    during: list[int] = []
+    gather = status._gather
+
+    async def watched(*args: Any, **kwargs: Any) -> Any:
+        before = len(started)
+        try:
+            return await gather(*args, **kwargs)
+        finally:
+            during.extend(started[before:])
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started.append(info["generation"])
+
+    monkeypatch.setattr(status, "_gather", watched)
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    gc.callbacks.append(note)
+    try:
+        report = await status.status(town, tasks=True)
+        after = gc.isenabled()
+    finally:
+        gc.callbacks.remove(note)
+        (gc.enable if was else gc.disable)()
+    assert report.tasks.total == 2_000
+    assert sum(len(g.tasks) for g in report.groups) == 21 * 5
+    assert during == []
+    assert after is enabled
 
 
 @pytest.mark.slow

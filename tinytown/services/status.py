@@ -6,7 +6,8 @@ fields the summaries need, :mod:`tinytown.services.task_rows`), and one
 pipeline for every queue length, inbox sample and activity list, the backlog
 length and the whole records of the tasks shown (every running one with
 ``deep``, else each agent's first; the first of each group). The summaries
-are pure functions of what was read.
+are pure functions of what was read. No garbage collection runs meanwhile
+(see :func:`_collection_paused`).
 """
 
 from __future__ import annotations
@@ -100,46 +101,8 @@ class StatusReport:
 
 async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> StatusReport:
     """The town overview; ``tasks`` adds groups by assignee, ``deep`` activity and logs."""
-    agents = await town.channel.list_agents()
-    rows, ids = await read_rows(town)
-    with _collection_paused():
-        summaries = Summaries(rows, ids)
-        chosen = summaries.groups(agents, GROUP_TASKS_SHOWN) if tasks else []
-        counts = summaries.counts()
-        running = summaries.running()
-        described = {aid: [rows[i] for i in (at if deep else at[:1])]
-                     for aid, at in running.items()}
-        shown = list({r[ID]: r for rs in described.values() for r in rs}
-                     | {r[ID]: r for g in chosen for r in g.shown})
-        replies = await _read_queues_and_shown(town, agents, shown, deep=deep)
-        full = _whole_tasks(shown, replies[len(replies) - 1 - len(shown) : -1])
-
-        def whole(row: Row) -> Task:  # a record gone or corrupt meanwhile keeps its summary
-            found = full.get(row[ID] or "")
-            return row_task(row) if found is None else found
-
-        groups = [TaskGroup(agent_id=g.agent_id, agent=g.agent, active=g.active, done=g.done,
-                            tasks=[whole(r) for r in g.shown], total=g.total) for g in chosen]
-        step = 6 if deep else 3
-        keys = town.channel.keys
-        lines = []
-        for i, a in enumerate(agents):
-            length, urgent, raw = replies[step * i : step * i + 3]
-            sample = decode_messages(reply_or(raw, keys.inbox(a.id), []), keys.inbox(a.id))
-            activity = reply_or(replies[step * i + 3], keys.activity(a.id), []) if deep else []
-            dead = (dead_letters_from(replies[step * i + 4], replies[step * i + 5],
-                                      keys.deadletter(a.id)) if deep else DeadLetters())
-            lines.append(AgentStatus(
-                agent=a,
-                length=reply_or(length, keys.inbox(a.id), 0),
-                urgent=reply_or(urgent, keys.urgent(a.id), 0),
-                sampled=len(sample),
-                counts=count_categories(sample),
-                running=[whole(r) for r in described.get(a.id, [])],
-                running_texts=[ids[i] for i in running.get(a.id, [])],
-                activity=list(activity),
-                dead=dead,
-            ))  # fmt: skip
+    with _collection_paused():  # the rows are gone when _gather returns: nothing left to walk
+        agents, lines, counts, groups, backlog = await _gather(town, deep=deep, tasks=tasks)
     logs: list[AgentLogExcerpt] = []
     if deep:
         names = [(str(a.id), a.name) for a in agents]
@@ -151,10 +114,56 @@ async def status(town: Town, *, deep: bool = False, tasks: bool = False) -> Stat
         redis=town.target.redacted,
         agents=lines,
         tasks=counts,
-        backlog=reply_or(replies[-1], keys.backlog, 0),
+        backlog=backlog,
         groups=groups,
         logs=logs,
     )
+
+
+async def _gather(
+    town: Town, *, deep: bool, tasks: bool
+) -> tuple[list[Agent], list[AgentStatus], TaskCounts, list[TaskGroup], int]:
+    """Agents, their lines, task counts and groups, and the backlog length, from five reads."""
+    agents = await town.channel.list_agents()
+    rows, ids = await read_rows(town)
+    summaries = Summaries(rows, ids)
+    chosen = summaries.groups(agents, GROUP_TASKS_SHOWN) if tasks else []
+    counts = summaries.counts()
+    running = summaries.running()
+    described = {aid: [rows[i] for i in (at if deep else at[:1])]
+                 for aid, at in running.items()}
+    shown = list({r[ID]: r for rs in described.values() for r in rs}
+                 | {r[ID]: r for g in chosen for r in g.shown})
+    replies = await _read_queues_and_shown(town, agents, shown, deep=deep)
+    full = _whole_tasks(shown, replies[len(replies) - 1 - len(shown) : -1])
+
+    def whole(row: Row) -> Task:  # a record gone or corrupt meanwhile keeps its summary
+        found = full.get(row[ID] or "")
+        return row_task(row) if found is None else found
+
+    groups = [TaskGroup(agent_id=g.agent_id, agent=g.agent, active=g.active, done=g.done,
+                        tasks=[whole(r) for r in g.shown], total=g.total) for g in chosen]
+    step = 6 if deep else 3
+    keys = town.channel.keys
+    lines = []
+    for i, a in enumerate(agents):
+        length, urgent, raw = replies[step * i : step * i + 3]
+        sample = decode_messages(reply_or(raw, keys.inbox(a.id), []), keys.inbox(a.id))
+        activity = reply_or(replies[step * i + 3], keys.activity(a.id), []) if deep else []
+        dead = (dead_letters_from(replies[step * i + 4], replies[step * i + 5],
+                                  keys.deadletter(a.id)) if deep else DeadLetters())
+        lines.append(AgentStatus(
+            agent=a,
+            length=reply_or(length, keys.inbox(a.id), 0),
+            urgent=reply_or(urgent, keys.urgent(a.id), 0),
+            sampled=len(sample),
+            counts=count_categories(sample),
+            running=[whole(r) for r in described.get(a.id, [])],
+            running_texts=[ids[i] for i in running.get(a.id, [])],
+            activity=list(activity),
+            dead=dead,
+        ))  # fmt: skip
+    return agents, lines, counts, groups, reply_or(replies[-1], keys.backlog, 0)
 
 
 async def _read_queues_and_shown(
@@ -183,9 +192,11 @@ def _collection_paused() -> Iterator[None]:
     """No cyclic garbage collection in this block; the previous state after.
 
     CPython starts a collection every so many allocations, and a full one
-    walks every live object: with 100,000 task rows alive, one costs more
-    than all the summaries. The block makes no reference cycles and lasts
-    one pipeline round trip.
+    walks every live object: with 100,000 task rows alive, the two or three
+    that reading them set off cost more than all the summaries. The block
+    makes no reference cycles, lasts the five round trips of one status (the
+    process's other Trio tasks collect nothing meanwhile) and drops the rows
+    before it ends, so nothing of them is left for the next collection.
     """
     enabled = gc.isenabled()
     gc.disable()
