@@ -236,9 +236,7 @@ class RecordStore:
     # --- tasks -----------------------------------------------------------------------
 
     async def set_task(self, task: Task) -> None:
-        pipe = self.redis.pipeline()
-        queue_hash_write(pipe, self.keys.task(task.id), *task_to_hash(task))
-        await pipe.execute()
+        await self.set_tasks([task])
 
     async def set_tasks(self, tasks: Iterable[Task]) -> None:
         """Write many task records in one round trip."""

@@ -22,7 +22,6 @@ from tinytown.config.presets import (
     BUILTIN_PRESETS,
     DEMO_PRESET_NAME,
     CliPreset,
-    resolve_cli_name,
 )
 from tinytown.config.registry import (
     TownEntry,
@@ -64,7 +63,6 @@ __all__ = [
     "redis_target",
     "register_town",
     "registry_path",
-    "resolve_cli_name",
     "save_global_config",
     "save_town_config",
     "town_config_path",

@@ -73,7 +73,7 @@ class Guard:
         if not origin_allowed(headers.get("origin")):
             await _error(403, CROSS_ORIGIN)(scope, receive, send)
             return
-        if scope["path"].rstrip("/").endswith(HEALTH_PATH) or self.auth.mode == "none":
+        if scope["path"].rstrip("/").endswith(HEALTH_PATH) or self.auth.config.mode == "none":
             await self.app(scope, receive, send)
             return
         try:

@@ -80,16 +80,11 @@ def inspect_batch(batch: InFlight, where: str, now: datetime) -> tuple[list[Entr
     return entries, dead
 
 
-def assigned_task(entry: Entry) -> TaskId | None:
-    """The task a ``task_assign`` entry names (None for other messages or a non-UUID id)."""
-    return assigned_task_id(entry.message.kind)
-
-
 def ended_assignments(entries: Sequence[Entry], tasks: dict[TaskId, Task]) -> list[Entry]:
     """The entries assigning a task that is completed, failed or cancelled (pure)."""
     out = []
     for entry in entries:
-        tid = assigned_task(entry)
+        tid = assigned_task_id(entry.message.kind)
         task = tasks.get(tid) if tid is not None else None
         if task is not None and task.is_terminal:
             out.append(entry)
@@ -100,7 +95,7 @@ async def take_in(delivery: Delivery, channel: Channel, batch: InFlight, now: da
                   ) -> Intake | None:
     """Set aside the poison and the ended assignments of ``batch``; ``None`` when superseded."""
     entries, dead = inspect_batch(batch, channel.keys.processing(delivery.agent_id), now)
-    ids = [tid for tid in (assigned_task(e) for e in entries) if tid is not None]
+    ids = [tid for tid in (assigned_task_id(e.message.kind) for e in entries) if tid is not None]
     tasks = await channel.get_tasks(ids)
     ended = ended_assignments(entries, tasks)
     if dead or ended:

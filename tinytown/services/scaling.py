@@ -20,7 +20,6 @@ from tinytown.models import Agent, AgentState, TaskId, TaskState
 from tinytown.models.message import Task as TaskMessage
 from tinytown.models.message import TaskAssign, assigned_task_id
 from tinytown.models.mission import MissionRun
-from tinytown.services import missions
 from tinytown.town import Town
 
 PEEK_PER_AGENT: Final = 100
@@ -183,11 +182,6 @@ def dispatcher_status(missions: Iterable[MissionRun], now: datetime) -> str:
         if tick is not None and now - tick <= fresh:
             return "running"
     return "stalled"
-
-
-async def all_missions(town: Town) -> list[MissionRun]:
-    """Every readable mission record (corrupt ones are skipped by the store)."""
-    return await missions.list_missions(town, include_all=True)
 
 
 @attrs.frozen

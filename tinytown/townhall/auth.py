@@ -86,10 +86,6 @@ class Authenticator:
         self._jwks: Any = None
         self._limiter = trio.CapacityLimiter(VERIFY_THREADS)
 
-    @property
-    def mode(self) -> str:
-        return self.config.mode
-
     async def authenticate(self, authorization: str | None, api_key: str | None) -> Principal:
         """The caller's principal from its ``Authorization`` and ``X-API-Key`` headers.
 

@@ -13,6 +13,7 @@ from quart import Blueprint, Response
 from quart_schema import document_response
 
 from tinytown.errors import RedisError, TinytownError
+from tinytown.services import missions as mission_service
 from tinytown.services import scaling
 from tinytown.townhall.context import ctx
 from tinytown.townhall.models import Health, Problem, Ready, Scaling
@@ -45,7 +46,7 @@ async def ready() -> tuple[dict[str, object], int]:
             "town": town.name, "detail": f"Redis ping failed: {exc}",
         }, 503
     try:
-        missions = await scaling.all_missions(town)
+        missions = await mission_service.list_missions(town, include_all=True)
     except TinytownError:
         missions = []
     return {
