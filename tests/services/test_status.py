@@ -151,6 +151,8 @@ def test_summary_timestamps_read_as_whole_records_read_them() -> None:
         T0.replace(microsecond=123456), None, None, None,
     ]
     assert clock.sure(texts)[4:] == [clock.now] * 3
+    fresh = Clock()  # one at a time (whole records), before and after the columns
+    assert [fresh.when(t) for t in texts] == clock.maybe(texts) == [clock.when(t) for t in texts]
 
 
 def test_all_canonical_ids_in_bulk_agrees_with_one_by_one() -> None:

@@ -179,19 +179,28 @@ def _tags(value: str | None) -> list[str]:
     return []
 
 
+def _when(text: str | None) -> datetime | None:
+    return _try(parse_ts, text)
+
+
 def task_from_hash(fields: Mapping[str, str], where: str = "task", *,
-                   now: datetime | None = None) -> Task:
-    """Decode a task hash (``HGETALL`` result, non-empty)."""
+                   now: datetime | None = None,
+                   when: Callable[[str | None], datetime | None] = _when) -> Task:
+    """Decode a task hash (``HGETALL`` result, non-empty).
+
+    ``when`` reads a timestamp field as ``_try(parse_ts, ...)`` does (a caller
+    decoding many records passes a memo of it); None: absent or unreadable.
+    """
     now = now or datetime.now(UTC)
     return Task(
         id=_record_id(fields, where, TaskId.parse),
         description=fields.get("description", ""),
         state=task_state(fields.get("state")),
-        created_at=_try(parse_ts, fields.get("created_at")) or now,
-        updated_at=_try(parse_ts, fields.get("updated_at")) or now,
+        created_at=when(fields.get("created_at")) or now,
+        updated_at=when(fields.get("updated_at")) or now,
         assigned_to=_try(AgentId.parse, fields.get("assigned_to")),
-        started_at=_try(parse_ts, fields.get("started_at")),
-        completed_at=_try(parse_ts, fields.get("completed_at")),
+        started_at=when(fields.get("started_at")),
+        completed_at=when(fields.get("completed_at")),
         result=fields.get("result"),
         parent_id=_try(TaskId.parse, fields.get("parent_id")),
         tags=_tags(fields.get("tags")),

@@ -32,7 +32,7 @@ from tinytown.services.deadletters import from_replies as dead_letters_from
 from tinytown.services.deadletters import queue_reads as queue_dead_letter_reads
 from tinytown.services.messages import CategoryCounts, count_categories
 from tinytown.services.task_rows import ID, Row, read_rows, row_task
-from tinytown.services.task_summary import Summaries
+from tinytown.services.task_summary import Clock, Summaries
 from tinytown.services.task_summary import TaskCounts as TaskCounts
 from tinytown.town import Town
 
@@ -135,7 +135,7 @@ async def _gather(
     shown = list({r[ID]: r for rs in described.values() for r in rs}
                  | {r[ID]: r for g in chosen for r in g.shown})
     replies = await _read_queues_and_shown(town, agents, shown, deep=deep)
-    full = _whole_tasks(shown, replies[len(replies) - 1 - len(shown) : -1])
+    full = _whole_tasks(shown, replies[len(replies) - 1 - len(shown) : -1], summaries.clock)
 
     def whole(row: Row) -> Task:  # a record gone or corrupt meanwhile keeps its summary
         found = full.get(row[ID] or "")
@@ -207,14 +207,18 @@ def _collection_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _whole_tasks(ids: Sequence[str | None], replies: Sequence[object]) -> dict[str, Task]:
-    """The shown tasks' HGETALL replies, decoded (gone or corrupt ones left out)."""
+def _whole_tasks(
+    ids: Sequence[str | None], replies: Sequence[object], clock: Clock
+) -> dict[str, Task]:
+    """The shown tasks' HGETALL replies, decoded (gone or corrupt ones left out); their
+    timestamps mostly texts the summaries read already, through the same ``clock``."""
     out = {}
     for task_id, reply in zip(ids, replies, strict=True):
         if isinstance(reply, Exception) or not reply:
             continue
         try:
-            out[str(task_id)] = task_from_hash(pairs_to_dict(reply), str(task_id))
+            out[str(task_id)] = task_from_hash(pairs_to_dict(reply), str(task_id),
+                                               now=clock.now, when=clock.when)
         except CorruptRecordError:
             continue
     return out

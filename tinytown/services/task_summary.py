@@ -222,6 +222,15 @@ class Clock:
         self._maybe: dict[str | None, datetime | None] = {}
         self._sure: dict[str | None, datetime] = {}
 
+    def when(self, text: str | None) -> datetime | None:
+        """One text's instant; None where absent or unreadable."""
+        read = self._maybe
+        try:
+            return read[text]
+        except KeyError:
+            found = read[text] = _when(text)
+            return found
+
     def maybe(self, texts: list[str | None]) -> list[datetime | None]:
         """Each text's instant; None where absent or unreadable."""
         read = self._maybe
