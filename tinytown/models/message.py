@@ -216,10 +216,6 @@ class Message:
             raise TypeError(f"priority must be a Priority, got {type(priority).__name__}")
         return cls(from_=from_, to=to, kind=as_kind(kind), priority=priority)
 
-    def readdressed(self, to: AgentId) -> Message:
-        """The same message (id, priority, time kept) addressed to another agent."""
-        return attrs.evolve(self, to=to)
-
     def reply(self, kind: MessageKind) -> Message:
         """A reply from the recipient, correlated with this message."""
         return Message(from_=self.to, to=self.from_, kind=kind, correlation_id=self.id)

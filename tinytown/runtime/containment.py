@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -35,6 +35,11 @@ RUNTIME_PID_ENV: Final = "TINYTOWN_RUNTIME_PID"
 TOWN_ENV: Final = "TINYTOWN_TOWN"
 MARKER_ENV: Final = (ROUND_TOKEN_ENV, RUNTIME_PID_ENV)
 """Variables a runtime must not inherit from a model that started it (``tt spawn`` in a round)."""
+
+
+def runtime_env(env: Mapping[str, str]) -> dict[str, str]:
+    """``env`` without a round's markers: a runtime started by a model is not part of its round."""
+    return {k: v for k, v in env.items() if k not in MARKER_ENV}
 
 _PROC = Path("/proc")
 

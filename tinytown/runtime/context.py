@@ -12,16 +12,11 @@ import attrs
 
 from tinytown.config import TownConfig, load_town_config, town_config_path
 from tinytown.errors import TinytownError
-from tinytown.runtime.containment import MARKER_ENV
+from tinytown.runtime.containment import runtime_env
 from tinytown.runtime.settings import RuntimeSettings, ShutdownMode
 from tinytown.town import Town
 
 log = logging.getLogger("tinytown.runtime")
-
-
-def _base_env() -> dict[str, str]:
-    # A runtime started from inside a round must not mark its own models as that round's.
-    return {k: v for k, v in os.environ.items() if k not in MARKER_ENV}
 
 
 @attrs.define
@@ -41,7 +36,7 @@ class RuntimeContext:
     town: Town
     host: str
     settings: RuntimeSettings = attrs.field(factory=RuntimeSettings)
-    env: Mapping[str, str] = attrs.field(factory=_base_env)
+    env: Mapping[str, str] = attrs.field(factory=lambda: runtime_env(os.environ))
     echo: Callable[[str], None] | None = None
     shutdown_mode: ShutdownMode = ShutdownMode.SUSPEND
     shutting_down: bool = False

@@ -27,7 +27,7 @@ import trio
 from tinytown.errors import InvalidStateError, OperationTimeoutError
 from tinytown.files import private_dir, private_opener
 from tinytown.procwait import pid_alive, wait_pid_gone
-from tinytown.runtime.containment import MARKER_ENV
+from tinytown.runtime.containment import runtime_env
 from tinytown.runtime.settings import ShutdownMode
 from tinytown.town import Town
 
@@ -87,11 +87,6 @@ async def shut_down_runtimes(town: Town, timeout_s: float = STOP_TIMEOUT_S) -> l
         for pid in pids.values():  # one deadline for all: each wait blocks on a pidfd
             await wait_pid_gone(pid)
     return sorted(pids.values())
-
-
-def runtime_env(env: Mapping[str, str]) -> dict[str, str]:
-    """``env`` without a round's markers: a runtime started by a model is not part of its round."""
-    return {k: v for k, v in env.items() if k not in MARKER_ENV}
 
 
 def launch_detached(root: Path, *, stay: bool = False, env: Mapping[str, str] | None = None

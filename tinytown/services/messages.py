@@ -76,11 +76,6 @@ def message_kind(
     return MessageType.Task(description=text)
 
 
-def kind_label(kind: MessageKind) -> str:
-    """``task``, ``query``, ``informational``, ``confirmation`` (or the wire tag)."""
-    return kind.TAG
-
-
 # --- classification counts (pure) ---------------------------------------------------------
 
 
@@ -189,7 +184,8 @@ class Sent:
 
     @property
     def label(self) -> str:
-        return kind_label(self.message.kind)
+        """``task``, ``query``, ``informational``, ``confirmation`` (the wire tag)."""
+        return self.message.kind.TAG
 
 
 async def resolve_sender(

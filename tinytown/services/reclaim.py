@@ -279,7 +279,7 @@ async def reclaim_to_agent(
         for item in [*urgent, *normal]:
             if item.kind is ItemKind.SKIP:
                 continue
-            copy = message_to_json(item.message.readdressed(target))
+            copy = message_to_json(attrs.evolve(item.message, to=target))
             if item.urgent:
                 src, dst, side = keys.urgent(box.agent.id), keys.urgent(target), "L"
             else:
