@@ -27,10 +27,8 @@ import trio
 
 from tinytown.channel import Channel
 from tinytown.config import (
-    GlobalConfig,
     RedisTarget,
     TownConfig,
-    load_global_config,
     load_town_config,
     new_town_config,
     redis_target,
@@ -55,7 +53,7 @@ from tinytown.models import SUPERVISOR, Agent, AgentId
 from tinytown.redis import server
 from tinytown.redis.client import Redis, open_redis
 from tinytown.redis.url import parse_url
-from tinytown.town_redis import ensure_server, secure_target
+from tinytown.town_redis import ensure_server, global_config_or_none, secure_target
 
 TT_DIR = ".tt"
 TOWN_SUBDIRS = ("agents", "logs", "tasks")
@@ -304,7 +302,7 @@ def prepare_town(root: Path, name: str, *, register: bool = True) -> TownConfig:
         )
     if not name.strip():
         raise InvalidInputError("Town name must not be empty")
-    config = new_town_config(name.strip(), _global_or_default())
+    config = new_town_config(name.strip(), global_config_or_none())
     root.mkdir(parents=True, exist_ok=True)
     create_layout(root)
     save_town_config(root, config)
@@ -324,13 +322,6 @@ def create_layout(root: Path) -> None:
         prefix = "" if not lines or gitignore.read_text().endswith("\n") else "\n"
         with gitignore.open("a") as fh:
             fh.write(f"{prefix}.tt/\n")
-
-
-def _global_or_default() -> GlobalConfig | None:
-    try:
-        return load_global_config()
-    except ConfigError:
-        return None
 
 
 async def check_remote(redis: Redis, target: RedisTarget) -> None:

@@ -33,7 +33,8 @@ log = logging.getLogger("tinytown")
 BINARY_ENV = "TINYTOWN_REDIS_SERVER"
 
 
-def _global_config() -> GlobalConfig | None:
+def global_config_or_none() -> GlobalConfig | None:
+    """The user's global config, None when it cannot be read (the defaults then apply)."""
     try:
         return load_global_config()
     except ConfigError:
@@ -72,7 +73,7 @@ def redis_binary(
     env = os.environ if env is None else env
     explicit = env.get(BINARY_ENV, "").strip()
     if not explicit:
-        glob = _global_config()
+        glob = global_config_or_none()
         explicit = (glob.redis.binary or "").strip() if glob is not None else ""
     if not explicit:
         home = Path(env["HOME"]) if env.get("HOME") else None
