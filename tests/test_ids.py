@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 
-from tinytown.models import MessageId, TaskId
+from tinytown.models import AgentId, MessageId, TaskId
 from tinytown.models.ids import new_uuid4_text
 
 
@@ -38,3 +38,18 @@ def test_a_forked_child_mints_ids_of_its_own() -> None:
     parent = "".join(new_uuid4_text() for _ in range(4))
     assert len(child) == len(parent) == 4 * 36
     assert child != parent
+
+
+def test_agent_id_memo_is_bounded_and_keyed_by_exact_text() -> None:
+    from tinytown.models import ids
+
+    canonical = AgentId.new().text
+    upper = canonical.upper()
+    assert ids.known_agent_id(upper) is None
+    assert AgentId.parse(upper).text == canonical  # memoised under the text given...
+    assert ids.known_agent_id(upper) == AgentId(canonical)
+    assert ids.known_agent_id(canonical) is None  # ...not under another spelling
+    assert AgentId.parse(canonical) is AgentId.parse(canonical)
+    for _ in range(ids._AGENT_IDS_MAX + 10):
+        AgentId.parse(AgentId.new().text)
+    assert len(ids._AGENT_IDS) <= ids._AGENT_IDS_MAX

@@ -1,9 +1,10 @@
 """Decoding a message: the path of every message received, kept short.
 
-The common cases are inlined (a canonical id, a kind with one text field, a
-timestamp as we write it) and the ``Message``, its id and its kind are built
-slot by slot (:mod:`tinytown.codec.slots`); anything else goes the general way
-of :mod:`tinytown.codec.json_codec`. The result is the same ``Message``.
+The common cases are inlined (a canonical id, an agent id seen before, a kind
+with one text field, a timestamp as we write it) and the ``Message``, its id
+and its kind are built slot by slot (:mod:`tinytown.codec.slots`); anything
+else goes the general way of :mod:`tinytown.codec.json_codec`. The result is
+the same ``Message``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tinytown.codec.slots import Setter, slot_setters
 from tinytown.codec.timestamps import parse_ts
 from tinytown.errors import CorruptRecordError
 from tinytown.models import AgentId, Message, MessageId, Priority
-from tinytown.models.ids import CANONICAL_ID
+from tinytown.models.ids import CANONICAL_ID, known_agent_id
 
 _SINGLE_BY_TAG: dict[str, tuple[type[Any], str, Setter]] = {
     getattr(c, "TAG"): (c, name, slot_setters(c, (name,))[0])  # noqa: B009
@@ -29,6 +30,7 @@ _set_from, _set_to, _set_kind, _set_priority, _set_id, _set_created_at, _set_cor
 )
 (_set_id_text,) = slot_setters(MessageId, ("text",))
 _new = object.__new__
+_known_agent = known_agent_id
 _canonical_id = CANONICAL_ID.fullmatch
 _orjson_loads = orjson.loads
 _fromisoformat = datetime.fromisoformat
@@ -44,16 +46,18 @@ def message_from_json(text: str | bytes, where: str = "message") -> Message:
         data = _loads_object(text, where)  # raises the CorruptRecordError that says why
     try:
         # Every message is decoded here: the common cases are inlined (a
-        # canonical id, a kind with one text field, a timestamp as we write
-        # it), fields in wire order.
+        # canonical id, an agent id seen before, a kind with one text field, a
+        # timestamp as we write it), fields in wire order.
         raw_id = data["id"]
         if type(raw_id) is str and len(raw_id) == 36 and _canonical_id(raw_id):
             mid = _new(MessageId)
             _set_id_text(mid, raw_id)
         else:
             mid = MessageId.parse(raw_id)
-        from_ = AgentId.parse(data["from"])
-        to = AgentId.parse(data["to"])
+        raw = data["from"]
+        from_ = _known_agent(raw) or AgentId.parse(raw)
+        raw = data["to"]
+        to = _known_agent(raw) or AgentId.parse(raw)
         single = _SINGLE_BY_TAG.get(data.get("type"))
         if single is not None and type(value := data.get(single[1])) is str:
             kind = _new(single[0])

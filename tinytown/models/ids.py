@@ -11,7 +11,6 @@ import os
 import re
 import threading
 import uuid
-from functools import lru_cache
 from typing import Self
 
 import attrs
@@ -133,6 +132,19 @@ class MessageId(_Id):
 SUPERVISOR = AgentId(str(SUPERVISOR_UUID))
 
 
-@lru_cache(maxsize=4096)
+_AGENT_IDS: dict[str, AgentId] = {}
+_AGENT_IDS_MAX = 4096
+
+known_agent_id = _AGENT_IDS.get
+"""The AgentId already parsed from exactly this text, or None (a plain dict look-up:
+message decoding tries it first, as the same few agent ids recur in every message)."""
+
+
 def _parse_agent_id(text: str) -> AgentId:
-    return AgentId(_canonical_text(text, "agent"))
+    agent = _AGENT_IDS.get(text)
+    if agent is None:
+        agent = AgentId(_canonical_text(text, "agent"))
+        if len(_AGENT_IDS) >= _AGENT_IDS_MAX:
+            _AGENT_IDS.clear()  # bounded memo, never a leak
+        _AGENT_IDS[text] = agent
+    return agent
