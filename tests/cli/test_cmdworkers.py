@@ -256,14 +256,14 @@ def test_without_pidfds_the_server_ends_at_once_and_tt_runs_in_process(tmp_path:
 def test_a_request_from_another_build_is_declined_and_runs_in_the_client(
     cmd_server: subprocess.Popen[bytes], town_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A ``tt`` of another install (or reinstalled since the server started) gets no pid:
+    """A ``tt`` of another version (upgraded since the server started) gets no pid:
     nothing runs in the server, and the client runs its own code instead."""
     _workers(cmd_server.pid)
     read, write = os.pipe()
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     conn.connect(str(town_dir / ".tt" / "cmd.sock"))
     request = encode_request(["status"], str(town_dir), 0o022, dict(os.environ),
-                             build="/elsewhere/tinytown/cli/cmdclient.py:1")
+                             build="tinytown 0.0.1")
     with conn, open(os.devnull, "rb") as stdin:
         socket.send_fds(conn, [request], [stdin.fileno(), write, 2])
         os.close(write)
@@ -271,7 +271,7 @@ def test_a_request_from_another_build_is_declined_and_runs_in_the_client(
     with open(read, encoding="utf-8") as out:
         assert out.read() == ""
     with monkeypatch.context() as patch:  # (town_dir's chdir and REDIS_URL stay)
-        patch.setattr(cmdclient, "build_id", lambda: "/elsewhere/tinytown/cli/cmdclient.py:1")
+        patch.setattr(cmdclient, "build_id", lambda: "tinytown 0.0.1")
         assert cmdclient.try_command_server(["status"]) is None  # tt then runs it in-process
     sink = os.open(os.devnull, os.O_WRONLY)
     with _send(town_dir, ["status"], sink) as conn:  # this build is still served

@@ -24,6 +24,8 @@ import _socket
 import os
 import sys
 
+from tinytown import __version__
+
 TYPE_CHECKING = False  # not typing's: importing typing costs more than this client's work
 if TYPE_CHECKING:
     from typing import NoReturn
@@ -86,13 +88,15 @@ def command_of(argv: list[str]) -> str | None:
 
 
 def build_id() -> str:
-    """Which installed copy of tinytown this is: this file's path and modification time.
+    """Which release of tinytown this client is (its version).
 
-    A server runs the code it loaded at its start; a ``tt`` from another
-    environment, or one reinstalled since (``pip install -U``), has another id
-    and is declined, so its command runs in its own process with its own code.
+    A server runs the code it loaded at its start; a ``tt`` of another
+    version (upgraded since, or from another environment) is declined, so its
+    command runs in its own process with its own code. The version and not
+    the file's path: a checkout and an installed copy of one release (as
+    under ``pytest`` in a source tree) are the same code.
     """
-    return f"{__file__}:{os.stat(__file__).st_mtime_ns}"
+    return f"tinytown {__version__}"
 
 
 def encode_request(argv: list[str], cwd: str, umask: int, env: dict[str, str],

@@ -57,9 +57,9 @@ def work(listener: socket.socket, control: socket.socket, hot: prefault.Ranges) 
         log.warning("command server: %s", exc)
         return 0
     if not blob.startswith(BUILD + b"\0"):
-        # Another copy of tinytown (another venv, or reinstalled since this server
-        # started): no pid goes back, so the client runs the command itself.
-        log.info("command server: declined a request from another tinytown build")
+        # Another release of tinytown (upgraded since this server started, or from
+        # another environment): no pid goes back, so the client runs the command itself.
+        log.info("command server: declined a request from another tinytown version")
         for fd in fds:
             os.close(fd)
         return 0
