@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.conftest import TT
+from tests.runtime._rt_support import wait_until
 from tinytown.cli import cmdclient, prefault
 from tinytown.cli.cmdclient import INT_SIZE, encode_request, unpack_int
 from tinytown.cli.cmdserver import READY
@@ -62,13 +63,6 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
-
-
-def _wait_until(check: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE_S
-    while not check():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.02)
 
 
 def _send(town: Path, argv: list[str], stdout: int) -> socket.socket:
@@ -134,7 +128,7 @@ def test_a_request_outlives_workers_killed_while_waiting(
     try:
         for pid in waiting:
             os.kill(pid, signal.SIGKILL)
-        _wait_until(lambda: _gone(waiting), "killed workers still running")
+        wait_until(lambda: _gone(waiting), "killed workers still running", DEADLINE_S)
         read, write = os.pipe()
         conn = _send(town_dir, ["status"], write)  # queued: nobody accepts it yet
         os.close(write)
@@ -161,8 +155,8 @@ def test_a_worker_killed_mid_command_is_reported_and_not_run_again(
     with _send(town_dir, ["assign", "supervisor", "Work of a killed worker"], write) as conn:
         os.close(write)
         pid = _read_int(conn)
-        _wait_until(lambda: "Work of a killed worker" in tt("inbox", "supervisor").out,
-                    "the command never assigned its task")
+        wait_until(lambda: "Work of a killed worker" in tt("inbox", "supervisor").out,
+                   "the command never assigned its task", DEADLINE_S)
         os.kill(pid, signal.SIGKILL)
         assert _read_int(conn) == -signal.SIGKILL  # the server reports how it ended
     os.close(read)
@@ -175,12 +169,12 @@ def test_waiting_workers_end_with_a_killed_server(town_dir: Path) -> None:
     argv = [sys.executable, "-m", "tinytown.cli", "--command-server", str(town_dir)]
     server = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait_until(sock.exists, "command server did not start")
+        wait_until(sock.exists, "command server did not start", DEADLINE_S)
         waiting = _workers(server.pid)
     finally:
         server.kill()
         server.wait(timeout=30)
-    _wait_until(lambda: _gone(waiting), "workers outlived their server")
+    wait_until(lambda: _gone(waiting), "workers outlived their server", DEADLINE_S)
 
 
 def _in_child(block: bytearray, action: Callable[[set[int]], None]) -> bool:

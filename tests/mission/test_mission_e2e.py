@@ -13,7 +13,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ import pytest
 import redis as redis_py
 import trio
 
+from tests.runtime._rt_support import wait_until
 from tinytown.config import new_town_config, save_town_config
 from tinytown.keys import Keys
 from tinytown.procwait import pid_alive, wait_pid_gone
@@ -73,14 +73,6 @@ def tt(*args: str) -> str:
     return done.stdout
 
 
-def wait_until(pred: object, what: str) -> None:
-    deadline = time.monotonic() + WAIT_S
-    while not pred():  # type: ignore[operator]
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 @pytest.mark.slow
 def test_three_issue_mission_completes_with_exactly_one_fix_task(
     e2e_town: Path, fake_gh: FakeGh, town_name: str, redis_url: str
@@ -112,7 +104,7 @@ def test_three_issue_mission_completes_with_exactly_one_fix_task(
         return str(json.loads(r.get(keys.mission(mid)) or "{}").get("state"))
 
     try:
-        wait_until(lambda: state() == "completed", "the mission to complete")
+        wait_until(lambda: state() == "completed", "the mission to complete", WAIT_S)
         items = [json.loads(v) for v in r.hvals(keys.mission_work(mid))]
         watches = [json.loads(v) for v in r.hvals(keys.mission_watch(mid))]
         tasks = [r.hgetall(k) for k in r.keys(f"tt:{town_name}:task:*")]
