@@ -238,3 +238,33 @@ def test_a_planted_breach_is_caught(copy: Path, where: str, planted: str, expect
 def test_a_module_outside_the_table_is_caught(copy: Path) -> None:
     (copy / "gadgets.py").write_text("X = 1\n")
     assert any("gadgets.py: in no layer" in v for v in violations(copy))
+
+
+MAX_MODULE_LINES = 400  # ARCHITECTURE.md: modules of 100-400 lines, one responsibility
+
+
+def test_no_module_grows_past_the_split_line() -> None:
+    """Issue 16 item 7: a module past 400 lines is split by responsibility."""
+    too_long = {
+        str(path.relative_to(PKG)): n
+        for path in PKG.rglob("*.py")
+        if (n := len(path.read_text(encoding="utf-8").splitlines())) > MAX_MODULE_LINES
+    }
+    assert too_long == {}
+
+
+# The only icons the services may carry: 0.10's activity lines (data-model.md §6.2) and the
+# runtime log lines the agent-log excerpt reads and condenses (agent-loop.md, "Logs").
+_WIRE_ICONS = {"📍", "✅", "❌", "🔄", "📬", "🤖", "📊", "🛑", "📋", "🔻", "⚠"}
+_ICON = re.compile("[\U0001F300-\U0001FAFF\u2600-\u27BF]")
+
+
+def test_services_carry_no_display_icons() -> None:
+    """Issue 16 item 3: presentation belongs to the adapters (``cli/icons.py``)."""
+    found = {
+        (str(path.relative_to(PKG)), icon)
+        for path in (PKG / "services").rglob("*.py")
+        for icon in _ICON.findall(path.read_text(encoding="utf-8"))
+        if icon not in _WIRE_ICONS
+    }
+    assert found == set()
