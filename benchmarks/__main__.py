@@ -11,7 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchmarks._common import PIN, Outcome, Skipped, cpu_snapshot, foreign_cpu_percent
+from benchmarks._common import PIN, SCHED, Outcome, Skipped, cpu_snapshot, foreign_cpu_percent
 
 # benchmark name -> module under benchmarks/
 BENCHMARKS: dict[str, str] = {
@@ -60,6 +60,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "the harness to one CPU (default: stable figures); 'split' to two different "
         "CPUs (every hand-off pays a cross-CPU wake-up); 'none' lets the OS choose",
     )
+    parser.add_argument(
+        "--sched",
+        choices=("fifo", "normal"),
+        default="fifo",
+        help="scheduling of the latency harness: 'fifo' runs it SCHED_FIFO (lowest "
+        "real-time priority; default: one mode per hand-off, see benchmarks/_common.SCHED) "
+        "where the system allows it, else it falls back and says so; 'normal' never tries",
+    )
     args = parser.parse_args(argv)
     names = [ALIASES.get(n, n) for n in args.names] or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -106,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     outcomes: list[Outcome] = []
     PIN["mode"] = args.pin
+    SCHED["mode"] = args.sched
     for name in args.names:
         print(f"[bench] {name} ...", file=sys.stderr, flush=True)
         outcome = run_one(name, args.quick)
@@ -124,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = report.run_meta(argv, started)
     meta["quick"] = args.quick
     meta["pin"] = args.pin
+    meta["sched"] = args.sched
     paths = report.write(outcomes, meta, args.out, report.stamp_of(started))
     print(paths["latest_md"].read_text())
     for key, path in paths.items():

@@ -255,6 +255,43 @@ PinMode = Literal["none", "same", "split"]
 PIN: dict[str, PinMode] = {"mode": "same"}
 """CPU placement for the latency benchmark (set by ``--pin``; others never pin)."""
 
+SchedMode = Literal["fifo", "normal"]
+SCHED: dict[str, str] = {"mode": "fifo", "applied": ""}
+"""Scheduling of the latency harness (set by ``--sched``); ``applied`` says what it got.
+
+With ``fifo`` the harness process (not its redis-servers) runs ``SCHED_FIFO`` at the
+lowest real-time priority while the servers run: a reply written by Redis wakes the
+harness at once. Under the normal policy the kernel sometimes lets Redis write both
+replies of a hand-off (the receiver's and the sender's) before the harness runs; Trio
+then runs the two woken tasks in a random order, and the samples where the sender's
+task runs first are ≈ 6 µs slower. The hand-off distribution becomes two modes whose
+mix depends on the scheduler rather than on the client, and the p50 lands between
+them. Every series (floor, ours, peers) runs under the same policy.
+"""
+
+
+@contextmanager
+def realtime(mode: str) -> Iterator[str]:
+    """Run this process ``SCHED_FIFO`` (priority 1) inside the block if ``mode`` is fifo.
+
+    Yields what was applied: ``"fifo"``, ``"normal"``, or ``"normal (…reason…)"``
+    when the system refuses (no CAP_SYS_NICE, no real-time budget in the cgroup).
+    The previous policy is restored on exit. Threads started inside inherit it.
+    """
+    if mode != "fifo" or not hasattr(os, "sched_setscheduler"):
+        yield "normal"
+        return
+    before = os.sched_getscheduler(0), os.sched_getparam(0)
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(1))
+    except OSError as exc:
+        yield f"normal (SCHED_FIFO refused: {exc.strerror or exc})"
+        return
+    try:
+        yield "fifo"
+    finally:
+        os.sched_setscheduler(0, before[0], before[1])
+
 
 def pin_cpus(mode: PinMode) -> tuple[int, int] | None:
     """(client CPU, server CPU) for ``mode``, or None when not pinning (or impossible)."""
@@ -266,13 +303,15 @@ def pin_cpus(mode: PinMode) -> tuple[int, int] | None:
 
 @contextmanager
 def bench_servers(
-    *transports: Literal["unix", "tcp"], pin: PinMode = "none"
+    *transports: Literal["unix", "tcp"], pin: PinMode = "none", sched: str = "normal"
 ) -> Iterator[dict[str, BenchServer]]:
     """Start one server per transport in a temp dir; stop them all (by PID) on exit.
 
     With ``pin="same"`` the servers and this process (the calling thread, and
     the threads and processes it starts later) run on one CPU; with ``"split"``
-    on two different CPUs. The affinity is restored on exit.
+    on two different CPUs. The affinity is restored on exit. ``sched="fifo"``: this
+    process runs real-time while the servers run (see :data:`SCHED`; the servers, started
+    before, keep the normal policy); what was applied is in ``SCHED["applied"]``.
     """
     # A short directory: unix socket paths are limited to ~104 bytes.
     workdir = Path(tempfile.mkdtemp(prefix="ttb-"))
@@ -288,7 +327,9 @@ def bench_servers(
                 os.sched_setaffinity(servers[transport].pid, {pinned[1]})
         if pinned:
             os.sched_setaffinity(0, {pinned[0]})
-        yield servers
+        with realtime(sched) as applied:
+            SCHED["applied"] = applied
+            yield servers
     finally:
         if original is not None:
             os.sched_setaffinity(0, original)

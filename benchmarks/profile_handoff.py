@@ -43,7 +43,7 @@ def main() -> None:
     parser.add_argument("--tcp", action="store_true", help="TCP loopback, not a unix socket")
     args = parser.parse_args()
     transport: Literal["unix", "tcp"] = "tcp" if args.tcp else "unix"
-    with bench_servers(transport, pin="same") as servers:
+    with bench_servers(transport, pin="same", sched="fifo") as servers:
         server = servers[transport]
         profiler = cProfile.Profile() if args.cprofile else None
         started = perf_counter()

@@ -35,7 +35,8 @@ from tinytown.models.mission import (
     WorkItem,
     WorkItemId,
 )
-from tinytown.redis.client import Redis, Transaction
+from tinytown.redis.client import Redis
+from tinytown.redis.pipeline import Transaction
 from tinytown.scripts import RELEASE_LEASE
 from tinytown.services._txn import run_watched
 

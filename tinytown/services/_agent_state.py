@@ -15,7 +15,7 @@ from typing import Literal
 from tinytown.errors import AgentNotFoundError, InvalidStateError, RedisError
 from tinytown.keys import Keys
 from tinytown.models import Agent, AgentId, AgentState, Event, EventType
-from tinytown.redis.client import Pipeline
+from tinytown.redis.pipeline import Pipeline
 from tinytown.scripts import AGENT_TRANSITION, PUSH_ACTIVITY
 from tinytown.town import Town, utcnow
 

@@ -25,7 +25,8 @@ from tinytown.models import (
     Task,
     TaskId,
 )
-from tinytown.redis.client import Pipeline, Redis, Transaction
+from tinytown.redis.client import Redis
+from tinytown.redis.pipeline import Pipeline, Transaction
 
 if TYPE_CHECKING:
     from tinytown.town import Town

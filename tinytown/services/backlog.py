@@ -21,7 +21,7 @@ from tinytown.errors import (
     TaskNotFoundError,
 )
 from tinytown.models import Task, TaskId
-from tinytown.redis.client import Transaction
+from tinytown.redis.pipeline import Transaction
 from tinytown.scripts import REMOVE_BACKLOG_TASK
 from tinytown.services._txn import (
     assigned_event,

@@ -20,7 +20,7 @@ from tinytown.codec.deadletter import deadletter_from_json
 from tinytown.errors import CorruptRecordError
 from tinytown.models import AgentId
 from tinytown.models.deadletter import DeadLetter
-from tinytown.redis.client import Pipeline
+from tinytown.redis.pipeline import Pipeline
 from tinytown.town import Town
 
 log = logging.getLogger("tinytown")

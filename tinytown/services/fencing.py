@@ -17,7 +17,8 @@ from tinytown.errors import FencedError
 from tinytown.models.fencing import RoundToken
 
 if TYPE_CHECKING:
-    from tinytown.redis.client import Redis, Transaction
+    from tinytown.redis.client import Redis
+    from tinytown.redis.pipeline import Transaction
     from tinytown.town import Town
 
 

@@ -19,7 +19,7 @@ import attrs
 from tinytown.codec import pairs_to_dict, task_from_hash
 from tinytown.errors import AgentNotFoundError, InvalidInputError, RedisError
 from tinytown.models import Agent, AgentId, Task
-from tinytown.redis.client import Transaction
+from tinytown.redis.pipeline import Transaction
 from tinytown.services._txn import assigned_event, queue_assignment, queue_task_write, run_watched
 from tinytown.town import Town, utcnow
 

@@ -21,7 +21,7 @@ from tinytown.codec import hash_ts, pairs_to_dict, task_from_hash
 from tinytown.errors import AgentNotFoundError, InvalidInputError, TaskNotFoundError
 from tinytown.models import Agent, AgentId, Event, EventType, Task, TaskId, TaskState
 from tinytown.models.fencing import RoundToken
-from tinytown.redis.client import Transaction
+from tinytown.redis.pipeline import Transaction
 from tinytown.scripts import CREDIT_ASSIGNEE, DROP_ASSIGNMENTS
 from tinytown.services._txn import (
     assigned_event,
