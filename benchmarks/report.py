@@ -133,6 +133,8 @@ def markdown(meta: dict[str, Any], outcomes: list[Outcome], plots: dict[str, lis
         f"- Python {meta['python']}; {versions}; {meta['redis_server']}",
         f"- git: {meta['git_commit']}{' (dirty tree)' if meta['git_dirty'] else ''}",
         f"- CPU placement of the latency benchmark (--pin): {meta.get('pin', 'none')}",
+        f"- scheduling of the latency harness (--sched): {meta.get('sched', 'normal')}"
+        " (what was applied: the latency section's notes)",
         "",
     ]
     for outcome in outcomes:

@@ -91,6 +91,10 @@ def test_latency_series_and_ratios(quick_run: Run) -> None:
         assert item["p50_us"] <= item["p90_us"] <= item["p99_us"] <= item["max_us"]
     titles = [t["title"] for t in latency["tables"]]
     assert any(t.startswith("Ratios") for t in titles)
+    # --sched fifo is the default: applied, or the reason it was refused is recorded.
+    sched = latency["params"]["sched"]
+    assert sched == "fifo" or sched.startswith("normal (SCHED_FIFO refused: "), sched
+    assert _doc(out)["meta"]["sched"] == "fifo"  # type: ignore[index]
 
 
 def test_markdown_table_written(quick_run: Run) -> None:
@@ -144,3 +148,21 @@ def test_e2e_counts_tasks_cpu_fds_and_connections(quick_run: Run) -> None:
         assert r["cpu_s"] > 0
         assert r["fds"] >= r["fds_idle"] > 0
         assert r["redis_clients"] >= r["redis_clients_idle"]
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setscheduler"), reason="no sched_setscheduler here")
+def test_realtime_block_restores_the_policy() -> None:
+    from benchmarks._common import realtime
+
+    before = os.sched_getscheduler(0)
+    with realtime("fifo") as applied:
+        inside = os.sched_getscheduler(0)
+    assert os.sched_getscheduler(0) == before
+    if applied == "fifo":
+        assert inside == os.SCHED_FIFO
+    else:  # refused (no CAP_SYS_NICE, no real-time budget): said so, nothing changed
+        assert applied.startswith("normal (SCHED_FIFO refused: ")
+        assert inside == before
+    with realtime("normal") as applied:
+        assert applied == "normal"
+        assert os.sched_getscheduler(0) == before

@@ -1,5 +1,7 @@
 """tinytown.redis against the session's real redis-server; redis-py reads back."""
 
+import math
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -8,6 +10,7 @@ import trio
 
 from tinytown.errors import NoScriptError, RedisError, ResponseError, WatchError
 from tinytown.redis.client import Redis, open_redis
+from tinytown.redis.connection import task_is_cancelled
 from tinytown.redis.resp import pack_command, pack_head, pack_tail
 from tinytown.redis.script import Script
 from tinytown.redis.url import ConnectionSettings
@@ -266,6 +269,47 @@ async def test_execute_is_a_checkpoint_and_sends_nothing_when_cancelled(
     assert scope.cancelled_caught
     assert reference.get(key) is None
     assert len(redis.pool.idle) == 1  # nothing was sent, the connection is clean
+
+
+async def test_task_is_cancelled_agrees_with_trio() -> None:
+    # The command path's cancel test (no coroutine) reads trio's own state:
+    # same answer as the public current_effective_deadline() in every case.
+    def public() -> bool:
+        return trio.current_effective_deadline() == -math.inf
+
+    seen: list[tuple[str, bool, bool]] = []
+
+    def look(where: str) -> None:
+        seen.append((where, task_is_cancelled(), public()))
+
+    look("outside")
+    with trio.CancelScope() as outer:  # noqa: ASYNC100  (the state is read, no checkpoint wanted)
+        outer.cancel()
+        look("cancelled")
+        with trio.CancelScope(shield=True):  # noqa: ASYNC100
+            look("shielded")
+        with trio.CancelScope():  # noqa: ASYNC100
+            look("nested")
+    with trio.move_on_after(0):  # noqa: ASYNC100  (a past deadline cancels on entry)
+        look("past deadline")
+    with trio.move_on_after(0.01):
+        look("deadline ahead")
+        await trio.sleep(0.02)  # cancelled here
+    with trio.move_on_after(0.01):
+        time.sleep(0.02)  # noqa: ASYNC251  (past the deadline without a checkpoint)
+        await trio.lowlevel.cancel_shielded_checkpoint()  # the scheduler delivers it, no raise
+        look("deadline passed meanwhile")
+    look("after")
+    assert seen == [
+        ("outside", False, False),
+        ("cancelled", True, True),
+        ("shielded", False, False),
+        ("nested", True, True),
+        ("past deadline", True, True),
+        ("deadline ahead", False, False),
+        ("deadline passed meanwhile", True, True),
+        ("after", False, False),
+    ]
 
 
 async def test_closed_client_refuses_commands(redis_settings: ConnectionSettings) -> None:
