@@ -12,10 +12,15 @@ import os
 import pty
 import shutil
 import signal
+import socket
+import struct
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -175,29 +180,28 @@ def _not_zombie(pid: int) -> bool:
         return False
 
 
-def test_a_server_that_resets_the_connection_is_one_error_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    import socket
-    import struct
-    import threading
+Handlers = dict[int, Any]
 
+
+def _status_against_a_fake_server(
+    tmp_path: Path, serve: Callable[[socket.socket], None]
+) -> tuple[int | None, Handlers, Handlers]:
+    """``tt status`` sent to a fake server at ``.tt/cmd.sock`` that handles its one
+    connection with ``serve`` (in a thread). Returns the status and the forwarded
+    signals' handlers before and after (an ignored SIGINT left behind is inherited
+    by every later subprocess)."""
     town = tmp_path / "t"
     (town / ".tt").mkdir(parents=True)
-    path = str(town / ".tt" / "cmd.sock")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
+    listener.bind(str(town / ".tt" / "cmd.sock"))
     listener.listen(1)
 
-    def reset_after_the_request() -> None:
+    def accept_one() -> None:
         conn, _ = listener.accept()
         conn.recv(65536)
-        conn.sendall(pack_int(os.getpid()))  # the command started (a worker's pid)
-        # Linger 0: close with a reset, as a server killed mid-command does.
-        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        conn.close()
+        serve(conn)
 
-    server = threading.Thread(target=reset_after_the_request)
+    server = threading.Thread(target=accept_one)
     server.start()
     before = {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS}
     try:
@@ -205,8 +209,20 @@ def test_a_server_that_resets_the_connection_is_one_error_line(
     finally:
         server.join(5)
         listener.close()
-    # Put back: an ignored SIGINT left here is inherited by every later subprocess.
-    assert {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS} == before
+    return status, before, {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS}
+
+
+def test_a_server_that_resets_the_connection_is_one_error_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def reset_after_the_request(conn: socket.socket) -> None:
+        conn.sendall(pack_int(os.getpid()))  # the command started (a worker's pid)
+        # Linger 0: close with a reset, as a server killed mid-command does.
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        conn.close()
+
+    status, before, after = _status_against_a_fake_server(tmp_path, reset_after_the_request)
+    assert after == before
     err = capsys.readouterr().err
     assert status == 1
     assert err.splitlines() == [err.strip()]
@@ -218,30 +234,12 @@ def test_a_server_gone_before_the_command_started_means_in_process(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """No worker's pid came back: the command never ran there, so it runs here (not "lost")."""
-    import socket
-    import threading
 
-    town = tmp_path / "t"
-    (town / ".tt").mkdir(parents=True)
-    path = str(town / ".tt" / "cmd.sock")
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(1)
-
-    def close_after_the_request() -> None:  # as a server that ends with a request queued
-        conn, _ = listener.accept()
-        conn.recv(65536)
+    def close_after_the_request(conn: socket.socket) -> None:  # a server ending, request queued
         conn.close()
 
-    server = threading.Thread(target=close_after_the_request)
-    server.start()
-    before = {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS}
-    try:
-        status = try_command_server(["-t", str(town), "status"])
-    finally:
-        server.join(5)
-        listener.close()
-    assert {sig: signal.getsignal(sig) for sig in FORWARDED_SIGNALS} == before
+    status, before, after = _status_against_a_fake_server(tmp_path, close_after_the_request)
+    assert after == before
     assert status is None
     assert capsys.readouterr().err == ""
 
